@@ -1,0 +1,72 @@
+from django.contrib import admin
+
+from alerts.models import Alert, AlertSettings, Sighting
+
+
+@admin.register(AlertSettings)
+class AlertSettingsAdmin(admin.ModelAdmin):
+    list_display = ("__str__", "threshold", "critical_threshold", "updated_at")
+
+    def has_add_permission(self, request):
+        return not AlertSettings.objects.exists()
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class SightingInline(admin.TabularInline):
+    model = Sighting
+    extra = 0
+    can_delete = False
+    fields = ("observed_at", "peacescore", "drone_id", "lat", "lon", "report_id")
+    readonly_fields = fields
+    ordering = ("-observed_at",)
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Alert)
+class AlertAdmin(admin.ModelAdmin):
+    list_display = (
+        "id",
+        "kind",
+        "subject",
+        "peacescore",
+        "severity",
+        "status",
+        "drone_id",
+        "sightings",
+        "observed_at",
+        "raised_at",
+    )
+    list_filter = ("status", "severity", "kind")
+    search_fields = ("subject", "drone_id", "report_id")
+    date_hierarchy = "raised_at"
+    list_per_page = 50
+    readonly_fields = (
+        "kind",
+        "subject",
+        "citizen",
+        "peacescore",
+        "severity",
+        "drone_id",
+        "lat",
+        "lon",
+        "report_id",
+        "observed_at",
+        "first_observed_at",
+        "raised_at",
+        "updated_at",
+        "sightings",
+        "version",
+        "acknowledged_by",
+        "acknowledged_at",
+        "closed_by",
+        "closed_at",
+    )
+    inlines = [SightingInline]
+
+    def has_add_permission(self, request):
+        # Alerts come from the stream only; an admin cannot invent one.
+        return False

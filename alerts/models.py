@@ -1,0 +1,151 @@
+"""Alerts: one open alert per citizen (or per drone for fleet alerts).
+
+The database enforces "at most one open alert per subject" with a partial
+unique index, and the alerts consumer writes through an upsert on that index,
+so two consumers racing on the same citizen can never open two alerts.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+
+class AlertSettings(models.Model):
+    """The live alert thresholds; one row, edited by admins, read by every batch."""
+
+    threshold = models.FloatField(
+        default=settings.ALERT_THRESHOLD_DEFAULT,
+        help_text="A citizen whose peacescore is below this raises an alert.",
+    )
+    critical_threshold = models.FloatField(
+        default=settings.ALERT_CRITICAL_THRESHOLD_DEFAULT,
+        help_text="Below this the alert is critical, otherwise high.",
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "alert settings"
+        verbose_name_plural = "alert settings"
+
+    def __str__(self) -> str:
+        return f"alert below {self.threshold:g}, critical below {self.critical_threshold:g}"
+
+    @classmethod
+    def load(cls) -> AlertSettings:
+        obj, _ = cls.objects.get_or_create(pk=1)
+        return obj
+
+    def severity(self, peacescore: float) -> str:
+        return Alert.Severity.CRITICAL if peacescore < self.critical_threshold else Alert.Severity.HIGH
+
+
+class Alert(models.Model):
+    class Kind(models.TextChoices):
+        CITIZEN = "citizen"
+        DRONE_OFFLINE = "drone_offline"
+
+    class Severity(models.TextChoices):
+        HIGH = "high"
+        CRITICAL = "critical"
+
+    class Status(models.TextChoices):
+        NEW = "new"
+        ACKNOWLEDGED = "acknowledged"
+        RESOLVED = "resolved"
+        DISMISSED = "dismissed"
+
+    OPEN_STATUSES = (Status.NEW, Status.ACKNOWLEDGED)
+
+    kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.CITIZEN)
+    # The citizen's name or the drone id: what "one open alert per ..." is about.
+    subject = models.CharField(max_length=200)
+    citizen = models.CharField(max_length=200, null=True, blank=True)
+    peacescore = models.FloatField(null=True, blank=True, help_text="Lowest peacescore seen while open.")
+    severity = models.CharField(max_length=10, choices=Severity.choices)
+    status = models.CharField(max_length=15, choices=Status.choices, default=Status.NEW)
+    # The latest sighting: where and when to go now.
+    drone_id = models.CharField(max_length=64)
+    lat = models.FloatField()
+    lon = models.FloatField()
+    report_id = models.CharField(max_length=64)
+    observed_at = models.DateTimeField(help_text="When the latest sighting was observed.")
+    first_observed_at = models.DateTimeField()
+    raised_at = models.DateTimeField()
+    updated_at = models.DateTimeField()
+    sightings = models.PositiveIntegerField(default=1)
+    # Bumped on every change; clients keep the highest version they saw.
+    version = models.PositiveIntegerField(default=1)
+
+    assigned_to = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    note = models.TextField(blank=True, default="")
+    acknowledged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+    closed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    closed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["kind", "subject"],
+                condition=Q(status__in=["new", "acknowledged"]),
+                name="one_open_alert_per_subject",
+            )
+        ]
+        indexes = [
+            models.Index(fields=["status", "-raised_at"], name="alert_status_raised"),
+            models.Index(fields=["updated_at"], name="alert_updated"),
+        ]
+        ordering = ["-raised_at"]
+
+    def __str__(self) -> str:
+        return f"{self.kind} alert #{self.pk} {self.subject} ({self.status})"
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in self.OPEN_STATUSES
+
+
+class Sighting(models.Model):
+    """One report that saw an alerted subject; the key that makes replays harmless."""
+
+    alert = models.ForeignKey(Alert, on_delete=models.CASCADE, related_name="sighting_set")
+    report_id = models.CharField(max_length=64)
+    subject = models.CharField(max_length=200)
+    peacescore = models.FloatField(null=True)
+    drone_id = models.CharField(max_length=64)
+    lat = models.FloatField()
+    lon = models.FloatField()
+    observed_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["report_id", "subject"], name="one_sighting_per_report")]
+
+    def __str__(self) -> str:
+        return f"{self.subject} in report {self.report_id}"
+
+
+class OutboxEvent(models.Model):
+    """Alert events written in the same transaction as the alert change.
+
+    Publishing to Kafka happens after the commit; a crash in between leaves the
+    row unpublished and the next run publishes it, so no alert event is lost.
+    """
+
+    alert = models.ForeignKey(Alert, on_delete=models.CASCADE, related_name="+")
+    payload = models.BinaryField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    published_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["published_at", "id"], name="outbox_pending")]
+
+    def __str__(self) -> str:
+        return f"event {self.pk} of alert {self.alert_id}"

@@ -1,0 +1,212 @@
+"""Alert rules: raising alerts from reports, and the event outbox.
+
+``raise_alerts`` is the single place a report becomes an alert. It is
+idempotent: a (report, citizen) sighting is recorded once, so a replayed
+batch neither opens a second alert nor counts a sighting twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from django.db import connection, transaction
+from django.utils import timezone
+
+from alerts.events import CREATED, UPDATED, AlertEvent, AlertPayload, EventLocation, encode_event
+from alerts.models import Alert, AlertSettings, OutboxEvent, Sighting
+from ingest.reports import Received
+
+
+@dataclass(frozen=True, slots=True)
+class Observation:
+    """A subject seen in a report, below threshold (or a drone gone silent)."""
+
+    kind: str
+    subject: str
+    citizen: str | None
+    peacescore: float | None
+    drone_id: str
+    lat: float
+    lon: float
+    report_id: str
+    observed_at: datetime
+
+
+def observations_from(received: Iterable[Received], threshold: float) -> list[Observation]:
+    """Every citizen below ``threshold`` in the given reports (pure)."""
+    found = []
+    for item in received:
+        report = item.report
+        for citizen in report.citizens:
+            if citizen.peacescore < threshold:
+                found.append(
+                    Observation(
+                        kind=Alert.Kind.CITIZEN,
+                        subject=citizen.name,
+                        citizen=citizen.name,
+                        peacescore=citizen.peacescore,
+                        drone_id=report.drone_id,
+                        lat=report.location.lat,
+                        lon=report.location.lon,
+                        report_id=item.report_id,
+                        observed_at=item.observed_at,
+                    )
+                )
+    return found
+
+
+def alert_event(alert: Alert, event_type: str) -> AlertEvent:
+    def username(user) -> str | None:
+        return user.get_username() if user is not None else None
+
+    return AlertEvent(
+        type=event_type,
+        alert=AlertPayload(
+            id=alert.pk,
+            kind=alert.kind,
+            citizen=alert.citizen,
+            peacescore=alert.peacescore,
+            severity=alert.severity,
+            status=alert.status,
+            drone_id=alert.drone_id,
+            location=EventLocation(lat=alert.lat, lon=alert.lon),
+            report_id=alert.report_id,
+            observed_at=alert.observed_at,
+            raised_at=alert.raised_at,
+            sightings=alert.sightings,
+            first_observed_at=alert.first_observed_at,
+            updated_at=alert.updated_at,
+            version=alert.version,
+            assigned_to=username(alert.assigned_to),
+            note=alert.note,
+            acknowledged_by=username(alert.acknowledged_by),
+            acknowledged_at=alert.acknowledged_at,
+            closed_by=username(alert.closed_by),
+            closed_at=alert.closed_at,
+        ),
+    )
+
+
+def raise_alerts(observations: Sequence[Observation], alert_settings: AlertSettings) -> list[OutboxEvent]:
+    """Open or update one alert per subject for the new observations, atomically.
+
+    Returns the outbox events written (one per alert created or updated).
+    """
+    if not observations:
+        return []
+    with transaction.atomic():
+        fresh = _drop_known_sightings(observations)
+        if not fresh:
+            return []
+        per_subject: dict[tuple[str, str], list[Observation]] = {}
+        for obs in fresh:
+            per_subject.setdefault((obs.kind, obs.subject), []).append(obs)
+        now = timezone.now()
+        touched: dict[int, str] = {}
+        for group in per_subject.values():
+            alert_id, created = _upsert_open_alert(group, alert_settings, now)
+            touched[alert_id] = CREATED if created else touched.get(alert_id, UPDATED)
+            Sighting.objects.bulk_create(
+                [
+                    Sighting(
+                        alert_id=alert_id,
+                        report_id=obs.report_id,
+                        subject=obs.subject,
+                        peacescore=obs.peacescore,
+                        drone_id=obs.drone_id,
+                        lat=obs.lat,
+                        lon=obs.lon,
+                        observed_at=obs.observed_at,
+                    )
+                    for obs in group
+                ]
+            )
+        alerts = Alert.objects.select_related("assigned_to", "acknowledged_by", "closed_by").in_bulk(list(touched))
+        return OutboxEvent.objects.bulk_create(
+            [
+                OutboxEvent(alert_id=pk, payload=encode_event(alert_event(alerts[pk], touched[pk])))
+                for pk in sorted(touched)
+            ]
+        )
+
+
+def _drop_known_sightings(observations: Sequence[Observation]) -> list[Observation]:
+    report_ids = {obs.report_id for obs in observations}
+    known = set(Sighting.objects.filter(report_id__in=report_ids).values_list("report_id", "subject").iterator())
+    seen: set[tuple[str, str]] = set()
+    fresh = []
+    for obs in observations:
+        key = (obs.report_id, obs.subject)
+        if key not in known and key not in seen:
+            seen.add(key)
+            fresh.append(obs)
+    return fresh
+
+
+def _upsert_open_alert(group: list[Observation], alert_settings: AlertSettings, now: datetime) -> tuple[int, bool]:
+    """INSERT ... ON CONFLICT on the partial unique index: one statement, no race.
+
+    Works on SQLite (>= 3.35) and PostgreSQL alike. ``version`` is 1 only for a
+    row this statement inserted, which tells created from updated.
+    """
+    latest = max(group, key=lambda o: o.observed_at)
+    first = min(group, key=lambda o: o.observed_at)
+    scores = [o.peacescore for o in group if o.peacescore is not None]
+    lowest = min(scores) if scores else None
+    severity = alert_settings.severity(lowest) if lowest is not None else Alert.Severity.HIGH
+    table = connection.ops.quote_name(Alert._meta.db_table)
+    dt = connection.ops.adapt_datetimefield_value
+    sql = f"""
+        INSERT INTO {table} (kind, subject, citizen, peacescore, severity, status, drone_id, lat, lon,
+                             report_id, observed_at, first_observed_at, raised_at, updated_at, sightings,
+                             version, note)
+        VALUES (%s, %s, %s, %s, %s, 'new', %s, %s, %s, %s, %s, %s, %s, %s, %s, 1, '')
+        ON CONFLICT (kind, subject) WHERE status IN ('new', 'acknowledged') DO UPDATE SET
+            peacescore = CASE WHEN {table}.peacescore IS NULL OR excluded.peacescore < {table}.peacescore
+                              THEN excluded.peacescore ELSE {table}.peacescore END,
+            severity = CASE WHEN excluded.severity = 'critical' THEN 'critical' ELSE {table}.severity END,
+            drone_id = CASE WHEN excluded.observed_at >= {table}.observed_at
+                            THEN excluded.drone_id ELSE {table}.drone_id END,
+            lat = CASE WHEN excluded.observed_at >= {table}.observed_at THEN excluded.lat ELSE {table}.lat END,
+            lon = CASE WHEN excluded.observed_at >= {table}.observed_at THEN excluded.lon ELSE {table}.lon END,
+            report_id = CASE WHEN excluded.observed_at >= {table}.observed_at
+                             THEN excluded.report_id ELSE {table}.report_id END,
+            observed_at = CASE WHEN excluded.observed_at >= {table}.observed_at
+                               THEN excluded.observed_at ELSE {table}.observed_at END,
+            sightings = {table}.sightings + excluded.sightings,
+            updated_at = excluded.updated_at,
+            version = {table}.version + 1
+        RETURNING id, version
+    """
+    params = [
+        latest.kind,
+        latest.subject,
+        latest.citizen,
+        lowest,
+        severity,
+        latest.drone_id,
+        latest.lat,
+        latest.lon,
+        latest.report_id,
+        dt(latest.observed_at),
+        dt(first.observed_at),
+        dt(now),
+        dt(now),
+        len(group),
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        alert_id, version = cursor.fetchone()
+    return alert_id, version == 1
+
+
+# --- outbox -----------------------------------------------------------------------
+def pending_events(limit: int = 5000) -> list[OutboxEvent]:
+    return list(OutboxEvent.objects.filter(published_at__isnull=True).order_by("id")[:limit])
+
+
+def mark_published(event_ids: Sequence[int]) -> None:
+    if event_ids:
+        OutboxEvent.objects.filter(pk__in=list(event_ids)).update(published_at=datetime.now(tz=UTC))

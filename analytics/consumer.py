@@ -1,0 +1,31 @@
+"""The ``indexer`` consumer: every valid report into the analytics store.
+
+Pure core over a batch (STYLE rule 3). Bad records become dead letters with
+the original bytes; this consumer owns the reports topic's dead letters (the
+``alerts`` consumer only counts them) so each bad record is dead-lettered once.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from analytics.store import get_store
+from ingest.batch import BatchOutcome, KafkaRecord
+from ingest.deadletter import DeadLetter
+from ingest.reports import ReportError, decode_report
+
+
+def process_batch(records: list[KafkaRecord]) -> BatchOutcome:
+    received, dead_letters = [], []
+    for record in records:
+        decoded = decode_report(record.value, timestamp_ms=record.timestamp)
+        if isinstance(decoded, ReportError):
+            dead_letters.append(DeadLetter.for_record(record, decoded))
+        else:
+            received.append(decoded)
+    stored = get_store().index(received)
+    return BatchOutcome(
+        records=len(records),
+        dead_letters=dead_letters,
+        counts=Counter(stored=stored, duplicates=len(received) - stored),
+    )

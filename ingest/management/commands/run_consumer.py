@@ -1,0 +1,33 @@
+"""`python manage.py run_consumer NAME`: one stream consumer from the registry."""
+
+from django.core.management.base import BaseCommand, CommandError
+
+from ingest import runner
+from ingest.registry import KAFKA_CONSUMERS
+
+
+class Command(BaseCommand):
+    help = "Run one stream consumer: " + ", ".join(
+        f"{name} ({spec.description})" for name, spec in KAFKA_CONSUMERS.items()
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("name", choices=sorted(KAFKA_CONSUMERS))
+        parser.add_argument("--max-batch", type=int, help="most records handled per batch")
+        parser.add_argument("--group-id", help="override the consumer group (benchmarks, replays)")
+        parser.add_argument(
+            "--check",
+            type=float,
+            metavar="SECONDS",
+            help="exit 0 if this consumer's liveness file is younger than SECONDS (container healthcheck)",
+        )
+
+    def handle(self, *args, name: str, max_batch, group_id, check, **options):
+        spec = KAFKA_CONSUMERS[name]
+        if check is not None:
+            age = runner.Liveness(name).age()
+            if age is None or age > check:
+                raise CommandError(f"consumer {name} not alive (last beat {age}s ago)")
+            self.stdout.write(f"{name} alive, last beat {age:.1f}s ago")
+            return
+        runner.run(spec, max_batch=max_batch, group_id=group_id)

@@ -1,0 +1,58 @@
+"""Every stream consumer of PeaceWatch: name -> topic, consumer group, handler.
+
+``python manage.py run_consumer NAME`` looks a consumer up here. Handlers are
+named by dotted path so that listing consumers imports no consumer code.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from importlib import import_module
+
+from ingest.batch import BatchOutcome
+
+
+@dataclass(frozen=True)
+class ConsumerSpec:
+    name: str
+    topic: str  # logical topic name, see peacewatch.kafka.topic()
+    group_id: str
+    handler: str  # "module:function" taking list[KafkaRecord] -> BatchOutcome
+    # Optional "module:function" -> BatchOutcome of messages left unpublished by
+    # a previous run (a transactional outbox), published before consuming.
+    recover: str | None = None
+    description: str = ""
+
+    def load_handler(self) -> Callable[[list], BatchOutcome]:
+        return _load(self.handler)
+
+    def load_recover(self) -> Callable[[], BatchOutcome] | None:
+        return _load(self.recover) if self.recover else None
+
+
+def _load(path: str):
+    module, _, attr = path.partition(":")
+    return getattr(import_module(module), attr)
+
+
+KAFKA_CONSUMERS: dict[str, ConsumerSpec] = {
+    spec.name: spec
+    for spec in [
+        ConsumerSpec(
+            name="alerts",
+            topic="reports",
+            group_id="peacewatch-alerts",
+            handler="alerts.consumer:process_batch",
+            recover="alerts.consumer:pending_events",
+            description="raises and updates alerts, publishes alert events",
+        ),
+        ConsumerSpec(
+            name="indexer",
+            topic="reports",
+            group_id="peacewatch-indexer",
+            handler="analytics.consumer:process_batch",
+            description="stores every valid report in the analytics store; dead-letters bad ones",
+        ),
+    ]
+}

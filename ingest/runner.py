@@ -1,0 +1,243 @@
+"""The one runner every stream consumer shares.
+
+It owns what handlers must not care about: polling in ``getmany`` batches,
+calling the handler in a worker thread (it uses the Django ORM), producing the
+dead letters and messages the handler returns and waiting for their acks,
+committing offsets only after all that, reconnecting with back-off when the
+broker goes away, graceful shutdown on SIGTERM/SIGINT (finish the batch,
+commit, exit), and a liveness file with counters.
+
+Delivery is at-least-once: a crash between the handler's writes and the
+commit replays the batch, which is why every handler write is idempotent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import random
+import signal
+import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from django.conf import settings
+from django.db import close_old_connections
+
+from ingest.batch import BatchOutcome
+from ingest.registry import ConsumerSpec
+from peacewatch import kafka
+from peacewatch.logs import log
+
+logger = logging.getLogger(__name__)
+
+
+class Backoff:
+    """Exponential back-off with jitter: 0.5 s doubling up to ``cap`` seconds."""
+
+    def __init__(self, base: float = 0.5, cap: float = 30.0) -> None:
+        self.base, self.cap, self.attempt = base, cap, 0
+
+    def next(self) -> float:
+        delay = min(self.cap, self.base * 2**self.attempt)
+        self.attempt += 1
+        return delay * random.uniform(0.5, 1.0)
+
+    def reset(self) -> None:
+        self.attempt = 0
+
+
+class Liveness:
+    """A JSON status file rewritten at most once a second; its mtime is the heartbeat."""
+
+    def __init__(self, name: str, path: Path | None = None) -> None:
+        self.path = path or settings.CONSUMER_STATUS_DIR / f"consumer-{name}.json"
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.name = name
+        self._last = 0.0
+
+    def beat(self, stats: dict, *, force: bool = False) -> None:
+        now = time.time()
+        if not force and now - self._last < 1.0:
+            return
+        self._last = now
+        tmp = self.path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps({"consumer": self.name, "pid": os.getpid(), "ts": now, **stats}))
+        os.replace(tmp, self.path)
+
+    def age(self) -> float | None:
+        try:
+            return time.time() - self.path.stat().st_mtime
+        except FileNotFoundError:
+            return None
+
+
+class ConsumerRunner:
+    def __init__(
+        self,
+        spec: ConsumerSpec,
+        *,
+        max_batch: int | None = None,
+        poll_timeout_ms: int | None = None,
+        status_file: Path | None = None,
+        group_id: str | None = None,
+    ) -> None:
+        self.spec = spec
+        self.handler = spec.load_handler()
+        self.recover = spec.load_recover()
+        self.topic = kafka.topic(spec.topic)
+        self.group_id = group_id or spec.group_id
+        self.max_batch = max_batch or settings.CONSUMER_MAX_BATCH
+        self.poll_timeout_ms = poll_timeout_ms or settings.CONSUMER_POLL_TIMEOUT_MS
+        self.liveness = Liveness(spec.name, status_file)
+        self.stopping = asyncio.Event()
+        # One worker thread: the handler's Django DB connection lives there.
+        self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"consumer-{spec.name}")
+        self.stats: Counter = Counter()
+        self.dead_letters: Counter = Counter()
+        self.started_at = time.time()
+
+    # --- lifecycle ----------------------------------------------------------------
+    def request_stop(self) -> None:
+        if not self.stopping.is_set():
+            log(logger, logging.INFO, "consumer_stopping", consumer=self.spec.name)
+            self.stopping.set()
+
+    def install_signal_handlers(self) -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self.request_stop)
+
+    async def run(self) -> None:
+        kafka.check_c_extension()
+        backoff = Backoff()
+        log(logger, logging.INFO, "consumer_starting", consumer=self.spec.name, topic=self.topic, group=self.group_id)
+        try:
+            while not self.stopping.is_set():
+                try:
+                    await self._session(backoff)
+                except Exception as exc:  # broker gone, commit refused, handler bug: retry, never die
+                    self.stats["reconnects"] += 1
+                    delay = backoff.next()
+                    log(
+                        logger,
+                        logging.WARNING,
+                        "consumer_session_failed",
+                        consumer=self.spec.name,
+                        error=f"{type(exc).__name__}: {exc}",
+                        retry_in_s=round(delay, 2),
+                    )
+                    await self._sleep(delay)
+        finally:
+            self.executor.shutdown(wait=True)
+            self._beat(force=True, state="stopped")
+            log(logger, logging.INFO, "consumer_stopped", consumer=self.spec.name, **self._summary())
+
+    async def _sleep(self, seconds: float) -> None:
+        try:
+            await asyncio.wait_for(self.stopping.wait(), timeout=seconds)
+        except TimeoutError:
+            pass
+
+    async def _session(self, backoff: Backoff) -> None:
+        """One connection to the broker, until stop or a Kafka error."""
+        from aiokafka import AIOKafkaConsumer
+
+        producer = kafka.make_producer()
+        consumer = AIOKafkaConsumer(
+            self.topic,
+            **kafka.client_kwargs(),
+            group_id=self.group_id,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            max_poll_records=self.max_batch,
+            fetch_max_bytes=64 * 1024 * 1024,
+            max_partition_fetch_bytes=8 * 1024 * 1024,
+        )
+        try:
+            await producer.start()
+            await consumer.start()
+            if self.recover is not None:
+                await self._deliver(producer, await self._in_worker(self.recover))
+            log(logger, logging.INFO, "consumer_connected", consumer=self.spec.name)
+            while not self.stopping.is_set():
+                batch = await consumer.getmany(timeout_ms=self.poll_timeout_ms, max_records=self.max_batch)
+                self._beat()
+                if not batch:
+                    continue
+                records = [record for partition_records in batch.values() for record in partition_records]
+                started = time.perf_counter()
+                outcome = await self._in_worker(self.handler, records)
+                await self._deliver(producer, outcome)
+                await consumer.commit({tp: recs[-1].offset + 1 for tp, recs in batch.items()})
+                backoff.reset()
+                self._account(outcome, len(records), time.perf_counter() - started)
+        finally:
+            # Bounded: a dead broker must not keep a stopping consumer alive.
+            for client in (consumer, producer):
+                try:
+                    await asyncio.wait_for(client.stop(), timeout=10)
+                except Exception as exc:
+                    log(logger, logging.DEBUG, "client_stop_failed", error=repr(exc))
+
+    async def _in_worker(self, fn, *args):
+        def call():
+            close_old_connections()
+            return fn(*args)
+
+        return await asyncio.get_running_loop().run_in_executor(self.executor, call)
+
+    async def _deliver(self, producer, outcome: BatchOutcome) -> None:
+        """Produce dead letters and messages and wait until every one is acknowledged."""
+        if not outcome.dead_letters and not outcome.messages:
+            return
+        deadletter_topic = kafka.topic("deadletter")
+        futures = [
+            await producer.send(deadletter_topic, letter.value, key=letter.key, headers=letter.headers())
+            for letter in outcome.dead_letters
+        ]
+        futures += [
+            await producer.send(message.topic, message.value, key=message.key, headers=message.headers or None)
+            for message in outcome.messages
+        ]
+        await asyncio.gather(*futures)
+        if outcome.after_delivery is not None:
+            await self._in_worker(outcome.after_delivery)
+
+    # --- accounting -----------------------------------------------------------------
+    def _account(self, outcome: BatchOutcome, n: int, seconds: float) -> None:
+        self.stats["consumed"] += n
+        self.stats["batches"] += 1
+        self.stats["messages_published"] += len(outcome.messages)
+        self.stats.update(outcome.counts)
+        for letter in outcome.dead_letters:
+            self.dead_letters[letter.error] += 1
+            log(
+                logger,
+                logging.WARNING,
+                "report_dead_lettered",
+                consumer=self.spec.name,
+                error=letter.error,
+                detail=letter.detail[:200],
+                partition=letter.source_partition,
+                offset=letter.source_offset,
+            )
+        self.stats["last_batch_ms"] = int(seconds * 1000)
+
+    def _summary(self) -> dict:
+        return {**self.stats, "dead_letters": dict(self.dead_letters)}
+
+    def _beat(self, *, force: bool = False, state: str = "running") -> None:
+        self.liveness.beat({"state": state, **self._summary()}, force=force)
+
+
+def run(spec: ConsumerSpec, **options) -> None:
+    async def main() -> None:
+        runner = ConsumerRunner(spec, **options)
+        runner.install_signal_handlers()
+        await runner.run()
+
+    asyncio.run(main())

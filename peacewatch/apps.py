@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class PeacewatchConfig(AppConfig):
+    name = "peacewatch"
+    verbose_name = "PeaceWatch"

@@ -1,0 +1,111 @@
+"""Kafka connection settings, producers and topics, shared by every process.
+
+The same code talks to the embedded Tansu broker and to an Apache Kafka
+cluster: only ``KAFKA_*`` settings differ (bootstrap servers, TLS, SASL).
+"""
+
+from __future__ import annotations
+
+import logging
+import ssl
+from typing import Any
+
+from django.conf import settings
+
+from peacewatch.logs import log
+
+logger = logging.getLogger(__name__)
+
+TOPIC_ALREADY_EXISTS = 36
+
+
+def client_kwargs(bootstrap_servers: str | None = None) -> dict[str, Any]:
+    """Connection arguments common to aiokafka producers, consumers and admin."""
+    kwargs: dict[str, Any] = {
+        "bootstrap_servers": bootstrap_servers or settings.KAFKA_BOOTSTRAP_SERVERS,
+        "security_protocol": settings.KAFKA_SECURITY_PROTOCOL,
+    }
+    if settings.KAFKA_SECURITY_PROTOCOL in {"SSL", "SASL_SSL"}:
+        kwargs["ssl_context"] = ssl.create_default_context(cafile=settings.KAFKA_SSL_CAFILE or None)
+    if settings.KAFKA_SECURITY_PROTOCOL.startswith("SASL"):
+        kwargs.update(
+            sasl_mechanism=settings.KAFKA_SASL_MECHANISM,
+            sasl_plain_username=settings.KAFKA_SASL_USERNAME,
+            sasl_plain_password=settings.KAFKA_SASL_PASSWORD,
+        )
+    return kwargs
+
+
+def topic(name: str) -> str:
+    """The Kafka topic for a logical name: ``reports``, ``alerts`` or ``deadletter``."""
+    return settings.KAFKA_TOPICS[name]
+
+
+def make_producer(**overrides: Any):
+    """A producer that only reports success once all in-sync replicas have the record."""
+    from aiokafka import AIOKafkaProducer
+
+    options: dict[str, Any] = {
+        **client_kwargs(),
+        "acks": "all",
+        "enable_idempotence": settings.KAFKA_IDEMPOTENCE,
+        "linger_ms": 5,
+        "max_batch_size": 256 * 1024,
+        "max_request_size": 4 * 1024 * 1024,
+        "request_timeout_ms": 30000,
+    }
+    options.update(overrides)
+    return AIOKafkaProducer(**options)
+
+
+def c_extension_in_use() -> bool:
+    """True when aiokafka runs its C record parser (the pure-Python one is ~6x slower)."""
+    from aiokafka.record.default_records import DefaultRecordBatch
+
+    return DefaultRecordBatch.__module__.endswith("_crecords.default_records")
+
+
+def check_c_extension() -> bool:
+    ok = c_extension_in_use()
+    if not ok:
+        logger.error(
+            "aiokafka_c_extension_missing: aiokafka is using its pure-Python record parser, "
+            "about 6x slower; reinstall aiokafka from a binary wheel for this platform",
+            extra={"fields": {"hint": "pip install --force-reinstall aiokafka"}},
+        )
+    return ok
+
+
+def topic_specs() -> list[tuple[str, int]]:
+    return [
+        (topic("reports"), settings.KAFKA_REPORTS_PARTITIONS),
+        (topic("alerts"), 1),  # one partition keeps alert events in order for every reader
+        (topic("deadletter"), 1),
+    ]
+
+
+async def ensure_topics(bootstrap_servers: str | None = None) -> list[str]:
+    """Create the contract's topics if missing; safe to call any number of times."""
+    from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+    admin = AIOKafkaAdminClient(**client_kwargs(bootstrap_servers))
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        missing = [
+            NewTopic(name, partitions, settings.KAFKA_REPLICATION_FACTOR)
+            for name, partitions in topic_specs()
+            if name not in existing
+        ]
+        created: list[str] = []
+        if missing:
+            response = await admin.create_topics(missing)
+            for name, code, *_ in response.topic_errors:
+                if code == 0:
+                    created.append(name)
+                elif code != TOPIC_ALREADY_EXISTS:
+                    raise RuntimeError(f"cannot create topic {name}: Kafka error code {code}")
+        log(logger, logging.INFO, "topics_ready", created=created or "none")
+        return created
+    finally:
+        await admin.close()

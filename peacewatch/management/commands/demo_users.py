@@ -1,0 +1,31 @@
+"""`python manage.py demo_users`: an officer, an analyst and an admin with fresh passwords.
+
+Run by `make run`; passwords are generated on every run and printed once.
+"""
+
+import secrets
+
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand
+from django.db import transaction
+
+from peacewatch.roles import ADMIN, ANALYST, OFFICER, ensure_groups
+
+
+class Command(BaseCommand):
+    help = "Create or reset the demo sign-ins (officer, analyst, admin) and print their passwords."
+
+    @transaction.atomic
+    def handle(self, *args, **options):
+        groups = ensure_groups()
+        User = get_user_model()
+        lines = []
+        for username, role in (("officer", OFFICER), ("analyst", ANALYST), ("admin", ADMIN)):
+            user, _ = User.objects.get_or_create(username=username)
+            password = secrets.token_urlsafe(12)
+            user.set_password(password)
+            user.is_staff = user.is_superuser = role == ADMIN
+            user.save()
+            user.groups.set([groups[role]])
+            lines.append(f"  {role:<8} username {username:<8} password {password}")
+        self.stdout.write("Demo sign-ins (new passwords on every run):\n" + "\n".join(lines))

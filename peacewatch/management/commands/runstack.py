@@ -1,0 +1,116 @@
+"""`python manage.py runstack`: the whole system on one machine, for `make run`.
+
+Starts the embedded broker, the web server (daphne), every registered
+consumer and a simulated fleet as child processes; restarts a child that dies;
+Ctrl-C (or SIGTERM) stops them all, consumers first so they commit.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+
+from ingest.broker import split_hostport, stop_process, wait_for_port
+from ingest.registry import KAFKA_CONSUMERS
+
+
+@dataclass
+class Child:
+    name: str
+    argv: list[str]
+    process: subprocess.Popen | None = None
+    restarts: int = 0
+    started_at: float = field(default=0.0)
+
+
+class Command(BaseCommand):
+    help = "Start broker, web server, consumers and simulated drones; Ctrl-C stops everything."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
+        parser.add_argument("--drones", type=int, default=200)
+        parser.add_argument("--rate", type=float, default=50.0, help="simulated reports per second")
+        parser.add_argument("--no-simulator", action="store_true")
+        parser.add_argument("--no-broker", action="store_true", help="use the Kafka at KAFKA_BOOTSTRAP_SERVERS")
+
+    def handle(self, *args, port, drones, rate, no_simulator, no_broker, **options):
+        manage = [sys.executable, str(settings.BASE_DIR / "manage.py")]
+        host, kafka_port = split_hostport(settings.KAFKA_BOOTSTRAP_SERVERS.split(",")[0])
+        self.stopping = False
+        signal.signal(signal.SIGINT, self._stop)
+        signal.signal(signal.SIGTERM, self._stop)
+        children: list[Child] = []
+        broker = None
+        if not no_broker:
+            if _port_open(host, kafka_port):
+                raise CommandError(
+                    f"something already listens on {host}:{kafka_port}; stop it, or set "
+                    "KAFKA_BOOTSTRAP_SERVERS to a free address, or pass --no-broker to use that Kafka"
+                )
+            broker = self._spawn(Child("broker", [*manage, "broker"]))
+            wait_for_port(host, kafka_port, timeout=30, process=broker.process)
+        if _port_open("127.0.0.1", port):
+            raise CommandError(f"port {port} is taken; run with PORT=<free port> make run")
+        children.append(
+            Child(
+                "web",
+                [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "peacewatch.asgi:application"],
+            )
+        )
+        children += [Child(f"consumer:{name}", [*manage, "run_consumer", name]) for name in KAFKA_CONSUMERS]
+        if not no_simulator:
+            children.append(
+                Child("simulator", [*manage, "simulate", "--drones", str(drones), "--rate", str(rate), "--quiet"])
+            )
+        time.sleep(1.0)  # the broker command creates topics right after it listens
+        for child in children:
+            self._spawn(child)
+        wait_for_port("127.0.0.1", port, timeout=60)
+        self.stdout.write(
+            self.style.SUCCESS(f"\nPeaceWatch is running: http://127.0.0.1:{port}/  (Ctrl-C stops everything)\n")
+        )
+        try:
+            while not self.stopping:
+                for child in [broker, *children] if broker else children:
+                    code = child.process.poll()
+                    if code is not None and not self.stopping:
+                        child.restarts += 1
+                        self.stderr.write(f"runstack: {child.name} exited with {code}; restarting (#{child.restarts})")
+                        time.sleep(min(10, child.restarts))
+                        self._spawn(child)
+                time.sleep(0.5)
+        finally:
+            # Producers and consumers first (they flush and commit), the broker last.
+            for child in reversed(children):
+                if child.process is not None:
+                    stop_process(child.process, timeout=15)
+            if broker is not None:
+                stop_process(broker.process)
+            self.stdout.write("runstack: everything stopped")
+
+    def _stop(self, signum, frame) -> None:
+        self.stopping = True
+
+    def _spawn(self, child: Child) -> Child:
+        # Own process group: Ctrl-C reaches runstack only, which then stops
+        # children in order instead of all of them dying at once.
+        child.process = subprocess.Popen(child.argv, start_new_session=True)
+        child.started_at = time.monotonic()
+        return child
+
+
+def _port_open(host: str, port: int) -> bool:
+    import socket
+
+    try:
+        with socket.create_connection((host, port), timeout=0.3):
+            return True
+    except OSError:
+        return False

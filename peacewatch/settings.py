@@ -1,0 +1,219 @@
+"""PeaceWatch settings: the one place configuration is read, from the environment.
+
+Unset variables mean the embedded default (SQLite under ``var/``, the Tansu
+broker on 127.0.0.1:9092, the embedded analytics store, no Redis), so a fresh
+clone runs with none of them. Every variable is documented once, in
+``docker/.env.example``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+from peacewatch.env import env_bool, env_float, env_int, env_list, env_str, env_url
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = Path(env_str("PEACEWATCH_VAR_DIR", str(BASE_DIR / "var"))).resolve()
+VAR_DIR.mkdir(parents=True, exist_ok=True)
+
+# --- Django core ----------------------------------------------------------------
+DEBUG = env_bool("DEBUG", True)
+# Development value; `check --deploy` refuses it (security.W009) as it should.
+SECRET_KEY = env_str("SECRET_KEY") or "django-insecure-peacewatch-development-key-not-for-production"
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost,[::1]")
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
+
+INSTALLED_APPS = [
+    "daphne",
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "channels",
+    "rest_framework",
+    "peacewatch",
+    "ingest",
+    "alerts",
+    "analytics",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "peacewatch.urls"
+WSGI_APPLICATION = "peacewatch.wsgi.application"
+ASGI_APPLICATION = "peacewatch.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- Database -------------------------------------------------------------------
+# SQLite in WAL mode lets the web server and the consumers (separate processes)
+# read while one of them writes; IMMEDIATE transactions take the write lock at
+# BEGIN so two writers queue on busy_timeout instead of failing mid-transaction.
+_SQLITE_OPTIONS = {
+    "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=30000;",
+    "transaction_mode": "IMMEDIATE",
+}
+_database_url = env_url("DATABASE_URL", schemes=("sqlite", "postgres", "postgresql", "pgsql"))
+if _database_url:
+    DATABASES = {"default": dj_database_url.parse(_database_url, conn_max_age=env_int("DB_CONN_MAX_AGE", 60))}
+    if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+        DATABASES["default"]["OPTIONS"] = dict(_SQLITE_OPTIONS)
+    else:
+        DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+else:
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": VAR_DIR / "peacewatch.sqlite3",
+            "OPTIONS": dict(_SQLITE_OPTIONS),
+            # A file (not :memory:) so that consumer processes started by tests
+            # share the test database; pytest-django suffixes it per xdist worker.
+            "TEST": {"NAME": str(VAR_DIR / "test-peacewatch.sqlite3")},
+        }
+    }
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Auth -----------------------------------------------------------------------
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 12}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "/accounts/login/"
+LOGIN_REDIRECT_URL = "/"
+LOGOUT_REDIRECT_URL = "/accounts/login/"
+
+# --- I18N / static --------------------------------------------------------------
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+STATIC_URL = "/static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = VAR_DIR / "staticfiles"
+# No CDN anywhere: police networks are often closed, every asset is served here.
+WHITENOISE_USE_FINDERS = True
+
+# --- Production hardening (active when DEBUG is off) -----------------------------
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("TRUST_X_FORWARDED_PROTO") else None
+SESSION_COOKIE_SECURE = not DEBUG
+CSRF_COOKIE_SECURE = not DEBUG
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", not DEBUG)
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0 if DEBUG else 31536000, minimum=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = not DEBUG
+SECURE_HSTS_PRELOAD = not DEBUG
+
+# --- Kafka ----------------------------------------------------------------------
+KAFKA_BOOTSTRAP_SERVERS = env_str("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
+KAFKA_SECURITY_PROTOCOL = env_str("KAFKA_SECURITY_PROTOCOL", "PLAINTEXT")
+if KAFKA_SECURITY_PROTOCOL not in {"PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"}:
+    raise ImproperlyConfigured(f"KAFKA_SECURITY_PROTOCOL={KAFKA_SECURITY_PROTOCOL!r} is not a Kafka security protocol")
+KAFKA_SASL_MECHANISM = env_str("KAFKA_SASL_MECHANISM", "PLAIN")
+KAFKA_SASL_USERNAME = env_str("KAFKA_SASL_USERNAME")
+KAFKA_SASL_PASSWORD = env_str("KAFKA_SASL_PASSWORD")
+KAFKA_SSL_CAFILE = env_str("KAFKA_SSL_CAFILE")
+# Idempotent producers (no duplicates on retry) need InitProducerId, which the
+# embedded Tansu broker does not implement: on by default only when a real
+# cluster is configured. Consumers are idempotent by report id either way.
+KAFKA_IDEMPOTENCE = env_bool("KAFKA_IDEMPOTENCE", "KAFKA_BOOTSTRAP_SERVERS" in os.environ)
+KAFKA_TOPICS = {
+    "reports": env_str("KAFKA_TOPIC_REPORTS", "peacewatch.reports"),
+    "alerts": env_str("KAFKA_TOPIC_ALERTS", "peacewatch.alerts"),
+    "deadletter": env_str("KAFKA_TOPIC_DEADLETTER", "peacewatch.deadletter"),
+}
+# Six partitions let up to six processes of each consumer group share the load
+# on one machine; production sizes this from throughput (docs/OPERATIONS.md).
+KAFKA_REPORTS_PARTITIONS = env_int("KAFKA_REPORTS_PARTITIONS", 6, minimum=1)
+KAFKA_REPLICATION_FACTOR = env_int("KAFKA_REPLICATION_FACTOR", 1, minimum=1)
+# Embedded broker address used by `manage.py broker` (listens there).
+EMBEDDED_BROKER_LISTEN = env_str("EMBEDDED_BROKER_LISTEN", KAFKA_BOOTSTRAP_SERVERS.split(",")[0])
+
+# Consumer runner tuning.
+CONSUMER_MAX_BATCH = env_int("CONSUMER_MAX_BATCH", 2000, minimum=1)
+CONSUMER_POLL_TIMEOUT_MS = env_int("CONSUMER_POLL_TIMEOUT_MS", 200, minimum=1)
+CONSUMER_STATUS_DIR = VAR_DIR / "run"
+
+# --- Alerts ---------------------------------------------------------------------
+# Initial values only: admins change the live thresholds in the Django admin.
+ALERT_THRESHOLD_DEFAULT = env_float("ALERT_THRESHOLD", 20.0, minimum=0)
+ALERT_CRITICAL_THRESHOLD_DEFAULT = env_float("ALERT_CRITICAL_THRESHOLD", 10.0, minimum=0)
+
+# --- Analytics ------------------------------------------------------------------
+ELASTICSEARCH_URL = env_url("ELASTICSEARCH_URL", schemes=("http", "https"))
+ANALYTICS_SQLITE_PATH = Path(env_str("ANALYTICS_SQLITE_PATH", str(VAR_DIR / "analytics.sqlite3")))
+
+# --- Redis, channels, celery ----------------------------------------------------
+REDIS_URL = env_url("REDIS_URL", schemes=("redis", "rediss"))
+if REDIS_URL:
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [REDIS_URL]}}}
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    CELERY_BROKER_URL = REDIS_URL
+else:
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    # kombu's filesystem transport: a queue in files, no server, good for one machine.
+    CELERY_BROKER_URL = "filesystem://"
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(VAR_DIR / "celery" / "queue"),
+        "data_folder_out": str(VAR_DIR / "celery" / "queue"),
+        "processed_folder": str(VAR_DIR / "celery" / "processed"),
+        "store_processed": False,
+    }
+CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
+CELERY_TASK_ACKS_LATE = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+
+# --- REST framework -------------------------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.CursorPagination",
+    "PAGE_SIZE": 100,
+}
+
+# --- Logging --------------------------------------------------------------------
+LOG_FORMAT = env_str("LOG_FORMAT", "text")
+if LOG_FORMAT not in {"text", "json"}:
+    raise ImproperlyConfigured(f"LOG_FORMAT={LOG_FORMAT!r} must be text or json")
+LOG_LEVEL = env_str("LOG_LEVEL", "INFO").upper()
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"structured": {"()": "peacewatch.logs.StructuredFormatter", "json": LOG_FORMAT == "json"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "structured"}},
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {
+        "aiokafka": {"level": "WARNING"},
+        "kafka": {"level": "WARNING"},
+        "daphne": {"level": "WARNING"},
+    },
+}
