@@ -26,7 +26,7 @@ run: $(VENV)/.installed
 	$(PY) manage.py runstack
 
 test: $(VENV)/.installed-dev
-	$(PY) -m pytest
+	$(PY) -m pytest -n 2
 
 bench: $(VENV)/.installed-dev
 	$(PY) bench/run_all.py

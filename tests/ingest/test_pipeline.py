@@ -1,0 +1,224 @@
+"""The report pipeline against the real embedded broker: produce as a drone does, consume with the real runner."""
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from django.conf import settings
+from django.db import connection
+
+from alerts.events import decode_event
+from alerts.models import Alert, OutboxEvent, Sighting
+from analytics.store.embedded import EmbeddedStore
+from ingest.deadletter import parse_headers
+from peacewatch import kafka
+from tests.factories import citizen, report
+from tests.kafka import consumed, produce, produce_sync, read_topic_sync, run_consumer_until
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+BAD_RECORDS = {
+    b"this is not json": "invalid_json",
+    b'{"drone_id": "\xc3\x28", "location": {"lat": 0, "lon": 0}, "citizens": [], "words": []}': "invalid_utf8",
+    json.dumps(report(location={"lat": 123, "lon": 0})).encode(): "schema",
+    json.dumps({"drone_id": "pw-1", "citizens": [], "words": []}).encode(): "schema",
+    json.dumps(report(words=["w" * 100] * 2700)).encode(): "too_large",
+}
+
+
+def reports_with_alerts(n: int, every: int = 10) -> list[dict]:
+    docs = []
+    for i in range(n):
+        people = [citizen(f"Calm Citizen {i % 37}", 75.0)]
+        if i % every == 0:
+            people.append(citizen(f"Agitated Citizen {i % 7}", 5.0 + (i % 13)))
+        docs.append(report(report_id=f"pipe-{i}", drone_id=f"pw-{i % 9}", citizens=people))
+    return docs
+
+
+def test_every_report_is_stored_once_alerts_raised_once_and_bad_records_dead_lettered(broker):
+    docs = reports_with_alerts(400)
+    mixed = [*docs[:200], *BAD_RECORDS, *docs[200:], docs[5], docs[17]]  # two resent reports too
+    produce_sync(mixed)
+
+    async def consume_both():
+        await asyncio.gather(
+            run_consumer_until("indexer", consumed(len(mixed))),
+            run_consumer_until("alerts", consumed(len(mixed))),
+        )
+
+    asyncio.run(consume_both())
+
+    store = EmbeddedStore(settings.ANALYTICS_SQLITE_PATH)
+    assert store.count() == 400
+    assert sorted(store.report_ids()) == sorted(d["report_id"] for d in docs)
+    agitated = {c["name"] for d in docs for c in d["citizens"] if c["peacescore"] < 20}
+    assert set(Alert.objects.values_list("citizen", flat=True)) == agitated
+    assert Alert.objects.count() == len(agitated) == 7
+    assert Sighting.objects.count() == 40
+    assert not OutboxEvent.objects.filter(published_at__isnull=True).exists()
+
+    letters = read_topic_sync(kafka.topic("deadletter"), expected=len(BAD_RECORDS))
+    assert len(letters) == len(BAD_RECORDS)
+    for letter in letters:
+        headers = parse_headers(letter.headers)
+        assert headers["error"] == BAD_RECORDS[letter.value]
+        assert headers["source_topic"] == "peacewatch.reports"
+        assert int(headers["source_offset"]) >= 0 and headers["detail"]
+
+    events = [decode_event(r.value) for r in read_topic_sync(kafka.topic("alerts"), expected=7)]
+    created = {e.alert.citizen for e in events if e.type == "alert.created"}
+    assert created == agitated
+
+
+def test_the_runner_resumes_after_the_broker_goes_away(broker):
+    produce_sync([report(report_id=f"before-{i}") for i in range(20)])
+
+    async def scenario():
+        from ingest.registry import KAFKA_CONSUMERS
+        from ingest.runner import ConsumerRunner
+
+        runner = ConsumerRunner(KAFKA_CONSUMERS["indexer"], poll_timeout_ms=100)
+        task = asyncio.create_task(runner.run())
+        try:
+            await _wait(lambda: runner.stats["stored"] >= 20)
+            await asyncio.to_thread(broker.restart)  # memory only: comes back empty
+            await produce([report(report_id=f"after-{i}") for i in range(20)])
+            await _wait(lambda: runner.stats["stored"] >= 40, timeout=90)
+        finally:
+            runner.request_stop()
+            await asyncio.wait_for(task, 30)
+        return runner
+
+    asyncio.run(scenario())
+    assert EmbeddedStore(settings.ANALYTICS_SQLITE_PATH).count() == 40
+
+
+def test_the_runner_backs_off_and_retries_until_the_broker_is_up(broker):
+    broker.stop()
+
+    async def scenario():
+        from ingest.registry import KAFKA_CONSUMERS
+        from ingest.runner import ConsumerRunner
+
+        runner = ConsumerRunner(KAFKA_CONSUMERS["indexer"], poll_timeout_ms=100)
+        task = asyncio.create_task(runner.run())
+        try:
+            await _wait(lambda: runner.stats["reconnects"] >= 2)
+            assert not task.done()  # still trying, not crashed
+            await asyncio.to_thread(broker.restart)
+            await produce([report(report_id=f"late-{i}") for i in range(10)])
+            await _wait(lambda: runner.stats["stored"] >= 10, timeout=90)
+        finally:
+            runner.request_stop()
+            await asyncio.wait_for(task, 30)
+
+    asyncio.run(scenario())
+    assert EmbeddedStore(settings.ANALYTICS_SQLITE_PATH).count() == 10
+
+
+def test_sigterm_finishes_the_batch_commits_and_exits_cleanly(broker, tmp_path):
+    produce_sync([report(report_id=f"term-{i}") for i in range(3000)])
+    process = _consumer_process("indexer", tmp_path, "--max-batch", "100")
+    store = EmbeddedStore(settings.ANALYTICS_SQLITE_PATH)
+    _wait_sync(lambda: _count(store) >= 500, process)
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=30) == 0
+    stored = store.count()
+    committed = asyncio.run(_committed("peacewatch-indexer"))
+    assert committed == stored  # everything stored is committed, nothing committed is unstored
+
+
+def test_a_consumer_killed_mid_stream_loses_nothing_and_duplicates_nothing(broker, tmp_path):
+    docs = reports_with_alerts(6000, every=50)
+    produce_sync(docs)
+    store = EmbeddedStore(settings.ANALYTICS_SQLITE_PATH)
+    indexer = _consumer_process("indexer", tmp_path, "--max-batch", "100")
+    alerts = _consumer_process("alerts", tmp_path, "--max-batch", "100")
+    _wait_sync(lambda: _count(store) >= 1500, indexer)
+    _wait_sync(lambda: _sightings() >= 20, alerts)
+    for process in (indexer, alerts):
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=10)
+    killed_at = store.count()
+    assert 0 < killed_at < len(docs), "the kill must happen mid-stream"
+
+    indexer = _consumer_process("indexer", tmp_path)
+    alerts = _consumer_process("alerts", tmp_path)
+    try:
+        expected_sightings = sum(1 for d in docs for c in d["citizens"] if c["peacescore"] < 20)
+        _wait_sync(lambda: _count(store) >= len(docs) and _sightings() >= expected_sightings, indexer, timeout=120)
+        time.sleep(1.0)  # let any duplicate write that would happen, happen
+    finally:
+        for process in (indexer, alerts):
+            process.send_signal(signal.SIGTERM)
+            process.wait(timeout=30)
+
+    assert store.count() == len(docs)
+    citizens_rows = store.db.execute("SELECT count(*) FROM citizens").fetchone()[0]
+    assert citizens_rows == sum(len(d["citizens"]) for d in docs)
+    assert Sighting.objects.count() == expected_sightings
+    assert sum(Alert.objects.values_list("sightings", flat=True)) == expected_sightings
+    assert Alert.objects.count() == 7  # one open alert per agitated citizen, never two
+    assert not OutboxEvent.objects.filter(published_at__isnull=True).exists()
+
+
+# --- helpers ------------------------------------------------------------------------
+def _consumer_process(name: str, tmp_path, *args: str) -> subprocess.Popen:
+    db = connection.settings_dict
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"sqlite:///{db['NAME']}",
+        "PEACEWATCH_VAR_DIR": str(tmp_path),
+        "ANALYTICS_SQLITE_PATH": str(settings.ANALYTICS_SQLITE_PATH),
+    }
+    log = open(tmp_path / f"{name}.log", "ab")  # noqa: SIM115 - closed with the process
+    return subprocess.Popen(
+        [sys.executable, "manage.py", "run_consumer", name, *args],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        cwd=settings.BASE_DIR,
+    )
+
+
+def _count(store) -> int:
+    return store.count()
+
+
+def _sightings() -> int:
+    return Sighting.objects.count()
+
+
+def _wait_sync(condition, process, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert process.poll() is None, f"consumer exited with {process.returncode}"
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.02)
+
+
+async def _wait(condition, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        await asyncio.sleep(0.05)
+
+
+async def _committed(group: str) -> int:
+    consumer = AIOKafkaConsumer(**kafka.client_kwargs(), group_id=group, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        topic = kafka.topic("reports")
+        total = 0
+        for p in consumer.partitions_for_topic(topic) or ():
+            total += await consumer.committed(TopicPartition(topic, p)) or 0
+        return total
+    finally:
+        await consumer.stop()

@@ -1,0 +1,60 @@
+"""Entry points: the embedded broker command, consumer liveness, aiokafka's C extension."""
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+
+from aiokafka.admin import AIOKafkaAdminClient
+from django.conf import settings
+
+from peacewatch import kafka
+from tests.conftest import free_port
+
+
+def test_aiokafka_runs_its_c_extension():
+    assert kafka.c_extension_in_use(), "aiokafka fell back to pure Python (about 6x slower)"
+
+
+def test_the_broker_command_serves_kafka_and_creates_the_contract_topics(tmp_path):
+    address = f"127.0.0.1:{free_port()}"
+    env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": address, "PEACEWATCH_VAR_DIR": str(tmp_path)}
+    process = subprocess.Popen(
+        [sys.executable, "manage.py", "broker"], env=env, cwd=settings.BASE_DIR, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        line = process.stdout.readline()
+        assert "ready" in line
+
+        async def describe():
+            admin = AIOKafkaAdminClient(bootstrap_servers=address)
+            await admin.start()
+            try:
+                return {t["topic"]: len(t["partitions"]) for t in await admin.describe_topics()}
+            finally:
+                await admin.close()
+
+        topics = asyncio.run(describe())
+        assert topics["peacewatch.reports"] == 6
+        assert {"peacewatch.alerts", "peacewatch.deadletter"} <= set(topics)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=20) == 0
+
+
+def test_creating_topics_twice_is_harmless(broker):
+    assert asyncio.run(kafka.ensure_topics()) == []
+
+
+def test_the_liveness_check_fails_without_a_running_consumer(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "manage.py", "run_consumer", "indexer", "--check", "30"],
+        env={**os.environ, "PEACEWATCH_VAR_DIR": str(tmp_path)},
+        cwd=settings.BASE_DIR,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode != 0
+    assert "not alive" in result.stderr

@@ -1,0 +1,58 @@
+"""Sign-in, liveness and the admin: the pages `make run` promises."""
+
+import json
+
+import pytest
+
+from alerts.consumer import process_batch
+from ingest.batch import Record
+from tests.factories import citizen, report
+
+pytestmark = pytest.mark.django_db
+
+
+def test_healthz_answers_without_signing_in(client):
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
+
+
+def test_anonymous_users_are_sent_to_the_login_page(client):
+    response = client.get("/")
+    assert response.status_code == 302
+    assert response.url.startswith("/accounts/login/")
+
+
+def test_the_login_page_has_a_csrf_protected_form(client):
+    response = client.get("/accounts/login/")
+    assert response.status_code == 200
+    assert b"csrfmiddlewaretoken" in response.content
+    assert b'autocomplete="current-password"' in response.content
+
+
+def test_the_admin_lists_alerts_raised_from_reports(client, admin_user):
+    process_batch([Record(value=json.dumps(report(citizens=[citizen("Jeanne Martin", 12.5)])).encode())])
+    client.force_login(admin_user)
+    response = client.get("/admin/alerts/alert/")
+    assert response.status_code == 200
+    assert b"Jeanne Martin" in response.content
+
+
+def test_officers_cannot_open_the_admin(client, officer):
+    client.force_login(officer)
+    assert client.get("/admin/").status_code == 302
+
+
+def test_demo_users_get_fresh_passwords_and_roles(capsys):
+    from django.contrib.auth import authenticate
+    from django.core.management import call_command
+
+    call_command("demo_users")
+    out = capsys.readouterr().out
+    passwords = {line.split()[2]: line.split()[4] for line in out.splitlines() if " password " in line}
+    assert set(passwords) == {"officer", "analyst", "admin"}
+    admin = authenticate(username="admin", password=passwords["admin"])
+    assert admin is not None and admin.is_staff
+    officer = authenticate(username="officer", password=passwords["officer"])
+    assert list(officer.groups.values_list("name", flat=True)) == ["officer"]
+    assert not officer.is_staff
