@@ -66,7 +66,10 @@ def test_a_process_with_a_bad_setting_fails_at_start_up(tmp_path):
 
 def test_the_embedded_default_database_is_sqlite_in_wal_mode(tmp_path):
     # A fresh process with no DATABASE_URL, whatever database this test run uses.
-    code = "from django.db import connection; c = connection.cursor(); c.execute('PRAGMA journal_mode'); print(c.fetchone()[0])"
+    code = (
+        "from django.db import connection; c = connection.cursor(); "
+        "c.execute('PRAGMA journal_mode'); print(c.fetchone()[0])"
+    )
     result = subprocess.run(
         [sys.executable, "manage.py", "shell", "-c", code],
         env={"PATH": "/usr/bin:/bin", "PEACEWATCH_VAR_DIR": str(tmp_path)},

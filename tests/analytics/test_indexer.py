@@ -24,7 +24,12 @@ def test_it_stores_every_valid_report_with_citizens_and_words():
     store = get_store()
     assert store.count() == 2
     assert outcome.counts["stored"] == 2
-    assert store.db.execute("SELECT count(*) FROM words WHERE report = (SELECT id FROM reports WHERE report_id='r2')").fetchone()[0] == 2
+    assert (
+        store.db.execute(
+            "SELECT count(*) FROM words WHERE report = (SELECT id FROM reports WHERE report_id='r2')"
+        ).fetchone()[0]
+        == 2
+    )
 
 
 def test_stored_reports_keep_unknown_fields_and_say_where_their_time_came_from():

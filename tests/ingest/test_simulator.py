@@ -51,9 +51,7 @@ def test_about_one_report_in_a_hundred_holds_an_agitated_citizen():
     fleet = Fleet(drones=200, seed=11)
     n = 40_000
     low = sum(
-        1
-        for _ in range(n)
-        if min(c["peacescore"] for c in msgspec.json.decode(fleet.encoded(NOW)[1])["citizens"]) < 20
+        1 for _ in range(n) if min(c["peacescore"] for c in msgspec.json.decode(fleet.encoded(NOW)[1])["citizens"]) < 20
     )
     assert 0.005 <= low / n <= 0.02
 
