@@ -136,23 +136,24 @@ def test_sigterm_finishes_the_batch_commits_and_exits_cleanly(broker, tmp_path):
 
 
 def test_a_consumer_killed_mid_stream_loses_nothing_and_duplicates_nothing(broker, tmp_path):
-    docs = reports_with_alerts(6000, every=50)
+    docs = reports_with_alerts(20_000, every=50)
+    expected_sightings = sum(1 for d in docs for c in d["citizens"] if c["peacescore"] < 20)
     produce_sync(docs)
     store = EmbeddedStore(settings.ANALYTICS_SQLITE_PATH)
-    indexer = _consumer_process("indexer", tmp_path, "--max-batch", "100")
-    alerts = _consumer_process("alerts", tmp_path, "--max-batch", "100")
-    _wait_sync(lambda: _count(store) >= 1500, indexer)
-    _wait_sync(lambda: _sightings() >= 20, alerts)
-    for process in (indexer, alerts):
-        process.send_signal(signal.SIGKILL)
-        process.wait(timeout=10)
-    killed_at = store.count()
-    assert 0 < killed_at < len(docs), "the kill must happen mid-stream"
+
+    # SIGKILL each consumer while it is half-way through the stream.
+    indexer = _consumer_process("indexer", tmp_path, "--max-batch", "50")
+    _wait_sync(lambda: _count(store) >= 2000, indexer)
+    _kill(indexer)
+    alerts = _consumer_process("alerts", tmp_path, "--max-batch", "50")
+    _wait_sync(lambda: _sightings() >= 40, alerts)
+    _kill(alerts)
+    assert 0 < store.count() < len(docs), "the indexer must die mid-stream"
+    assert 0 < _sightings() < expected_sightings, "the alerts consumer must die mid-stream"
 
     indexer = _consumer_process("indexer", tmp_path)
     alerts = _consumer_process("alerts", tmp_path)
     try:
-        expected_sightings = sum(1 for d in docs for c in d["citizens"] if c["peacescore"] < 20)
         _wait_sync(lambda: _count(store) >= len(docs) and _sightings() >= expected_sightings, indexer, timeout=120)
         time.sleep(1.0)  # let any duplicate write that would happen, happen
     finally:
@@ -186,6 +187,11 @@ def _consumer_process(name: str, tmp_path, *args: str) -> subprocess.Popen:
         stderr=subprocess.STDOUT,
         cwd=settings.BASE_DIR,
     )
+
+
+def _kill(process: subprocess.Popen) -> None:
+    process.send_signal(signal.SIGKILL)
+    process.wait(timeout=10)
 
 
 def _count(store) -> int:
