@@ -89,7 +89,7 @@ def alert_event(alert: Alert, event_type: str) -> AlertEvent:
     )
 
 
-def raise_alerts(observations: Sequence[Observation], alert_settings: AlertSettings) -> list[OutboxEvent]:
+def raise_alerts(observations: Sequence[Observation], alert_settings: AlertSettings) -> list[PendingEvent]:
     """Open or update one alert per subject for the new observations, atomically.
 
     Returns the outbox events written (one per alert created or updated).
@@ -104,31 +104,36 @@ def raise_alerts(observations: Sequence[Observation], alert_settings: AlertSetti
         for obs in fresh:
             per_subject.setdefault((obs.kind, obs.subject), []).append(obs)
         now = timezone.now()
-        touched: dict[int, str] = {}
-        for group in per_subject.values():
-            alert_id, created = _upsert_open_alert(group, alert_settings, now)
-            touched[alert_id] = CREATED if created else touched.get(alert_id, UPDATED)
-            Sighting.objects.bulk_create(
-                [
-                    Sighting(
-                        alert_id=alert_id,
-                        report_id=obs.report_id,
-                        subject=obs.subject,
-                        peacescore=obs.peacescore,
-                        drone_id=obs.drone_id,
-                        lat=obs.lat,
-                        lon=obs.lon,
-                        observed_at=obs.observed_at,
-                    )
-                    for obs in group
-                ]
-            )
+        upserted = _upsert_open_alerts(list(per_subject.values()), alert_settings, now)
+        touched = {alert_id: CREATED if created else UPDATED for alert_id, created in upserted.values()}
+        _insert_sightings(fresh, upserted)
         alerts = Alert.objects.select_related("assigned_to", "acknowledged_by", "closed_by").in_bulk(list(touched))
-        return OutboxEvent.objects.bulk_create(
-            [
-                OutboxEvent(alert_id=pk, payload=encode_event(alert_event(alerts[pk], touched[pk])))
-                for pk in sorted(touched)
-            ]
+        return write_events([(pk, encode_event(alert_event(alerts[pk], touched[pk]))) for pk in sorted(touched)])
+
+
+def _insert_sightings(fresh: Sequence[Observation], upserted: dict[tuple[str, str], tuple[int, bool]]) -> None:
+    # Plain executemany: the ORM's bulk_create builds a model per row, which
+    # cost more than the rest of the alerts consumer put together.
+    table = connection.ops.quote_name(Sighting._meta.db_table)
+    dt = connection.ops.adapt_datetimefield_value
+    rows = [
+        (
+            upserted[(obs.kind, obs.subject)][0],
+            obs.report_id,
+            obs.subject,
+            obs.peacescore,
+            obs.drone_id,
+            obs.lat,
+            obs.lon,
+            dt(obs.observed_at),
+        )
+        for obs in fresh
+    ]
+    with connection.cursor() as cursor:
+        cursor.executemany(
+            f"INSERT INTO {table} (alert_id, report_id, subject, peacescore, drone_id, lat, lon, observed_at)"
+            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
+            rows,
         )
 
 
@@ -145,66 +150,116 @@ def _drop_known_sightings(observations: Sequence[Observation]) -> list[Observati
     return fresh
 
 
-def _upsert_open_alert(group: list[Observation], alert_settings: AlertSettings, now: datetime) -> tuple[int, bool]:
-    """INSERT ... ON CONFLICT on the partial unique index: one statement, no race.
+_UPSERT_ROWS = 500  # rows per statement, well under SQLite's bound-parameter limit
 
-    Works on SQLite (>= 3.35) and PostgreSQL alike. ``version`` is 1 only for a
-    row this statement inserted, which tells created from updated.
+
+def _upsert_open_alerts(
+    groups: list[list[Observation]], alert_settings: AlertSettings, now: datetime
+) -> dict[tuple[str, str], tuple[int, bool]]:
+    """INSERT ... ON CONFLICT on the partial unique index: no read-then-write race.
+
+    One statement per chunk of subjects (each group is one subject, so no two
+    rows of a statement hit the same open alert). Works on SQLite (>= 3.35) and
+    PostgreSQL alike. ``version`` is 1 only for a row the statement inserted,
+    which tells created from updated. Returns (kind, subject) -> (id, created).
     """
-    latest = max(group, key=lambda o: o.observed_at)
-    first = min(group, key=lambda o: o.observed_at)
-    scores = [o.peacescore for o in group if o.peacescore is not None]
-    lowest = min(scores) if scores else None
-    severity = alert_settings.severity(lowest) if lowest is not None else Alert.Severity.HIGH
     table = connection.ops.quote_name(Alert._meta.db_table)
     dt = connection.ops.adapt_datetimefield_value
-    sql = f"""
-        INSERT INTO {table} (kind, subject, citizen, peacescore, severity, status, drone_id, lat, lon,
-                             report_id, observed_at, first_observed_at, raised_at, updated_at, sightings,
-                             version, note)
-        VALUES (%s, %s, %s, %s, %s, 'new', %s, %s, %s, %s, %s, %s, %s, %s, %s, 1, '')
-        ON CONFLICT (kind, subject) WHERE status IN ('new', 'acknowledged') DO UPDATE SET
-            peacescore = CASE WHEN {table}.peacescore IS NULL OR excluded.peacescore < {table}.peacescore
-                              THEN excluded.peacescore ELSE {table}.peacescore END,
-            severity = CASE WHEN excluded.severity = 'critical' THEN 'critical' ELSE {table}.severity END,
-            drone_id = CASE WHEN excluded.observed_at >= {table}.observed_at
-                            THEN excluded.drone_id ELSE {table}.drone_id END,
-            lat = CASE WHEN excluded.observed_at >= {table}.observed_at THEN excluded.lat ELSE {table}.lat END,
-            lon = CASE WHEN excluded.observed_at >= {table}.observed_at THEN excluded.lon ELSE {table}.lon END,
-            report_id = CASE WHEN excluded.observed_at >= {table}.observed_at
-                             THEN excluded.report_id ELSE {table}.report_id END,
-            observed_at = CASE WHEN excluded.observed_at >= {table}.observed_at
-                               THEN excluded.observed_at ELSE {table}.observed_at END,
-            sightings = {table}.sightings + excluded.sightings,
-            updated_at = excluded.updated_at,
-            version = {table}.version + 1
-        RETURNING id, version
-    """
-    params = [
-        latest.kind,
-        latest.subject,
-        latest.citizen,
-        lowest,
-        severity,
-        latest.drone_id,
-        latest.lat,
-        latest.lon,
-        latest.report_id,
-        dt(latest.observed_at),
-        dt(first.observed_at),
-        dt(now),
-        dt(now),
-        len(group),
-    ]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        alert_id, version = cursor.fetchone()
-    return alert_id, version == 1
+    newer = f"excluded.observed_at >= {table}.observed_at"
+    rows = []
+    for group in groups:
+        latest = max(group, key=lambda o: o.observed_at)
+        first = min(group, key=lambda o: o.observed_at)
+        scores = [o.peacescore for o in group if o.peacescore is not None]
+        lowest = min(scores) if scores else None
+        severity = alert_settings.severity(lowest) if lowest is not None else Alert.Severity.HIGH
+        rows.append(
+            [
+                latest.kind,
+                latest.subject,
+                latest.citizen,
+                lowest,
+                severity,
+                latest.drone_id,
+                latest.lat,
+                latest.lon,
+                latest.report_id,
+                dt(latest.observed_at),
+                dt(first.observed_at),
+                dt(now),
+                dt(now),
+                len(group),
+            ]
+        )
+    result: dict[tuple[str, str], tuple[int, bool]] = {}
+    for start in range(0, len(rows), _UPSERT_ROWS):
+        chunk = rows[start : start + _UPSERT_ROWS]
+        values = ", ".join(["(%s, %s, %s, %s, %s, 'new', %s, %s, %s, %s, %s, %s, %s, %s, %s, 1, '')"] * len(chunk))
+        sql = f"""
+            INSERT INTO {table} (kind, subject, citizen, peacescore, severity, status, drone_id, lat, lon,
+                                 report_id, observed_at, first_observed_at, raised_at, updated_at, sightings,
+                                 version, note)
+            VALUES {values}
+            ON CONFLICT (kind, subject) WHERE status IN ('new', 'acknowledged') DO UPDATE SET
+                peacescore = CASE WHEN {table}.peacescore IS NULL OR excluded.peacescore < {table}.peacescore
+                                  THEN excluded.peacescore ELSE {table}.peacescore END,
+                severity = CASE WHEN excluded.severity = 'critical' THEN 'critical' ELSE {table}.severity END,
+                drone_id = CASE WHEN {newer} THEN excluded.drone_id ELSE {table}.drone_id END,
+                lat = CASE WHEN {newer} THEN excluded.lat ELSE {table}.lat END,
+                lon = CASE WHEN {newer} THEN excluded.lon ELSE {table}.lon END,
+                report_id = CASE WHEN {newer} THEN excluded.report_id ELSE {table}.report_id END,
+                observed_at = CASE WHEN {newer} THEN excluded.observed_at ELSE {table}.observed_at END,
+                sightings = {table}.sightings + excluded.sightings,
+                updated_at = excluded.updated_at,
+                version = {table}.version + 1
+            RETURNING id, version, kind, subject
+        """
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [param for row in chunk for param in row])
+            for alert_id, version, kind, subject in cursor.fetchall():
+                result[(kind, subject)] = (alert_id, version == 1)
+    return result
 
 
 # --- outbox -----------------------------------------------------------------------
-def pending_events(limit: int = 5000) -> list[OutboxEvent]:
-    return list(OutboxEvent.objects.filter(published_at__isnull=True).order_by("id")[:limit])
+@dataclass(frozen=True, slots=True)
+class PendingEvent:
+    """An alert event in the outbox, waiting to be published on peacewatch.alerts."""
+
+    id: int
+    alert_id: int
+    payload: bytes
+
+
+_OUTBOX_ROWS = 300
+
+
+def write_events(events: Sequence[tuple[int, bytes]]) -> list[PendingEvent]:
+    """Write (alert id, encoded event) pairs to the outbox; call inside the alert's transaction."""
+    table = connection.ops.quote_name(OutboxEvent._meta.db_table)
+    now = connection.ops.adapt_datetimefield_value(timezone.now())
+    written: list[PendingEvent] = []
+    with connection.cursor() as cursor:
+        for start in range(0, len(events), _OUTBOX_ROWS):
+            chunk = events[start : start + _OUTBOX_ROWS]
+            values = ", ".join(["(%s, %s, %s, NULL)"] * len(chunk))
+            params = [p for alert_id, payload in chunk for p in (alert_id, payload, now)]
+            cursor.execute(
+                f"INSERT INTO {table} (alert_id, payload, created_at, published_at) VALUES {values}"
+                " RETURNING id, alert_id, payload",
+                params,
+            )
+            written += [PendingEvent(pk, alert_id, bytes(payload)) for pk, alert_id, payload in cursor.fetchall()]
+    return written
+
+
+def pending_events(limit: int = 5000) -> list[PendingEvent]:
+    rows = (
+        OutboxEvent.objects.filter(published_at__isnull=True)
+        .order_by("id")
+        .values_list("id", "alert_id", "payload")[:limit]
+    )
+    return [PendingEvent(pk, alert_id, bytes(payload)) for pk, alert_id, payload in rows]
 
 
 def mark_published(event_ids: Sequence[int]) -> None:

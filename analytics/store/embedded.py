@@ -1,8 +1,9 @@
 """The embedded analytics store: one SQLite file, safe across processes.
 
 Reports are kept whole (the original JSON, unknown fields included) with the
-columns queries filter on, plus one row per citizen and per word so that
-"where was this citizen seen" and "which words were heard" are index scans.
+columns queries filter on, one row per citizen sighting (clustered by name, so
+"where was this citizen seen" is one range scan) and a full-text index of the
+words heard.
 WAL mode lets the web server read while the indexer writes; writers take the
 lock at BEGIN IMMEDIATE and wait on busy_timeout rather than fail.
 
@@ -14,6 +15,7 @@ report once.
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -37,20 +39,29 @@ CREATE TABLE IF NOT EXISTS reports (
 );
 CREATE INDEX IF NOT EXISTS reports_ts ON reports (ts);
 CREATE INDEX IF NOT EXISTS reports_drone_ts ON reports (drone_id, ts);
+-- Clustered by (name, ts): a citizen's timeline is one contiguous range.
 CREATE TABLE IF NOT EXISTS citizens (
-    report INTEGER NOT NULL,
-    ts INTEGER NOT NULL,
     name TEXT NOT NULL,
-    score REAL NOT NULL
-);
-CREATE INDEX IF NOT EXISTS citizens_name_ts ON citizens (name, ts);
-CREATE TABLE IF NOT EXISTS words (
-    report INTEGER NOT NULL,
     ts INTEGER NOT NULL,
-    word TEXT NOT NULL
+    report INTEGER NOT NULL,
+    score REAL NOT NULL,
+    PRIMARY KEY (name, ts, report)
+) WITHOUT ROWID;
+-- Which reports heard which words: a contentless full-text index (rowid =
+-- reports.id) is ~20x cheaper to write than one row per word and answers
+-- "any of" / "all of" directly. Each word is one token (see word_token).
+CREATE VIRTUAL TABLE IF NOT EXISTS words USING fts5(
+    w, content='', detail=none, tokenize="unicode61 remove_diacritics 0 tokenchars '_'"
 );
-CREATE INDEX IF NOT EXISTS words_word_ts ON words (word, ts);
 """
+
+_NON_WORD = re.compile(r"[\W_]+")
+
+
+def word_token(word: str) -> str:
+    """A heard word as one full-text token: case-folded, inner punctuation as '_'."""
+    return _NON_WORD.sub("_", word.casefold()).strip("_") or "_"
+
 
 _CHUNK = 500  # well under SQLite's bound-parameter limit
 
@@ -69,7 +80,9 @@ class EmbeddedStore:
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.execute("PRAGMA busy_timeout=30000")
-        self.db.execute("PRAGMA cache_size=-65536")  # 64 MiB page cache
+        self.db.execute("PRAGMA cache_size=-262144")  # 256 MiB page cache
+        # Checkpoint every ~40 MB of WAL rather than 4 MB: fewer, larger copies.
+        self.db.execute("PRAGMA wal_autocheckpoint=10000")
         self.db.executescript(SCHEMA)
 
     def close(self) -> None:
@@ -108,11 +121,12 @@ class EmbeddedStore:
                             item.raw.decode("utf-8"),
                         )
                     )
-                    citizen_rows.extend((rowid, ts, c.name, c.peacescore) for c in report.citizens)
-                    word_rows.extend((rowid, ts, w) for w in report.words)
+                    # The same name twice in one report is one sighting (key is name, ts, report).
+                    citizen_rows.extend((c.name, ts, rowid, c.peacescore) for c in report.citizens)
+                    word_rows.append((rowid, " ".join({word_token(w) for w in report.words})))
                 db.executemany("INSERT INTO reports VALUES (?,?,?,?,?,?,?,?,?,?,?)", report_rows)
-                db.executemany("INSERT INTO citizens VALUES (?,?,?,?)", citizen_rows)
-                db.executemany("INSERT INTO words VALUES (?,?,?)", word_rows)
+                db.executemany("INSERT OR IGNORE INTO citizens VALUES (?,?,?,?)", citizen_rows)
+                db.executemany("INSERT INTO words (rowid, w) VALUES (?,?)", word_rows)
             db.execute("COMMIT")
         except BaseException:
             db.execute("ROLLBACK")

@@ -20,16 +20,25 @@ def records(*values):
 
 
 def test_it_stores_every_valid_report_with_citizens_and_words():
-    outcome = process_batch(records(report(report_id="r1"), report(report_id="r2", words=["a", "b"])))
+    outcome = process_batch(
+        records(
+            report(report_id="r1", words=["bread", "strike"]),
+            report(report_id="r2", words=["Strike", "New York"], citizens=[citizen("A B", 50), citizen("C D", 9)]),
+        )
+    )
     store = get_store()
     assert store.count() == 2
     assert outcome.counts["stored"] == 2
-    assert (
-        store.db.execute(
-            "SELECT count(*) FROM words WHERE report = (SELECT id FROM reports WHERE report_id='r2')"
-        ).fetchone()[0]
-        == 2
-    )
+
+    def ids_matching(expr):
+        sql = "SELECT r.report_id FROM words JOIN reports r ON r.id = words.rowid WHERE words MATCH ? ORDER BY 1"
+        return [row[0] for row in store.db.execute(sql, (expr,))]
+
+    assert ids_matching("strike") == ["r1", "r2"]  # case-folded
+    assert ids_matching("bread AND strike") == ["r1"]
+    assert ids_matching("new_york") == ["r2"]  # a multi-word phrase stays one token
+    sightings = store.db.execute("SELECT name, score FROM citizens ORDER BY name").fetchall()
+    assert sightings == [("A B", 50.0), ("C D", 9.0), ("Paul Durand", 81.0)]
 
 
 def test_stored_reports_keep_unknown_fields_and_say_where_their_time_came_from():
