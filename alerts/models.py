@@ -149,3 +149,19 @@ class OutboxEvent(models.Model):
 
     def __str__(self) -> str:
         return f"event {self.pk} of alert {self.alert_id}"
+
+
+class AlertAction(models.Model):
+    """Who did what to an alert, and when: the alert's accountability trail."""
+
+    alert = models.ForeignKey(Alert, on_delete=models.CASCADE, related_name="actions")
+    at = models.DateTimeField()
+    by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    action = models.CharField(max_length=20)  # acknowledged | resolved | dismissed | assigned | noted
+    detail = models.TextField(blank=True, default="")
+
+    class Meta:
+        ordering = ["at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.action} by {self.by} at {self.at:%Y-%m-%d %H:%M:%S}"

@@ -70,11 +70,16 @@ def machine() -> dict:
 
 @contextmanager
 def bench_env():
-    """A scratch var dir, a fresh broker on a free port, and env for child processes."""
-    django_setup()
-    from ingest.broker import start_broker, stop_process
-
+    """A scratch var dir and database, a fresh broker on a free port, and env for child processes."""
     with tempfile.TemporaryDirectory(prefix="pw-bench-") as scratch:
+        # Before Django starts: this process and its children share the scratch database.
+        os.environ["PEACEWATCH_VAR_DIR"] = scratch
+        os.environ["DATABASE_URL"] = f"sqlite:///{scratch}/peacewatch.sqlite3"
+        os.environ["SECRET_KEY"] = "bench-only-not-a-secret"  # sessions made here must verify in children
+        os.environ["DEBUG"] = "false"
+        django_setup()
+        from ingest.broker import start_broker, stop_process
+
         address = f"127.0.0.1:{free_port()}"
         env = {
             **os.environ,

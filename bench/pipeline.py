@@ -31,7 +31,7 @@ async def raw_consume(count: int, group: str, max_records: int) -> float:
     tune_gc()
     consumer = AIOKafkaConsumer(
         kafka.topic("reports"),
-        **kafka.client_kwargs(),
+        **kafka.consumer_kwargs(),
         group_id=group,
         enable_auto_commit=False,
         auto_offset_reset="earliest",

@@ -35,6 +35,8 @@ from peacewatch.logs import log
 
 logger = logging.getLogger(__name__)
 
+RECOVER_EVERY_S = 5.0
+
 
 class Backoff:
     """Exponential back-off with jitter: 0.5 s doubling up to ``cap`` seconds."""
@@ -118,6 +120,7 @@ class ConsumerRunner:
         # Wall-clock of the first and latest handled batch: throughput without start-up.
         self.first_batch_at: float | None = None
         self.last_batch_at: float | None = None
+        self.partitions = 0  # assigned to this process right now
 
     # --- lifecycle ----------------------------------------------------------------
     def request_stop(self) -> None:
@@ -171,7 +174,7 @@ class ConsumerRunner:
         producer = kafka.make_producer(linger_ms=0)
         consumer = AIOKafkaConsumer(
             self.topic,
-            **kafka.client_kwargs(),
+            **kafka.consumer_kwargs(),
             group_id=self.group_id,
             enable_auto_commit=False,
             auto_offset_reset="earliest",
@@ -190,10 +193,17 @@ class ConsumerRunner:
             # already fetches and unpacks batch N+1. Offsets of batch N are still
             # committed only after batch N is handled and its messages acked.
             fetch = self._fetch(consumer)
+            last_recover = time.monotonic()
             while not self.stopping.is_set():
                 batch = await fetch
                 fetch = self._fetch(consumer)
+                self.partitions = len(consumer.assignment())
                 self._beat()
+                if self.recover is not None and time.monotonic() - last_recover >= RECOVER_EVERY_S:
+                    # Safety net for messages other processes left unpublished
+                    # (an officer's change when the web process died mid-relay).
+                    last_recover = time.monotonic()
+                    await self._deliver(producer, await self._in_worker(self.recover))
                 if not batch:
                     continue
                 records = [record for partition_records in batch.values() for record in partition_records]
@@ -272,6 +282,7 @@ class ConsumerRunner:
         return {
             **self.stats,
             "dead_letters": dict(self.dead_letters),
+            "partitions": self.partitions,
             "first_batch_at": self.first_batch_at,
             "last_batch_at": self.last_batch_at,
         }

@@ -36,6 +36,11 @@ def client_kwargs(bootstrap_servers: str | None = None) -> dict[str, Any]:
     return kwargs
 
 
+def consumer_kwargs() -> dict[str, Any]:
+    """Connection plus fetch settings shared by every consumer (runner, web, benchmarks)."""
+    return {**client_kwargs(), "fetch_max_wait_ms": settings.KAFKA_FETCH_MAX_WAIT_MS}
+
+
 def topic(name: str) -> str:
     """The Kafka topic for a logical name: ``reports``, ``alerts`` or ``deadletter``."""
     return settings.KAFKA_TOPICS[name]

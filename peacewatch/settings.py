@@ -37,6 +37,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "channels",
     "rest_framework",
+    "drf_spectacular",
     "peacewatch",
     "ingest",
     "alerts",
@@ -166,6 +167,10 @@ EMBEDDED_BROKER_LISTEN = env_str("EMBEDDED_BROKER_LISTEN", KAFKA_BOOTSTRAP_SERVE
 CONSUMER_MAX_BATCH = env_int("CONSUMER_MAX_BATCH", 2000, minimum=1)
 CONSUMER_POLL_TIMEOUT_MS = env_int("CONSUMER_POLL_TIMEOUT_MS", 200, minimum=1)
 CONSUMER_STATUS_DIR = VAR_DIR / "run"
+# How long the broker may hold a fetch waiting for data. It bounds the latency
+# an idle consumer adds to a new record (alerts must be fast); lower costs
+# more fetch requests when the topic is quiet.
+KAFKA_FETCH_MAX_WAIT_MS = env_int("KAFKA_FETCH_MAX_WAIT_MS", 50, minimum=1)
 
 # --- Alerts ---------------------------------------------------------------------
 # Initial values only: admins change the live thresholds in the Django admin.
@@ -203,6 +208,13 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.CursorPagination",
     "PAGE_SIZE": 100,
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "PeaceWatch API",
+    "DESCRIPTION": "Alerts, reports, drones and ingest. See CONTRACT.md for the fixed external contract.",
+    "VERSION": "1",
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
 }
 
 # --- Logging --------------------------------------------------------------------

@@ -1,8 +1,10 @@
-"""Small cross-cutting views: liveness and the home page."""
+"""Small cross-cutting views: liveness and the landing page."""
 
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
+
+from peacewatch.roles import ANALYST, OFFICER, has_role
 
 
 def healthz(request: HttpRequest) -> HttpResponse:
@@ -12,4 +14,13 @@ def healthz(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
-    return render(request, "home.html")
+    """Officers land on the live map; others on the page of their role."""
+    from alerts.views import live_map
+
+    if has_role(request.user, OFFICER):
+        return live_map(request)
+    if has_role(request.user, ANALYST):
+        return redirect("/analytics/")
+    if request.user.is_staff:
+        return redirect("/admin/")
+    return render(request, "home.html", status=403)

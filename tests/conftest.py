@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import socket
 from dataclasses import dataclass
 from subprocess import Popen
@@ -12,6 +11,7 @@ import pytest
 from analytics.store import reset_store
 from ingest.broker import start_broker, stop_process
 from peacewatch import kafka
+from tests.kafka import run_async
 
 
 def free_port() -> int:
@@ -33,7 +33,7 @@ class Broker:
         """A new broker on the same address (memory only: it starts empty)."""
         self.stop()
         self.process = start_broker(self.address, log_path=self.log_path)
-        asyncio.run(kafka.ensure_topics())
+        run_async(kafka.ensure_topics)
 
 
 @pytest.fixture(autouse=True)
@@ -60,7 +60,7 @@ def broker(settings, monkeypatch, tmp_path):
     monkeypatch.setenv("KAFKA_IDEMPOTENCE", "false")
     running = Broker(address, process, log_path)
     try:
-        asyncio.run(kafka.ensure_topics())
+        run_async(kafka.ensure_topics)
         yield running
     finally:
         running.stop()

@@ -6,12 +6,23 @@ import asyncio
 import json
 import time
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from ingest.registry import KAFKA_CONSUMERS
 from ingest.runner import ConsumerRunner
 from peacewatch import kafka
+
+
+def run_async(coro_fn, *args, **kwargs):
+    """Run a coroutine to completion from sync code, even where a loop is running.
+
+    A fresh thread has no event loop, so this works inside Playwright's sync
+    API (which keeps a loop in the test thread) as well as in plain tests.
+    """
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coro_fn(*args, **kwargs)).result()
 
 
 def as_bytes(value) -> bytes:
@@ -35,7 +46,7 @@ async def produce(values: Iterable, *, topic: str | None = None) -> None:
 
 
 def produce_sync(values: Iterable, **kwargs) -> None:
-    asyncio.run(produce(list(values), **kwargs))
+    run_async(produce, list(values), **kwargs)
 
 
 async def read_topic(topic: str, *, expected: int, timeout: float = 15.0) -> list:
@@ -58,7 +69,7 @@ async def read_topic(topic: str, *, expected: int, timeout: float = 15.0) -> lis
 
 
 def read_topic_sync(topic: str, **kwargs) -> list:
-    return asyncio.run(read_topic(topic, **kwargs))
+    return run_async(read_topic, topic, **kwargs)
 
 
 async def run_consumer_until(

@@ -1,0 +1,126 @@
+"""REST API of alerts: ``GET /api/v1/alerts/`` (filters, cursor pages) and ``PATCH /api/v1/alerts/{id}/``.
+
+Thin: parse and check input, call the workflow, return the alert in the same
+shape as the alert events (``alerts.events.AlertPayload``).
+"""
+
+from __future__ import annotations
+
+import msgspec
+from django.db import transaction
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.pagination import CursorPagination
+from rest_framework.permissions import BasePermission, IsAuthenticated
+from rest_framework.response import Response
+
+from alerts.live import hub
+from alerts.models import Alert
+from alerts.services import alert_event
+from alerts.workflow import AlertChangeError, update_alert
+from peacewatch.roles import OFFICER, has_role
+
+
+class IsOfficer(BasePermission):
+    message = "Only officers can see and work alerts."
+
+    def has_permission(self, request, view) -> bool:
+        return has_role(request.user, OFFICER)
+
+
+class AlertFilters(serializers.Serializer):
+    status = serializers.MultipleChoiceField(choices=Alert.Status.choices, required=False)
+    severity = serializers.MultipleChoiceField(choices=Alert.Severity.choices, required=False)
+    kind = serializers.MultipleChoiceField(choices=Alert.Kind.choices, required=False)
+    since = serializers.DateTimeField(required=False, help_text="Only alerts changed at or after this time.")
+    open = serializers.BooleanField(required=False, allow_null=True, default=None)
+
+
+class AlertChange(serializers.Serializer):
+    status = serializers.ChoiceField(choices=Alert.Status.choices, required=False)
+    assigned_to = serializers.CharField(required=False, allow_null=True, allow_blank=True, max_length=150)
+    note = serializers.CharField(required=False, allow_blank=True, max_length=4000, trim_whitespace=False)
+
+    def validate(self, attrs):
+        unknown = set(self.initial_data) - set(self.fields)
+        if unknown:
+            raise ValidationError({name: "unknown field" for name in sorted(unknown)})
+        if not attrs:
+            raise ValidationError("give at least one of status, assigned_to, note")
+        return attrs
+
+
+class AlertPages(CursorPagination):
+    page_size = 100
+    max_page_size = 500
+    page_size_query_param = "page_size"
+    ordering = ("-raised_at", "-id")
+
+
+class ChangesSincePages(AlertPages):
+    # A reconnecting browser pages forward through everything changed since it left.
+    ordering = ("updated_at", "id")
+
+
+def payload(alert: Alert) -> dict:
+    return msgspec.to_builtins(alert_event(alert, "").alert)
+
+
+class AlertViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
+    permission_classes = [IsAuthenticated, IsOfficer]
+    queryset = Alert.objects.select_related("assigned_to", "acknowledged_by", "closed_by")
+    http_method_names = ["get", "patch", "head", "options"]
+
+    @property
+    def paginator(self):
+        if not hasattr(self, "_paginator"):
+            self._paginator = ChangesSincePages() if "since" in self.request.query_params else AlertPages()
+        return self._paginator
+
+    def filter_queryset(self, queryset):
+        filters = AlertFilters(data=self.request.query_params)
+        filters.is_valid(raise_exception=True)
+        values = filters.validated_data
+        for name in ("status", "severity", "kind"):
+            if values.get(name):
+                queryset = queryset.filter(**{f"{name}__in": sorted(values[name])})
+        if values.get("since"):
+            queryset = queryset.filter(updated_at__gte=values["since"])
+        if values.get("open") is not None:
+            in_open = {"status__in": Alert.OPEN_STATUSES}
+            queryset = queryset.filter(**in_open) if values["open"] else queryset.exclude(**in_open)
+        return queryset
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("status", str, many=True, enum=Alert.Status.values),
+            OpenApiParameter("severity", str, many=True, enum=Alert.Severity.values),
+            OpenApiParameter("kind", str, many=True, enum=Alert.Kind.values),
+            OpenApiParameter("since", str, description="ISO 8601; alerts changed at or after it, oldest first"),
+            OpenApiParameter("open", bool),
+        ]
+    )
+    def list(self, request, *args, **kwargs):
+        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
+        return self.get_paginated_response([payload(alert) for alert in page])
+
+    @extend_schema(request=AlertChange)
+    def partial_update(self, request, pk=None):
+        change = AlertChange(data=request.data)
+        change.is_valid(raise_exception=True)
+        values = change.validated_data
+        try:
+            alert = update_alert(
+                int(pk),
+                by=request.user,
+                status=values.get("status"),
+                assigned_to=values.get("assigned_to", ...),
+                note=values.get("note"),
+            )
+        except Alert.DoesNotExist as exc:
+            raise NotFound(f"no alert {pk}") from exc
+        except AlertChangeError as exc:
+            return Response({"detail": str(exc)}, status=status.HTTP_400_BAD_REQUEST)
+        transaction.on_commit(hub.request_relay)
+        return Response(payload(alert))

@@ -1,0 +1,82 @@
+"""A real Chromium (Debian's, driven by Playwright) against the real stack.
+
+Playwright cannot download browsers here; `make test` installs Debian's
+chromium where it can (as root). Without it these tests fail in CI and are
+skipped, loudly, on a developer machine that cannot install it.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import free_port
+from tests.live_stack import LiveStack
+
+CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+# The sync Playwright API keeps an event loop in the test thread; Django's ORM
+# would refuse to run there. Tests only use the ORM to create users up front.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+
+def chromium_or_skip() -> str:
+    if Path(CHROMIUM).exists() or shutil.which("chromium"):
+        return CHROMIUM if Path(CHROMIUM).exists() else shutil.which("chromium")
+    message = (
+        f"BROWSER TESTS NOT RUN: no Chromium at {CHROMIUM}. Install Debian's chromium "
+        "(sudo apt-get install chromium) or set CHROMIUM_PATH."
+    )
+    if os.environ.get("CI"):
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def playwright_browser():
+    from playwright.sync_api import sync_playwright
+
+    executable = chromium_or_skip()
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=executable,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+                "--disable-quic",
+            ],
+        )
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def stack(broker, tmp_path, transactional_db):
+    running = LiveStack(tmp_path=tmp_path, port=free_port())
+    try:
+        running.start_consumer("alerts")
+        running.start_web()
+        running.wait_consumer_ready("alerts")
+        yield running
+    finally:
+        running.stop_all()
+
+
+@pytest.fixture
+def new_page(playwright_browser):
+    contexts = []
+
+    def make(viewport=(1366, 768)):
+        context = playwright_browser.new_context(viewport={"width": viewport[0], "height": viewport[1]})
+        contexts.append(context)
+        return context.new_page()
+
+    yield make
+    for context in contexts:
+        context.close()
