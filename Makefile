@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: run test bench lint format clean
+.PHONY: run test bench lint format clean chromium
 
 $(VENV)/bin/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "PeaceWatch needs Python 3.11 or newer")'
@@ -25,8 +25,20 @@ run: $(VENV)/.installed
 	$(PY) manage.py demo_users
 	$(PY) manage.py runstack
 
-test: $(VENV)/.installed-dev
-	$(PY) -m pytest -n 2
+test: $(VENV)/.installed-dev chromium
+	$(PY) -m pytest -n 2 --dist loadfile
+
+# Browser tests drive Debian's Chromium (Playwright cannot download browsers here).
+chromium:
+	@if [ -z "$$CHROMIUM_PATH" ] && ! [ -x /usr/bin/chromium ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "Installing Debian's chromium for the browser tests"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else \
+	    echo "WARNING: no Chromium at /usr/bin/chromium and no root to install it:" >&2; \
+	    echo "WARNING: BROWSER TESTS WILL BE SKIPPED (sudo apt-get install chromium, or set CHROMIUM_PATH)" >&2; \
+	  fi; \
+	fi
 
 bench: $(VENV)/.installed-dev
 	$(PY) bench/run_all.py

@@ -34,7 +34,10 @@ def chromium_or_skip() -> str:
     pytest.skip(message)
 
 
-@pytest.fixture(scope="session")
+# Module scope, not session: Playwright's sync API keeps an event loop running
+# in the test thread while it is open, which would break later tests that run
+# their own loop.
+@pytest.fixture(scope="module")
 def playwright_browser():
     from playwright.sync_api import sync_playwright
 
