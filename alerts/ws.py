@@ -39,6 +39,7 @@ class AlertStreamConsumer(AsyncWebsocketConsumer):
     async def _pump(self) -> None:
         queue, overflowed = self.subscriber.queue, self.subscriber.overflowed
         overflow = asyncio.ensure_future(overflowed.wait())
+        get = None
         try:
             while True:
                 get = asyncio.ensure_future(queue.get())
@@ -51,6 +52,8 @@ class AlertStreamConsumer(AsyncWebsocketConsumer):
                 await self.send(text_data=get.result())
         finally:
             overflow.cancel()
+            if get is not None:
+                get.cancel()
 
     async def receive(self, text_data=None, bytes_data=None) -> None:
         if text_data and '"ping"' in text_data:

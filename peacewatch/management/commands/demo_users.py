@@ -5,6 +5,7 @@ Run by `make run`; passwords are generated on every run and printed once.
 
 import secrets
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 from django.db import transaction
@@ -28,4 +29,9 @@ class Command(BaseCommand):
             user.save()
             user.groups.set([groups[role]])
             lines.append(f"  {role:<8} username {username:<8} password {password}")
-        self.stdout.write("Demo sign-ins (new passwords on every run):\n" + "\n".join(lines))
+        text = "Demo sign-ins (new passwords on every run):\n" + "\n".join(lines)
+        self.stdout.write(text)
+        # runstack prints them again next to the URL, once everything is up.
+        path = settings.VAR_DIR / "demo-signins.txt"
+        path.write_text(text + "\n")
+        path.chmod(0o600)

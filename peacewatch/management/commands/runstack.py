@@ -73,8 +73,10 @@ class Command(BaseCommand):
         for child in children:
             self._spawn(child)
         wait_for_port("127.0.0.1", port, timeout=60)
+        signins = settings.VAR_DIR / "demo-signins.txt"
         self.stdout.write(
             self.style.SUCCESS(f"\nPeaceWatch is running: http://127.0.0.1:{port}/  (Ctrl-C stops everything)\n")
+            + (signins.read_text() if signins.exists() else "Create sign-ins with: python manage.py demo_users\n")
         )
         try:
             while not self.stopping:
