@@ -32,23 +32,50 @@ logger = logging.getLogger(__name__)
 QUEUE_SIZE = 2000  # events a slow browser may lag behind before it is cut and resyncs
 # Positions are for the map, not for alerting: every few seconds is live enough,
 # and it keeps the per-browser traffic of a large fleet bounded.
-POSITIONS_EVERY_S = 3.0
+POSITIONS_EVERY_S = 5.0
+POSITION_FIELDS = ["drone_id", "lat", "lon", "battery_pct", "seen_at"]
 
 
 @dataclass(eq=False)
 class Subscriber:
-    """One WebSocket connection's inbox."""
+    """One WebSocket connection's inbox: alert events in order, positions latest-only.
+
+    Alert events never wait behind a fleet's position update: positions sit in
+    a single slot (a newer update replaces an unsent one) that is sent only
+    when no alert event is waiting.
+    """
 
     queue: asyncio.Queue = field(default_factory=lambda: asyncio.Queue(QUEUE_SIZE))
     overflowed: asyncio.Event = field(default_factory=asyncio.Event)
+    wakeup: asyncio.Event = field(default_factory=asyncio.Event)
+    positions: str | None = None
 
     def offer(self, message: str) -> bool:
         try:
             self.queue.put_nowait(message)
-            return True
         except asyncio.QueueFull:
             self.overflowed.set()
+            self.wakeup.set()
             return False
+        self.wakeup.set()
+        return True
+
+    def offer_positions(self, message: str) -> None:
+        self.positions = message
+        self.wakeup.set()
+
+    async def next_message(self) -> str | None:
+        """The next frame to send; None once the connection fell behind and must resync."""
+        while True:
+            if self.overflowed.is_set():
+                return None
+            if not self.queue.empty():
+                return self.queue.get_nowait()
+            if self.positions is not None:
+                message, self.positions = self.positions, None
+                return message
+            self.wakeup.clear()
+            await self.wakeup.wait()
 
 
 class _Position(msgspec.Struct):
@@ -175,19 +202,22 @@ class LiveHub:
                             seen = decoder.decode(record.value)
                         except (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError, TypeError):
                             continue  # bad reports are the indexer's to dead-letter
-                        self.positions[seen.drone_id] = {
-                            "drone_id": seen.drone_id,
-                            "lat": round(seen.location.lat, 5),
-                            "lon": round(seen.location.lon, 5),
-                            "battery_pct": seen.battery_pct,
-                            "seen_at": seen.sent_at,
-                        }
+                        # A row, not an object: a fleet's update is a third of the bytes.
+                        self.positions[seen.drone_id] = [
+                            seen.drone_id,
+                            round(seen.location.lat, 5),
+                            round(seen.location.lon, 5),
+                            seen.battery_pct,
+                            seen.sent_at,
+                        ]
                         self._changed.add(seen.drone_id)
                 if self._changed and time.monotonic() - last_push >= POSITIONS_EVERY_S:
                     last_push = time.monotonic()
                     changed = [self.positions[d] for d in self._changed]
                     self._changed.clear()
-                    self.broadcast(msgspec.json.encode({"type": "drones.positions", "drones": changed}).decode())
+                    message = self._positions_message(changed)
+                    for subscriber in list(self.subscribers):
+                        subscriber.offer_positions(message)
         finally:
             await consumer.stop()
 
@@ -225,7 +255,11 @@ class LiveHub:
             await producer.stop()
 
     def snapshot(self) -> str:
-        return msgspec.json.encode({"type": "drones.positions", "drones": list(self.positions.values())}).decode()
+        return self._positions_message(list(self.positions.values()))
+
+    @staticmethod
+    def _positions_message(rows: list) -> str:
+        return msgspec.json.encode({"type": "drones.positions", "fields": POSITION_FIELDS, "drones": rows}).decode()
 
 
 hub = LiveHub()

@@ -37,23 +37,13 @@ class AlertStreamConsumer(AsyncWebsocketConsumer):
         self.pump = asyncio.ensure_future(self._pump())
 
     async def _pump(self) -> None:
-        queue, overflowed = self.subscriber.queue, self.subscriber.overflowed
-        overflow = asyncio.ensure_future(overflowed.wait())
-        get = None
-        try:
-            while True:
-                get = asyncio.ensure_future(queue.get())
-                done, _ = await asyncio.wait({get, overflow}, return_when=asyncio.FIRST_COMPLETED)
-                if overflow in done:
-                    get.cancel()
-                    # Cut rather than silently skip: the browser resyncs from the API.
-                    await self.close(code=RESYNC)
-                    return
-                await self.send(text_data=get.result())
-        finally:
-            overflow.cancel()
-            if get is not None:
-                get.cancel()
+        while True:
+            message = await self.subscriber.next_message()
+            if message is None:
+                # Cut rather than silently skip: the browser resyncs from the API.
+                await self.close(code=RESYNC)
+                return
+            await self.send(text_data=message)
 
     async def receive(self, text_data=None, bytes_data=None) -> None:
         if text_data and '"ping"' in text_data:

@@ -19,9 +19,19 @@ import subprocess
 import sys
 import time
 
+import msgspec
 from common import ROOT, bench_env, emit, free_port, machine, progress
 
 THRESHOLD = 20.0
+
+
+class _Score(msgspec.Struct):
+    peacescore: float
+
+
+class _Scores(msgspec.Struct):
+    report_id: str
+    citizens: list[_Score]
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -82,6 +92,7 @@ async def phase(rate: int, seconds: float, clients: list[Client], sent: dict, pu
         client.frames.clear()
     published.clear()
     baseline: list[float] = []
+    scores = msgspec.json.Decoder(_Scores)
 
     async def broker_only(stop: asyncio.Event) -> None:
         consumer = AIOKafkaConsumer(kafka.topic("reports"), **kafka.consumer_kwargs(), group_id=None)
@@ -91,9 +102,9 @@ async def phase(rate: int, seconds: float, clients: list[Client], sent: dict, pu
                 for records in (await consumer.getmany(timeout_ms=100)).values():
                     now = time.time()
                     for record in records:
-                        doc = json.loads(record.value)
-                        if min((c["peacescore"] for c in doc["citizens"]), default=100) < THRESHOLD:
-                            baseline.append(now - sent[doc["report_id"]])
+                        doc = scores.decode(record.value)
+                        if min((c.peacescore for c in doc.citizens), default=100) < THRESHOLD:
+                            baseline.append(now - sent[doc.report_id])
         finally:
             await consumer.stop()
 
@@ -114,6 +125,7 @@ async def phase(rate: int, seconds: float, clients: list[Client], sent: dict, pu
     await asyncio.sleep(2)  # readers positioned at the end before the load starts
 
     fleet = Fleet(drones=3500, seed=rate)
+    encoder = msgspec.json.Encoder()
     producer = kafka.make_producer(linger_ms=0)
     await producer.start()
     topic = kafka.topic("reports")
@@ -126,7 +138,7 @@ async def phase(rate: int, seconds: float, clients: list[Client], sent: dict, pu
             due = int(elapsed * rate)
             while count < due:
                 report = fleet.next_report(datetime.now(tz=UTC))
-                value = json.dumps(report, separators=(",", ":")).encode()
+                value = encoder.encode(report)
                 sent[report["report_id"]] = time.time()
                 await producer.send(topic, value, key=report["drone_id"].encode())
                 count += 1

@@ -786,6 +786,19 @@
     );
   }
 
+  // The server sends positions as rows (one array per drone, column names in
+  // "fields") to keep a large fleet's updates small; objects are accepted too.
+  function positionRows(message) {
+    if (!Array.isArray(message.drones)) return [];
+    const fields = Array.isArray(message.fields) ? message.fields : null;
+    if (!fields) return message.drones;
+    return message.drones.map(function (row) {
+      const position = {};
+      if (Array.isArray(row)) fields.forEach(function (name, i) { position[name] = row[i]; });
+      return position;
+    });
+  }
+
   function applyDronePositions(positions) {
     if (!Array.isArray(positions)) return;
     for (const position of positions) {
@@ -1045,7 +1058,7 @@
         break;
       case "drones.positions":
         // Positions are not versioned and a newer one always wins: no need to hold them.
-        applyDronePositions(message.drones);
+        applyDronePositions(positionRows(message));
         break;
       default:
         break; // hello, pong, and types added later

@@ -73,7 +73,7 @@ async def test_drone_positions_reach_officers(client, officer, live_hub):
     await produce([report(drone_id="pw-00777", location={"lat": 48.87, "lon": 2.33})])
     while True:
         message = await receive_type(communicator, "drones.positions")
-        seen = {d["drone_id"]: d for d in message["drones"]}
+        seen = {row[0]: dict(zip(message["fields"], row, strict=True)) for row in message["drones"]}
         if "pw-00777" in seen:
             break
     assert (seen["pw-00777"]["lat"], seen["pw-00777"]["lon"]) == (48.87, 2.33)
