@@ -17,6 +17,11 @@ HERE = Path(__file__).resolve().parent
 
 BENCHMARKS = [
     ("pipeline.py", ["--reports", "1000000", "--repeat", "3"], ["--reports", "100000", "--repeat", "1"]),
+    (
+        "latency.py",
+        ["--clients", "50", "--rates", "3900,7800", "--seconds", "45", "--repeat", "3"],
+        ["--clients", "10", "--rates", "500", "--seconds", "10", "--repeat", "1"],
+    ),
 ]
 
 
