@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from alerts.models import Alert, AlertSettings, Sighting
+from alerts.models import Alert, AlertAction, AlertSettings, Sighting
 
 
 @admin.register(AlertSettings)
@@ -26,6 +26,17 @@ class SightingInline(admin.TabularInline):
         return False
 
 
+class AlertActionInline(admin.TabularInline):
+    model = AlertAction
+    extra = 0
+    can_delete = False
+    fields = ("at", "by", "action", "detail")
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
 @admin.register(Alert)
 class AlertAdmin(admin.ModelAdmin):
     list_display = (
@@ -44,7 +55,13 @@ class AlertAdmin(admin.ModelAdmin):
     search_fields = ("subject", "drone_id", "report_id")
     date_hierarchy = "raised_at"
     list_per_page = 50
+    # Everything is read-only here: alerts change through the officers'
+    # workflow (alerts/workflow.py), which checks transitions, records who did
+    # what and publishes alert.updated. An admin edit would bypass all three.
     readonly_fields = (
+        "status",
+        "assigned_to",
+        "note",
         "kind",
         "subject",
         "citizen",
@@ -65,7 +82,7 @@ class AlertAdmin(admin.ModelAdmin):
         "closed_by",
         "closed_at",
     )
-    inlines = [SightingInline]
+    inlines = [AlertActionInline, SightingInline]
 
     def has_add_permission(self, request):
         # Alerts come from the stream only; an admin cannot invent one.

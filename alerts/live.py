@@ -153,6 +153,12 @@ class LiveHub:
                 self.stats["dropped"] += 1
                 log(logger, logging.ERROR, "live_event_dropped", reason="client queue full", queue=QUEUE_SIZE)
 
+    def resync_all(self) -> None:
+        for subscriber in list(self.subscribers):
+            subscriber.overflowed.set()
+            subscriber.wakeup.set()
+        self.stats["resyncs_forced"] += 1
+
     def status(self) -> dict:
         return {"clients": len(self.subscribers), "drones_known": len(self.positions), **self.stats}
 
@@ -175,6 +181,11 @@ class LiveHub:
         await consumer.start()
         try:
             await self._wait_assigned(consumer)
+            if self.ready.is_set():
+                # A restarted reader begins at the latest event: whatever was
+                # published while it was down never reaches these browsers
+                # live, so make them resync from the API.
+                self.resync_all()
             self.ready.set()
             backoff.reset()
             while True:

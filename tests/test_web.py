@@ -56,3 +56,17 @@ def test_demo_users_get_fresh_passwords_and_roles(capsys):
     officer = authenticate(username="officer", password=passwords["officer"])
     assert list(officer.groups.values_list("name", flat=True)) == ["officer"]
     assert not officer.is_staff
+
+
+def test_alerts_are_read_only_in_the_admin_so_changes_go_through_the_workflow(client, admin_user):
+    process_batch([Record(value=json.dumps(report(citizens=[citizen("Jeanne Martin", 12.5)])).encode())])
+    from alerts.models import Alert
+
+    alert = Alert.objects.get()
+    client.force_login(admin_user)
+    page = client.get(f"/admin/alerts/alert/{alert.pk}/change/")
+    assert page.status_code == 200
+    assert b'name="status"' not in page.content
+    client.post(f"/admin/alerts/alert/{alert.pk}/change/", {"status": "resolved"})
+    alert.refresh_from_db()
+    assert alert.status == "new"

@@ -112,3 +112,15 @@ async def test_a_browser_that_falls_behind_is_cut_and_the_drop_is_counted(client
             break
     assert output["code"] == 4409
     assert live_hub.stats["dropped"] - before >= 10
+
+
+async def test_browsers_are_told_to_resync_when_the_event_stream_restarts(client, officer, live_hub):
+    communicator, connected, _ = await connect_as(client, officer)
+    assert connected
+    await asyncio.wait_for(live_hub.ready.wait(), 20)
+    live_hub.resync_all()  # what a restarted alerts reader does
+    while True:
+        output = await communicator.receive_output(timeout=10)
+        if output["type"] == "websocket.close":
+            break
+    assert output["code"] == 4409
