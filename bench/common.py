@@ -68,16 +68,27 @@ def machine() -> dict:
     }
 
 
+_DB_PATH = Path(tempfile.gettempdir()) / f"pw-bench-{os.getpid()}.sqlite3"
+
+
 @contextmanager
 def bench_env():
-    """A scratch var dir and database, a fresh broker on a free port, and env for child processes."""
+    """A scratch var dir, an empty database, a fresh broker on a free port, and env for child processes.
+
+    The database file keeps one path for the whole benchmark process (Django
+    reads its settings once) and is emptied on every entry.
+    """
     with tempfile.TemporaryDirectory(prefix="pw-bench-") as scratch:
-        # Before Django starts: this process and its children share the scratch database.
         os.environ["PEACEWATCH_VAR_DIR"] = scratch
-        os.environ["DATABASE_URL"] = f"sqlite:///{scratch}/peacewatch.sqlite3"
+        os.environ["DATABASE_URL"] = f"sqlite:///{_DB_PATH}"
         os.environ["SECRET_KEY"] = "bench-only-not-a-secret"  # sessions made here must verify in children
         os.environ["DEBUG"] = "false"
         django_setup()
+        from django.db import connections
+
+        connections.close_all()
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{_DB_PATH}{suffix}").unlink(missing_ok=True)
         from ingest.broker import start_broker, stop_process
 
         address = f"127.0.0.1:{free_port()}"
@@ -103,6 +114,7 @@ def bench_env():
             yield Path(scratch), env
         finally:
             stop_process(broker)
+            connections.close_all()
 
 
 def django_setup():

@@ -233,7 +233,6 @@ def main() -> None:
             progress(f"{rate}/s, run {attempt + 1}/{args.repeat}")
             args.rates = [rate]
             with bench_env() as (scratch, env):
-                env = {**env, "DATABASE_URL": f"sqlite:///{scratch}/peacewatch.sqlite3"}
                 subprocess.run([sys.executable, str(ROOT / "manage.py"), "migrate", "-v", "0"], env=env, check=True)
                 [result] = asyncio.run(run(args, env, scratch))
             result["p99_to_broker_p99"] = round(result["p99_ms"] / result["broker_p99_ms"], 2)

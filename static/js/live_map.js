@@ -114,6 +114,8 @@
     historyLoaded: new Set(), // closed-status filters already fetched once
   };
   const openAlertsByDrone = new Map(); // drone_id -> number of open alerts
+  const offlineDrones = new Set(); // drone_ids with an open drone_offline alert
+  const LOW_BATTERY_PCT = 20;
   const dronesToRestyle = new Set();
   const baseTitle = document.title;
 
@@ -735,6 +737,7 @@
   // ---------------------------------------------------------------------- drones
 
   function countOpenAlertsByDrone(before, after) {
+    trackOffline(before, after);
     const was = before && isOpen(before) ? before.drone_id : null;
     const now = after && isOpen(after) ? after.drone_id : null;
     if (was === now) return;
@@ -750,14 +753,33 @@
     }
   }
 
+  // A drone is offline while its drone_offline alert is open: the server
+  // decides (3 silent minutes), the map only reflects it.
+  function trackOffline(before, after) {
+    const alert = after || before;
+    if (!alert || !alert.drone_id) return;
+    const offline = Boolean(after && after.kind === "drone_offline" && isOpen(after));
+    if (offline) offlineDrones.add(alert.drone_id);
+    else if (alert.kind === "drone_offline") offlineDrones.delete(alert.drone_id);
+    dronesToRestyle.add(alert.drone_id);
+  }
+
+  function isLowBattery(droneId) {
+    const drone = state.drones.get(droneId);
+    return Boolean(drone && Number.isFinite(drone.battery_pct) && drone.battery_pct < LOW_BATTERY_PCT);
+  }
+
   function droneStyle(droneId) {
     const flagged = openAlertsByDrone.has(droneId);
+    const offline = offlineDrones.has(droneId);
+    const low = isLowBattery(droneId);
     return {
       renderer: droneRenderer,
-      radius: flagged ? 7 : 4,
-      color: flagged ? "#b3261e" : "#ffffff",
-      weight: flagged ? 3 : 1,
-      fillColor: "#1f5fbf",
+      radius: flagged ? 7 : offline || low ? 5 : 4,
+      color: flagged ? "#b3261e" : offline ? "#3d434b" : "#ffffff",
+      weight: flagged ? 3 : offline ? 2 : 1,
+      dashArray: offline ? "2 2" : null,
+      fillColor: offline ? "#9aa1ab" : low ? "#d08a00" : "#1f5fbf",
       fillOpacity: flagged ? 1 : 0.85,
     };
   }
@@ -782,6 +804,8 @@
       el("div", {
         text: "Last seen: " + (drone.seen_at ? relativeTime(drone.seen_at) + " (" + formatLocalTime(drone.seen_at) + ")" : "unknown"),
       }),
+      offlineDrones.has(droneId) ? el("div", { class: "drone-flag", text: "Offline" }) : null,
+      isLowBattery(droneId) ? el("div", { class: "drone-flag", text: "Low battery" }) : null,
       openAlertsByDrone.has(droneId) ? el("div", { class: "drone-flag", text: "Has an open alert" }) : null
     );
   }
@@ -804,7 +828,9 @@
     for (const position of positions) {
       if (!position || typeof position.drone_id !== "string") continue;
       if (!Number.isFinite(position.lat) || !Number.isFinite(position.lon)) continue;
+      const wasLow = isLowBattery(position.drone_id);
       state.drones.set(position.drone_id, position);
+      if (wasLow !== isLowBattery(position.drone_id)) dronesToRestyle.add(position.drone_id);
       const latLng = [position.lat, position.lon];
       let marker = droneMarkers.get(position.drone_id);
       if (!marker) {
@@ -822,6 +848,7 @@
         }
       }
     }
+    restyleDrones();
   }
 
   // ------------------------------------------------------------------- REST API

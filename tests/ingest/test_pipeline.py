@@ -128,6 +128,15 @@ def test_sigterm_finishes_the_batch_commits_and_exits_cleanly(broker, tmp_path):
     process = _consumer_process("indexer", tmp_path, "--max-batch", "100")
     store = EmbeddedStore(settings.ANALYTICS_SQLITE_PATH)
     _wait_sync(lambda: _count(store) >= 500, process)
+    alive = subprocess.run(
+        [sys.executable, "manage.py", "run_consumer", "indexer", "--check", "30"],
+        env={**os.environ, "PEACEWATCH_VAR_DIR": str(tmp_path)},
+        cwd=settings.BASE_DIR,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert alive.returncode == 0, alive.stderr  # the liveness file says it is beating
     process.send_signal(signal.SIGTERM)
     assert process.wait(timeout=30) == 0
     stored = store.count()
