@@ -23,6 +23,7 @@ $(VENV)/.installed-dev: requirements.txt requirements-dev.txt | $(VENV)/bin/pyth
 run: $(VENV)/.installed
 	$(PY) manage.py migrate --noinput -v 0
 	$(PY) manage.py demo_users
+	$(PY) manage.py demo_fleet --drones 200
 	$(PY) manage.py runstack
 
 test: $(VENV)/.installed-dev chromium
@@ -41,6 +42,7 @@ chromium:
 	fi
 
 bench: $(VENV)/.installed-dev
+	@command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; } || echo "WARNING: wrk missing (apt-get install wrk): the HTTP ingest benchmark will stop" >&2
 	$(PY) bench/run_all.py
 
 lint: $(VENV)/.installed-dev

@@ -63,7 +63,7 @@ def process_batch(records: list[KafkaRecord]) -> BatchOutcome:
     observations = services.observations_from(received, threshold)
     counts["below_threshold"] += len(observations)
     events = services.raise_alerts(observations, alert_settings)
-    outcome = _outcome_for(events)
+    outcome = outcome_for_events(events)
     outcome.records = len(records)
     outcome.counts.update(counts)
     return outcome
@@ -71,10 +71,10 @@ def process_batch(records: list[KafkaRecord]) -> BatchOutcome:
 
 def pending_events() -> BatchOutcome:
     """Alert events a previous run committed but did not get to publish."""
-    return _outcome_for(services.pending_events())
+    return outcome_for_events(services.pending_events())
 
 
-def _outcome_for(events) -> BatchOutcome:
+def outcome_for_events(events) -> BatchOutcome:
     alerts_topic = kafka.topic("alerts")
     ids = [event.id for event in events]
     return BatchOutcome(

@@ -221,6 +221,28 @@ def _upsert_open_alerts(
     return result
 
 
+def close_system_alert(kind: str, subject: str, *, reason: str = "condition cleared") -> list[PendingEvent]:
+    """Resolve the open alert of ``kind`` for ``subject`` on the system's behalf (e.g. a drone back online)."""
+    from alerts.models import AlertAction
+
+    with transaction.atomic():
+        alert = (
+            Alert.objects.select_for_update()
+            .filter(kind=kind, subject=subject, status__in=Alert.OPEN_STATUSES)
+            .select_related("assigned_to", "acknowledged_by")
+            .first()
+        )
+        if alert is None:
+            return []
+        now = timezone.now()
+        alert.status, alert.closed_at, alert.closed_by = Alert.Status.RESOLVED, now, None
+        alert.updated_at = now
+        alert.version += 1
+        alert.save(update_fields=["status", "closed_at", "closed_by", "updated_at", "version"])
+        AlertAction.objects.create(alert=alert, at=now, by=None, action="resolved", detail=reason)
+        return write_events([(alert.pk, encode_event(alert_event(alert, UPDATED)))])
+
+
 # --- outbox -----------------------------------------------------------------------
 @dataclass(frozen=True, slots=True)
 class PendingEvent:

@@ -22,6 +22,11 @@ BENCHMARKS = [
         ["--clients", "50", "--rates", "3900,7800", "--seconds", "45", "--repeat", "3"],
         ["--clients", "10", "--rates", "500", "--seconds", "10", "--repeat", "1"],
     ),
+    (
+        "fleet_ingest.py",
+        ["--seconds", "20", "--repeat", "3", "--lag-seconds", "60"],
+        ["--seconds", "5", "--repeat", "1", "--lag-seconds", "15"],
+    ),
 ]
 
 

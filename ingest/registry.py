@@ -58,5 +58,13 @@ KAFKA_CONSUMERS: dict[str, ConsumerSpec] = {
             # Bigger batches amortise SQLite's per-commit page writes (see BENCHMARKS).
             max_batch=5000,
         ),
+        ConsumerSpec(
+            name="drones",
+            topic="reports",
+            group_id="peacewatch-drones",
+            handler="ingest.drone_consumer:process_batch",
+            description="keeps drone health (last seen, battery, seq gaps, online) current",
+            max_batch=5000,
+        ),
     ]
 }

@@ -78,6 +78,7 @@ class Fleet:
     seed: int = 42
     interval_s: float = 60.0  # simulated seconds between two reports of one drone
     population_per_district: int = 160
+    first_id: int = 0  # drone ids are pw-{first_id:05d} onwards, so several simulators can share a city
     rng: random.Random = field(init=False)
 
     def __post_init__(self) -> None:
@@ -85,7 +86,7 @@ class Fleet:
         rng = self.rng
         self.fleet = [
             Drone(
-                drone_id=f"pw-{i:05d}",
+                drone_id=f"pw-{self.first_id + i:05d}",
                 lat=rng.uniform(CITY[0], CITY[2]),
                 lon=rng.uniform(CITY[1], CITY[3]),
                 heading=rng.uniform(0, 360),

@@ -177,6 +177,21 @@ KAFKA_FETCH_MAX_WAIT_MS = env_int("KAFKA_FETCH_MAX_WAIT_MS", 50, minimum=1)
 ALERT_THRESHOLD_DEFAULT = env_float("ALERT_THRESHOLD", 20.0, minimum=0)
 ALERT_CRITICAL_THRESHOLD_DEFAULT = env_float("ALERT_CRITICAL_THRESHOLD", 10.0, minimum=0)
 
+# --- Drone fleet health ---------------------------------------------------------
+# Reports come every minute: three silent minutes make a drone offline.
+DRONE_OFFLINE_AFTER_S = env_int("DRONE_OFFLINE_AFTER_S", 180, minimum=1)
+DRONE_OFFLINE_CHECK_EVERY_S = env_float("DRONE_OFFLINE_CHECK_EVERY_S", 30.0, minimum=1)
+
+# --- Drone registry and HTTP ingest ---------------------------------------------
+# A drone below this battery level is drawn and filtered as low battery.
+DRONE_LOW_BATTERY_PCT = env_float("DRONE_LOW_BATTERY_PCT", 20.0, minimum=0)
+# Per-drone token bucket of POST /api/v1/ingest/reports: refill rate and size.
+# A drone reports once a minute, so this only stops a runaway or a replay loop.
+INGEST_RATE_PER_S = env_float("INGEST_RATE_PER_S", 20.0, minimum=0.01)
+INGEST_BURST = env_int("INGEST_BURST", 40, minimum=1)
+# How long an ingest request waits for Kafka to acknowledge before answering 503.
+INGEST_KAFKA_TIMEOUT_S = env_float("INGEST_KAFKA_TIMEOUT_S", 5.0, minimum=0.1)
+
 # --- Analytics ------------------------------------------------------------------
 ELASTICSEARCH_URL = env_url("ELASTICSEARCH_URL", schemes=("http", "https"))
 ANALYTICS_SQLITE_PATH = Path(env_str("ANALYTICS_SQLITE_PATH", str(VAR_DIR / "analytics.sqlite3")))
@@ -192,13 +207,19 @@ else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
     # kombu's filesystem transport: a queue in files, no server, good for one machine.
     CELERY_BROKER_URL = "filesystem://"
+    for _folder in ("queue", "processed", "control"):
+        (VAR_DIR / "celery" / _folder).mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(VAR_DIR / "celery" / "queue"),
         "data_folder_out": str(VAR_DIR / "celery" / "queue"),
         "processed_folder": str(VAR_DIR / "celery" / "processed"),
+        "control_folder": str(VAR_DIR / "celery" / "control"),
         "store_processed": False,
     }
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
+CELERY_BEAT_SCHEDULE = {
+    "detect-offline-drones": {"task": "ingest.detect_offline_drones", "schedule": DRONE_OFFLINE_CHECK_EVERY_S},
+}
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 

@@ -5,6 +5,8 @@ from rest_framework.routers import SimpleRouter
 
 from alerts import views as alert_views
 from alerts.api import AlertViewSet
+from ingest import http as ingest_http
+from ingest.api import DroneViewSet
 from peacewatch import views
 
 admin.site.site_header = "PeaceWatch administration"
@@ -12,6 +14,7 @@ admin.site.site_title = "PeaceWatch"
 
 api = SimpleRouter()
 api.register("alerts", AlertViewSet, basename="alert")
+api.register("drones", DroneViewSet, basename="drone")
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -20,5 +23,6 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include(api.urls)),
     path("api/v1/live/status", alert_views.live_status, name="live-status"),
+    path("api/v1/ingest/reports", ingest_http.ingest_reports, name="ingest-reports"),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
 ]

@@ -21,17 +21,19 @@ class Command(BaseCommand):
             "--rate", type=float, help="reports per second for the whole fleet (default: real time, drones/60)"
         )
         parser.add_argument("--seed", type=int, default=42)
+        parser.add_argument("--first-id", type=int, default=0, help="number of the first drone (pw-00000 by default)")
         parser.add_argument("--duration", type=float, default=0, help="seconds to run; 0 means until Ctrl-C")
         parser.add_argument("--count", type=int, default=0, help="stop after this many reports; 0 means no limit")
         parser.add_argument("--quiet", action="store_true", help="no progress line")
 
-    def handle(self, *args, drones, rate, seed, duration, count, quiet, **options):
+    def handle(self, *args, drones, rate, seed, duration, count, quiet, first_id, **options):
         if drones < 1:
             raise CommandError("--drones must be at least 1")
         rate = rate if rate is not None else drones / 60
         if rate <= 0:
             raise CommandError("--rate must be positive")
-        asyncio.run(self._run(Fleet(drones=drones, seed=seed), rate, duration, count, quiet))
+        fleet = Fleet(drones=drones, seed=seed, first_id=first_id)
+        asyncio.run(self._run(fleet, rate, duration, count, quiet))
 
     async def _run(self, fleet: Fleet, rate: float, duration: float, count: int, quiet: bool) -> None:
         stop = asyncio.Event()

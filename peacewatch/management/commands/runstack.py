@@ -27,6 +27,7 @@ class Child:
     argv: list[str]
     process: subprocess.Popen | None = None
     restarts: int = 0
+    note: str = ""
     started_at: float = field(default=0.0)
 
 
@@ -65,10 +66,25 @@ class Command(BaseCommand):
             )
         )
         children += [Child(f"consumer:{name}", [*manage, "run_consumer", name]) for name in KAFKA_CONSUMERS]
+        celery = [sys.executable, "-m", "celery", "-A", "peacewatch"]
+        children += [
+            Child("celery-worker", [*celery, "worker", "--pool", "solo", "--loglevel", "WARNING"]),
+            Child(
+                "celery-beat",
+                [*celery, "beat", "--loglevel", "WARNING", "--schedule", str(settings.VAR_DIR / "celerybeat-schedule")],
+            ),
+        ]
         if not no_simulator:
-            children.append(
-                Child("simulator", [*manage, "simulate", "--drones", str(drones), "--rate", str(rate), "--quiet"])
-            )
+            # Two groups of drones, so part of the fleet can be silenced (kill the
+            # second simulator) to watch those drones go offline on the map.
+            first = max(1, drones * 3 // 4)
+            for name, start, count in (("simulator", 0, first), ("simulator-b", first, drones - first)):
+                if count > 0:
+                    share = rate * count / drones
+                    argv = [*manage, "simulate", "--drones", str(count), "--first-id", str(start)]
+                    children.append(
+                        Child(name, [*argv, "--rate", f"{share:.2f}", "--seed", str(42 + start), "--quiet"])
+                    )
         time.sleep(1.0)  # the broker command creates topics right after it listens
         for child in children:
             self._spawn(child)
@@ -78,10 +94,18 @@ class Command(BaseCommand):
             self.style.SUCCESS(f"\nPeaceWatch is running: http://127.0.0.1:{port}/  (Ctrl-C stops everything)\n")
             + (signins.read_text() if signins.exists() else "Create sign-ins with: python manage.py demo_users\n")
         )
+        for child in children:
+            if child.name == "simulator-b":
+                self.stdout.write(
+                    f"To silence part of the fleet (offline within {settings.DRONE_OFFLINE_AFTER_S // 60} min): "
+                    f"kill {child.process.pid}   ({child.note})\n"
+                )
         try:
             while not self.stopping:
                 for child in [broker, *children] if broker else children:
                     code = child.process.poll()
+                    if code == 0 and child.name.startswith("simulator"):
+                        continue  # stopped on purpose (kill <pid>): its drones fall silent
                     if code is not None and not self.stopping:
                         child.restarts += 1
                         self.stderr.write(f"runstack: {child.name} exited with {code}; restarting (#{child.restarts})")

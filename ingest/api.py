@@ -1,0 +1,83 @@
+"""``GET /api/v1/drones/``: the fleet and its health, for officers and admins."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from rest_framework import mixins, serializers, viewsets
+from rest_framework.pagination import CursorPagination
+from rest_framework.permissions import BasePermission, IsAuthenticated
+
+from ingest.models import Drone
+from peacewatch.roles import ADMIN, OFFICER, has_role
+
+
+class IsOfficerOrAdmin(BasePermission):
+    message = "Only officers and admins can see the fleet."
+
+    def has_permission(self, request, view) -> bool:
+        return has_role(request.user, OFFICER) or has_role(request.user, ADMIN) or request.user.is_staff
+
+
+class DroneFilters(serializers.Serializer):
+    online = serializers.BooleanField(required=False, allow_null=True, default=None)
+    status = serializers.ChoiceField(choices=Drone.Status.choices, required=False)
+    squad = serializers.CharField(required=False, max_length=100)
+    low_battery = serializers.BooleanField(required=False, allow_null=True, default=None)
+
+
+class DroneHealth(serializers.ModelSerializer):
+    location = serializers.SerializerMethodField()
+    low_battery = serializers.BooleanField(read_only=True)
+
+    class Meta:
+        model = Drone
+        fields = [
+            "drone_id",
+            "name",
+            "squad",
+            "status",
+            "online",
+            "offline_since",
+            "last_seen_at",
+            "location",
+            "battery_pct",
+            "low_battery",
+            "firmware",
+            "reports_received",
+            "reports_missing",
+            "registered_at",
+        ]
+
+    def get_location(self, drone: Drone) -> dict | None:
+        if drone.last_lat is None or drone.last_lon is None:
+            return None
+        return {"lat": drone.last_lat, "lon": drone.last_lon}
+
+
+class DronePages(CursorPagination):
+    page_size = 200
+    max_page_size = 1000
+    page_size_query_param = "page_size"
+    ordering = ("drone_id",)
+
+
+class DroneViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
+    permission_classes = [IsAuthenticated, IsOfficerOrAdmin]
+    serializer_class = DroneHealth
+    pagination_class = DronePages
+    queryset = Drone.objects.all()
+
+    def filter_queryset(self, queryset):
+        filters = DroneFilters(data=self.request.query_params)
+        filters.is_valid(raise_exception=True)
+        values = filters.validated_data
+        if values.get("online") is not None:
+            queryset = queryset.filter(online=values["online"])
+        if values.get("status"):
+            queryset = queryset.filter(status=values["status"])
+        if values.get("squad"):
+            queryset = queryset.filter(squad=values["squad"])
+        if values.get("low_battery") is not None:
+            low = {"battery_pct__lt": settings.DRONE_LOW_BATTERY_PCT}
+            queryset = queryset.filter(**low) if values["low_battery"] else queryset.exclude(**low)
+        return queryset
