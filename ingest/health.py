@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Q
 
 from alerts.models import Alert, AlertSettings
@@ -94,25 +94,56 @@ def record_health(seen: dict[str, DroneSeen]) -> list[PendingEvent]:
                 if was_offline:
                     events += close_system_alert(Alert.Kind.DRONE_OFFLINE, drone_id)
             changed.append(drone)
-        if changed:
-            Drone.objects.bulk_update(
-                changed,
-                [
-                    "reports_received",
-                    "reports_missing",
-                    "last_seq",
-                    "last_seen_at",
-                    "last_lat",
-                    "last_lon",
-                    "battery_pct",
-                    "firmware",
-                    "online",
-                    "offline_since",
-                ],
-                batch_size=500,
-            )
+        _save_health(changed)
         _record_unknown({d: e for d, e in seen.items() if d not in drones})
     return events
+
+
+_HEALTH_FIELDS = (
+    "reports_received",
+    "reports_missing",
+    "last_seq",
+    "last_seen_at",
+    "last_lat",
+    "last_lon",
+    "battery_pct",
+    "firmware",
+    "online",
+    "offline_since",
+)
+
+
+def _save_health(drones: list[Drone]) -> None:
+    """One UPDATE per drone through executemany.
+
+    The ORM's bulk_update builds one CASE expression per field over the whole
+    batch; for thousands of drones that statement cost more than the rest of
+    the consumer (measured: the consumer fell behind 3,900 reports/s).
+    """
+    if not drones:
+        return
+    ops = connection.ops
+    table = ops.quote_name(Drone._meta.db_table)
+    assignments = ", ".join(f"{ops.quote_name(name)} = %s" for name in _HEALTH_FIELDS)
+    dt = ops.adapt_datetimefield_value
+    rows = [
+        (
+            d.reports_received,
+            d.reports_missing,
+            d.last_seq,
+            dt(d.last_seen_at),
+            d.last_lat,
+            d.last_lon,
+            d.battery_pct,
+            d.firmware,
+            d.online,
+            dt(d.offline_since),
+            d.pk,
+        )
+        for d in drones
+    ]
+    with connection.cursor() as cursor:
+        cursor.executemany(f"UPDATE {table} SET {assignments} WHERE id = %s", rows)
 
 
 def _record_unknown(seen: dict[str, DroneSeen]) -> None:
