@@ -133,8 +133,10 @@ async def lag_run(seconds: float, rate: int, env: dict, scratch: Path) -> list[i
                 sent += 1
             if time.monotonic() >= next_sample:
                 next_sample += 5
-                ends = await probe.end_offsets(partitions)
+                # Committed first, then the end: read the other way round, a
+                # commit landing in between shows as a small negative lag.
                 committed = [await probe.committed(tp) or 0 for tp in partitions]
+                ends = await probe.end_offsets(partitions)
                 lags.append(sum(ends[tp] for tp in partitions) - sum(committed))
                 progress(f"drones consumer lag after {elapsed:.0f}s: {lags[-1]:,} records")
             await asyncio.sleep(0.005)
