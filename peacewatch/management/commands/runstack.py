@@ -80,11 +80,9 @@ class Command(BaseCommand):
             first = max(1, drones * 3 // 4)
             for name, start, count in (("simulator", 0, first), ("simulator-b", first, drones - first)):
                 if count > 0:
-                    share = rate * count / drones
-                    argv = [*manage, "simulate", "--drones", str(count), "--first-id", str(start)]
-                    children.append(
-                        Child(name, [*argv, "--rate", f"{share:.2f}", "--seed", str(42 + start), "--quiet"])
-                    )
+                    argv = [*manage, "simulate", "--drones", str(count), "--first-id", str(start), "--quiet"]
+                    argv += ["--rate", f"{rate * count / drones:.2f}", "--seed", str(42 + start)]
+                    children.append(Child(name, argv, note=f"drones pw-{start:05d} to pw-{start + count - 1:05d}"))
         time.sleep(1.0)  # the broker command creates topics right after it listens
         for child in children:
             self._spawn(child)
