@@ -287,3 +287,9 @@ def pending_events(limit: int = 5000) -> list[PendingEvent]:
 def mark_published(event_ids: Sequence[int]) -> None:
     if event_ids:
         OutboxEvent.objects.filter(pk__in=list(event_ids)).update(published_at=datetime.now(tz=UTC))
+
+
+def prune_outbox(*, before: datetime) -> int:
+    """Delete events published before ``before``; unpublished ones are never touched."""
+    deleted, _ = OutboxEvent.objects.filter(published_at__lt=before).delete()
+    return deleted

@@ -121,3 +121,16 @@ def test_events_stay_in_the_outbox_until_delivered():
     outcome.after_delivery()
     assert not OutboxEvent.objects.filter(published_at__isnull=True).exists()
     assert pending_events().messages == []
+
+
+def test_published_events_are_pruned_and_unpublished_ones_kept():
+    from datetime import UTC, datetime, timedelta
+
+    from alerts.services import prune_outbox
+
+    outcome = process_batch(records(report(citizens=[citizen("Jeanne Martin", 12)])))
+    outcome.after_delivery()
+    process_batch(records(report(citizens=[citizen("Not Yet Published", 3)])))
+    assert prune_outbox(before=datetime.now(tz=UTC) - timedelta(hours=1)) == 0  # too recent
+    assert prune_outbox(before=datetime.now(tz=UTC) + timedelta(seconds=1)) == 1
+    assert list(OutboxEvent.objects.values_list("published_at", flat=True)) == [None]

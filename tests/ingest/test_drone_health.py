@@ -117,6 +117,7 @@ def test_the_offline_check_is_scheduled_with_celery_beat(settings):
     assert schedule["task"] == "ingest.detect_offline_drones"
     app.loader.import_default_modules()  # what a worker does at start-up
     assert "ingest.detect_offline_drones" in app.tasks
+    assert settings.CELERY_BEAT_SCHEDULE["prune-alert-outbox"]["task"] in app.tasks
 
 
 def test_the_drones_api_lists_health_for_officers(client, officer, analyst, drone):
