@@ -96,6 +96,8 @@ def test_retired_and_never_seen_drones_are_not_reported_offline(drone, settings)
 
 def test_reports_of_unknown_drones_are_counted_for_admins_and_still_alert():
     from alerts.consumer import process_batch as alerts_batch
+    from analytics.consumer import process_batch as index_batch
+    from analytics.store import get_store
 
     batch = records(
         report(drone_id="pw-stranger", sent_at=at(0), citizens=[citizen("Jeanne Martin", 5)]),
@@ -104,6 +106,8 @@ def test_reports_of_unknown_drones_are_counted_for_admins_and_still_alert():
     process_batch(batch)
     process_batch(batch)  # replayed: counted once
     alerts_batch(batch)
+    index_batch(batch)
+    assert get_store().count() == 2  # stored like any other report
     unknown = UnknownDrone.objects.get()
     assert (unknown.drone_id, unknown.reports) == ("pw-stranger", 2)
     assert unknown.last_seen_at == T0 + timedelta(seconds=60)
