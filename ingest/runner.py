@@ -62,11 +62,11 @@ class Liveness:
         self.name = name
         self._last = 0.0
 
-    def beat(self, stats: dict, *, force: bool = False) -> None:
-        now = time.time()
-        if not force and now - self._last < 1.0:
-            return
-        self._last = now
+    def due(self) -> bool:
+        return time.time() - self._last >= 1.0
+
+    def beat(self, stats: dict) -> None:
+        now = self._last = time.time()
         tmp = self.path.with_suffix(f".{os.getpid()}.tmp")
         tmp.write_text(json.dumps({"consumer": self.name, "pid": os.getpid(), "ts": now, **stats}))
         os.replace(tmp, self.path)
@@ -288,7 +288,8 @@ class ConsumerRunner:
         }
 
     def _beat(self, *, force: bool = False, state: str = "running") -> None:
-        self.liveness.beat({"state": state, **self._summary()}, force=force)
+        if force or self.liveness.due():  # the summary is only built when it is written
+            self.liveness.beat({"state": state, **self._summary()})
 
 
 def run(spec: ConsumerSpec, **options) -> None:
