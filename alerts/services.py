@@ -226,8 +226,9 @@ def close_system_alert(kind: str, subject: str, *, reason: str = "condition clea
     from alerts.models import AlertAction
 
     with transaction.atomic():
+        # of=("self",): PostgreSQL cannot lock the nullable side of the joins to users.
         alert = (
-            Alert.objects.select_for_update()
+            Alert.objects.select_for_update(of=("self",))
             .filter(kind=kind, subject=subject, status__in=Alert.OPEN_STATUSES)
             .select_related("assigned_to", "acknowledged_by")
             .first()

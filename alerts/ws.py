@@ -21,6 +21,11 @@ RESYNC = 4409  # the connection fell behind; reconnect and fetch what was missed
 
 
 class AlertStreamConsumer(AsyncWebsocketConsumer):
+    # No channel layer: events come from this process's own Kafka reader
+    # (alerts/live.py), so Redis being slow or down cannot cut officers off,
+    # and no channel capacity can silently drop an alert.
+    channel_layer_alias = None
+
     async def connect(self) -> None:
         user = self.scope.get("user")
         if user is None or not await database_sync_to_async(has_role)(user, OFFICER):

@@ -11,7 +11,6 @@ import time
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from django.conf import settings
-from django.db import connection
 
 from alerts.events import decode_event
 from alerts.models import Alert, OutboxEvent, Sighting
@@ -20,6 +19,7 @@ from ingest.deadletter import parse_headers
 from peacewatch import kafka
 from tests.factories import citizen, report
 from tests.kafka import consumed, produce, produce_sync, read_topic_sync, run_consumer_until
+from tests.live_stack import child_env
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -181,13 +181,7 @@ def test_a_consumer_killed_mid_stream_loses_nothing_and_duplicates_nothing(broke
 
 # --- helpers ------------------------------------------------------------------------
 def _consumer_process(name: str, tmp_path, *args: str) -> subprocess.Popen:
-    db = connection.settings_dict
-    env = {
-        **os.environ,
-        "DATABASE_URL": f"sqlite:///{db['NAME']}",
-        "PEACEWATCH_VAR_DIR": str(tmp_path),
-        "ANALYTICS_SQLITE_PATH": str(settings.ANALYTICS_SQLITE_PATH),
-    }
+    env = child_env(tmp_path)  # the test database, SQLite or PostgreSQL
     log = open(tmp_path / f"{name}.log", "ab")  # noqa: SIM115 - closed with the process
     return subprocess.Popen(
         [sys.executable, "manage.py", "run_consumer", name, *args],
