@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -15,6 +16,7 @@ from django.conf import settings
 from alerts.events import decode_event
 from alerts.models import Alert, OutboxEvent, Sighting
 from analytics.store.embedded import EmbeddedStore
+from ingest.broker import stop_process
 from ingest.deadletter import parse_headers
 from peacewatch import kafka
 from tests.factories import citizen, report
@@ -125,20 +127,21 @@ def test_the_runner_backs_off_and_retries_until_the_broker_is_up(broker):
 
 def test_sigterm_finishes_the_batch_commits_and_exits_cleanly(broker, tmp_path):
     produce_sync([report(report_id=f"term-{i}") for i in range(3000)])
-    process = _consumer_process("indexer", tmp_path, "--max-batch", "100")
     store = EmbeddedStore(settings.ANALYTICS_SQLITE_PATH)
-    _wait_sync(lambda: _count(store) >= 500, process)
-    alive = subprocess.run(
-        [sys.executable, "manage.py", "run_consumer", "indexer", "--check", "30"],
-        env={**os.environ, "PEACEWATCH_VAR_DIR": str(tmp_path)},
-        cwd=settings.BASE_DIR,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert alive.returncode == 0, alive.stderr  # the liveness file says it is beating
-    process.send_signal(signal.SIGTERM)
-    assert process.wait(timeout=30) == 0
+    with _processes() as started:
+        process = started(_consumer_process("indexer", tmp_path, "--max-batch", "100"))
+        _wait_sync(lambda: _count(store) >= 500, process)
+        alive = subprocess.run(
+            [sys.executable, "manage.py", "run_consumer", "indexer", "--check", "30"],
+            env={**os.environ, "PEACEWATCH_VAR_DIR": str(tmp_path)},
+            cwd=settings.BASE_DIR,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert alive.returncode == 0, alive.stderr  # the liveness file says it is beating
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=30) == 0
     stored = store.count()
     committed = asyncio.run(_committed("peacewatch-indexer"))
     assert committed == stored  # everything stored is committed, nothing committed is unstored
@@ -151,24 +154,21 @@ def test_a_consumer_killed_mid_stream_loses_nothing_and_duplicates_nothing(broke
     store = EmbeddedStore(settings.ANALYTICS_SQLITE_PATH)
 
     # SIGKILL each consumer while it is half-way through the stream.
-    indexer = _consumer_process("indexer", tmp_path, "--max-batch", "50")
-    _wait_sync(lambda: _count(store) >= 2000, indexer)
-    _kill(indexer)
-    alerts = _consumer_process("alerts", tmp_path, "--max-batch", "50")
-    _wait_sync(lambda: _sightings() >= 40, alerts)
-    _kill(alerts)
+    with _processes() as started:
+        indexer = started(_consumer_process("indexer", tmp_path, "--max-batch", "50"))
+        _wait_sync(lambda: _count(store) >= 2000, indexer)
+        _kill(indexer)
+        alerts = started(_consumer_process("alerts", tmp_path, "--max-batch", "50"))
+        _wait_sync(lambda: _sightings() >= 40, alerts)
+        _kill(alerts)
     assert 0 < store.count() < len(docs), "the indexer must die mid-stream"
     assert 0 < _sightings() < expected_sightings, "the alerts consumer must die mid-stream"
 
-    indexer = _consumer_process("indexer", tmp_path)
-    alerts = _consumer_process("alerts", tmp_path)
-    try:
+    with _processes() as started:
+        indexer = started(_consumer_process("indexer", tmp_path))
+        started(_consumer_process("alerts", tmp_path))
         _wait_sync(lambda: _count(store) >= len(docs) and _sightings() >= expected_sightings, indexer, timeout=120)
         time.sleep(1.0)  # let any duplicate write that would happen, happen
-    finally:
-        for process in (indexer, alerts):
-            process.send_signal(signal.SIGTERM)
-            process.wait(timeout=30)
 
     assert store.count() == len(docs)
     citizens_rows = store.db.execute("SELECT count(*) FROM citizens").fetchone()[0]
@@ -190,6 +190,22 @@ def _consumer_process(name: str, tmp_path, *args: str) -> subprocess.Popen:
         stderr=subprocess.STDOUT,
         cwd=settings.BASE_DIR,
     )
+
+
+@contextmanager
+def _processes():
+    """Stop (SIGTERM, then SIGKILL) every process started in the block, even when an assertion fails."""
+    processes: list[subprocess.Popen] = []
+
+    def started(process: subprocess.Popen) -> subprocess.Popen:
+        processes.append(process)
+        return process
+
+    try:
+        yield started
+    finally:
+        for process in processes:
+            stop_process(process, timeout=30)
 
 
 def _kill(process: subprocess.Popen) -> None:
