@@ -39,6 +39,18 @@ def child_env(tmp_path: Path) -> dict[str, str]:
     }
 
 
+def liveness_check(name: str, tmp_path: Path) -> subprocess.CompletedProcess:
+    """`run_consumer NAME --check 30` as a container healthcheck would run it."""
+    return subprocess.run(
+        [sys.executable, "manage.py", "run_consumer", name, "--check", "30"],
+        env={**os.environ, "PEACEWATCH_VAR_DIR": str(tmp_path)},
+        cwd=settings.BASE_DIR,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
 @dataclass
 class LiveStack:
     tmp_path: Path

@@ -11,6 +11,7 @@ from django.conf import settings
 
 from peacewatch import kafka
 from tests.conftest import free_port
+from tests.live_stack import liveness_check
 
 
 def test_aiokafka_runs_its_c_extension():
@@ -48,13 +49,6 @@ def test_creating_topics_twice_is_harmless(broker):
 
 
 def test_the_liveness_check_fails_without_a_running_consumer(tmp_path):
-    result = subprocess.run(
-        [sys.executable, "manage.py", "run_consumer", "indexer", "--check", "30"],
-        env={**os.environ, "PEACEWATCH_VAR_DIR": str(tmp_path)},
-        cwd=settings.BASE_DIR,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = liveness_check("indexer", tmp_path)
     assert result.returncode != 0
     assert "not alive" in result.stderr

@@ -2,7 +2,6 @@
 
 import asyncio
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -21,7 +20,7 @@ from ingest.deadletter import parse_headers
 from peacewatch import kafka
 from tests.factories import citizen, report
 from tests.kafka import consumed, produce, produce_sync, read_topic_sync, run_consumer_until
-from tests.live_stack import child_env
+from tests.live_stack import child_env, liveness_check
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -131,14 +130,7 @@ def test_sigterm_finishes_the_batch_commits_and_exits_cleanly(broker, tmp_path):
     with _processes() as started:
         process = started(_consumer_process("indexer", tmp_path, "--max-batch", "100"))
         _wait_sync(lambda: _count(store) >= 500, process)
-        alive = subprocess.run(
-            [sys.executable, "manage.py", "run_consumer", "indexer", "--check", "30"],
-            env={**os.environ, "PEACEWATCH_VAR_DIR": str(tmp_path)},
-            cwd=settings.BASE_DIR,
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
+        alive = liveness_check("indexer", tmp_path)
         assert alive.returncode == 0, alive.stderr  # the liveness file says it is beating
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=30) == 0

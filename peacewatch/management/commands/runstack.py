@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from ingest.broker import split_hostport, stop_process, wait_for_port
+from ingest.broker import port_open, split_hostport, stop_process, wait_for_port
 from ingest.registry import KAFKA_CONSUMERS
 
 
@@ -50,14 +50,14 @@ class Command(BaseCommand):
         children: list[Child] = []
         broker = None
         if not no_broker:
-            if _port_open(host, kafka_port):
+            if port_open(host, kafka_port):
                 raise CommandError(
                     f"something already listens on {host}:{kafka_port}; stop it, or set "
                     "KAFKA_BOOTSTRAP_SERVERS to a free address, or pass --no-broker to use that Kafka"
                 )
             broker = self._spawn(Child("broker", [*manage, "broker"]))
             wait_for_port(host, kafka_port, timeout=30, process=broker.process)
-        if _port_open("127.0.0.1", port):
+        if port_open("127.0.0.1", port):
             raise CommandError(f"port {port} is taken; run with PORT=<free port> make run")
         children.append(
             Child(
@@ -128,13 +128,3 @@ class Command(BaseCommand):
         child.process = subprocess.Popen(child.argv, start_new_session=True)
         child.started_at = time.monotonic()
         return child
-
-
-def _port_open(host: str, port: int) -> bool:
-    import socket
-
-    try:
-        with socket.create_connection((host, port), timeout=0.3):
-            return True
-    except OSError:
-        return False
