@@ -241,6 +241,14 @@ SPECTACULAR_SETTINGS = {
     "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
 }
 
+# --- Metrics --------------------------------------------------------------------
+# Every process (web, consumers, Celery) writes its Prometheus metrics here and
+# the web's /metrics merges them (peacewatch/metrics.py). Processes that share
+# one /metrics must share this directory (compose: a volume).
+PROMETHEUS_MULTIPROC_DIR = Path(env_str("PROMETHEUS_MULTIPROC_DIR", str(VAR_DIR / "metrics"))).resolve()
+# Bearer token for /metrics. Unset: only loopback clients and staff sessions may read it.
+METRICS_TOKEN = env_str("METRICS_TOKEN")
+
 # --- Logging --------------------------------------------------------------------
 LOG_FORMAT = env_str("LOG_FORMAT", "text")
 if LOG_FORMAT not in {"text", "json"}:
