@@ -20,11 +20,12 @@ import logging
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import datetime
 
 import msgspec
 from asgiref.sync import sync_to_async
 
-from peacewatch import kafka
+from peacewatch import kafka, metrics
 from peacewatch.logs import log
 
 logger = logging.getLogger(__name__)
@@ -50,9 +51,9 @@ class Subscriber:
     wakeup: asyncio.Event = field(default_factory=asyncio.Event)
     positions: str | None = None
 
-    def offer(self, message: str) -> bool:
+    def offer(self, message: str, observed_at: float | None = None) -> bool:
         try:
-            self.queue.put_nowait(message)
+            self.queue.put_nowait((message, observed_at))
         except asyncio.QueueFull:
             self.overflowed.set()
             self.wakeup.set()
@@ -64,8 +65,11 @@ class Subscriber:
         self.positions = message
         self.wakeup.set()
 
-    async def next_message(self) -> str | None:
-        """The next frame to send; None once the connection fell behind and must resync."""
+    async def next_message(self) -> tuple[str, float | None] | None:
+        """The next frame to send with its alert's observed time (epoch seconds, new alerts only).
+
+        None once the connection fell behind and must resync.
+        """
         while True:
             if self.overflowed.is_set():
                 return None
@@ -73,7 +77,7 @@ class Subscriber:
                 return self.queue.get_nowait()
             if self.positions is not None:
                 message, self.positions = self.positions, None
-                return message
+                return message, None
             self.wakeup.clear()
             await self.wakeup.wait()
 
@@ -88,6 +92,33 @@ class _DroneSeen(msgspec.Struct):
     location: _Position
     battery_pct: float | None = None
     sent_at: str | None = None
+
+
+class _AlertHead(msgspec.Struct):
+    observed_at: datetime | None = None
+
+
+class _EventHead(msgspec.Struct):
+    type: str = ""
+    alert: _AlertHead | None = None
+
+
+_event_head = msgspec.json.Decoder(_EventHead)
+
+
+def created_observed_at(value: bytes) -> float | None:
+    """When a new alert's report was observed (epoch seconds), for the latency metric.
+
+    Only ``alert.created``: an update may be an officer's change to an alert
+    observed hours ago, which says nothing about how fast alerts travel.
+    """
+    try:
+        head = _event_head.decode(value)
+    except (msgspec.DecodeError, msgspec.ValidationError):
+        return None
+    if head.type != "alert.created" or head.alert is None or head.alert.observed_at is None:
+        return None
+    return head.alert.observed_at.timestamp()
 
 
 class LiveHub:
@@ -142,15 +173,19 @@ class LiveHub:
         subscriber = Subscriber()
         self.subscribers.add(subscriber)
         self.stats["connections_opened"] += 1
+        metrics.WEBSOCKET_CLIENTS.inc()
         return subscriber
 
     def unsubscribe(self, subscriber: Subscriber) -> None:
-        self.subscribers.discard(subscriber)
+        if subscriber in self.subscribers:
+            self.subscribers.discard(subscriber)
+            metrics.WEBSOCKET_CLIENTS.dec()
 
-    def broadcast(self, message: str) -> None:
+    def broadcast(self, message: str, observed_at: float | None = None) -> None:
         for subscriber in list(self.subscribers):
-            if not subscriber.offer(message):
+            if not subscriber.offer(message, observed_at):
                 self.stats["dropped"] += 1
+                metrics.LIVE_EVENTS_DROPPED.inc()
                 log(logger, logging.ERROR, "live_event_dropped", reason="client queue full", queue=QUEUE_SIZE)
 
     def resync_all(self) -> None:
@@ -193,7 +228,7 @@ class LiveHub:
                 for records in batch.values():
                     for record in records:
                         self.stats["events"] += 1
-                        self.broadcast(record.value.decode("utf-8", "replace"))
+                        self.broadcast(record.value.decode("utf-8", "replace"), created_observed_at(record.value))
         finally:
             await consumer.stop()
 

@@ -17,6 +17,7 @@ from django.utils import timezone
 from alerts.events import CREATED, UPDATED, AlertEvent, AlertPayload, EventLocation, encode_event
 from alerts.models import Alert, AlertSettings, OutboxEvent, Sighting
 from ingest.reports import Received
+from peacewatch import metrics
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,7 +109,11 @@ def raise_alerts(observations: Sequence[Observation], alert_settings: AlertSetti
         touched = {alert_id: CREATED if created else UPDATED for alert_id, created in upserted.values()}
         _insert_sightings(fresh, upserted)
         alerts = Alert.objects.select_related("assigned_to", "acknowledged_by", "closed_by").in_bulk(list(touched))
-        return write_events([(pk, encode_event(alert_event(alerts[pk], touched[pk]))) for pk in sorted(touched)])
+        events = write_events([(pk, encode_event(alert_event(alerts[pk], touched[pk]))) for pk in sorted(touched)])
+    # Counted once committed: a rolled-back batch is replayed and counted then.
+    for (kind, _subject), (_pk, created) in upserted.items():
+        metrics.ALERTS_RAISED.labels(kind, "created" if created else "updated").inc()
+    return events
 
 
 def _insert_sightings(fresh: Sequence[Observation], upserted: dict[tuple[str, str], tuple[int, bool]]) -> None:

@@ -5,12 +5,14 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.utils import timezone
 
 from alerts.live import hub
+from peacewatch import metrics
 from peacewatch.logs import log
 from peacewatch.roles import OFFICER, has_role
 
@@ -43,12 +45,15 @@ class AlertStreamConsumer(AsyncWebsocketConsumer):
 
     async def _pump(self) -> None:
         while True:
-            message = await self.subscriber.next_message()
-            if message is None:
+            frame = await self.subscriber.next_message()
+            if frame is None:
                 # Cut rather than silently skip: the browser resyncs from the API.
                 await self.close(code=RESYNC)
                 return
+            message, observed_at = frame
             await self.send(text_data=message)
+            if observed_at is not None:
+                metrics.ALERT_LATENCY.observe(max(0.0, time.time() - observed_at))
 
     async def receive(self, text_data=None, bytes_data=None) -> None:
         if text_data and '"ping"' in text_data:

@@ -36,7 +36,7 @@ from ingest import tokens
 from ingest.deadletter import DeadLetter
 from ingest.models import Drone
 from ingest.reports import MAX_REPORT_BYTES, ReportError, decode_report
-from peacewatch import kafka
+from peacewatch import kafka, metrics
 from peacewatch.logs import log
 
 logger = logging.getLogger(__name__)
@@ -346,8 +346,12 @@ async def ingest_reports(request: HttpRequest) -> HttpResponse:
         fields = {"drone_id": drone_id, **refused.fields}
         log(logger, level, refused.event, status=refused.status, detail=refused.detail, **fields)
         return refused.response()
+    metrics.INGEST_REPORTS.labels("accepted").inc(len(batch.reports))
     if batch.dead_letters:
         errors = Counter(letter.error for letter in batch.dead_letters)
+        metrics.INGEST_REPORTS.labels("rejected").inc(len(batch.dead_letters))
+        for error, count in errors.items():
+            metrics.DEAD_LETTERS.labels("http_ingest", error).inc(count)
         log(
             logger,
             logging.WARNING,

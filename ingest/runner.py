@@ -30,12 +30,13 @@ from django.db import close_old_connections
 
 from ingest.batch import BatchOutcome
 from ingest.registry import ConsumerSpec
-from peacewatch import kafka
+from peacewatch import kafka, metrics
 from peacewatch.logs import log
 
 logger = logging.getLogger(__name__)
 
 RECOVER_EVERY_S = 5.0
+LAG_EVERY_S = 1.0  # lag per partition is a gauge for humans and alerts: once a second is plenty
 
 
 class Backoff:
@@ -121,6 +122,12 @@ class ConsumerRunner:
         self.first_batch_at: float | None = None
         self.last_batch_at: float | None = None
         self.partitions = 0  # assigned to this process right now
+        # Prometheus children bound once: a labelled lookup per batch is cheap, none is cheaper.
+        self.consumed_metric = metrics.REPORTS_CONSUMED.labels(spec.name)
+        self.batch_seconds_metric = metrics.CONSUMER_BATCH_SECONDS.labels(spec.name)
+        self.partitions_metric = metrics.CONSUMER_PARTITIONS.labels(spec.name)
+        self.committed: dict = {}  # TopicPartition -> next offset this session committed
+        self._lag_at = 0.0
 
     # --- lifecycle ----------------------------------------------------------------
     def request_stop(self) -> None:
@@ -144,6 +151,8 @@ class ConsumerRunner:
                     await self._session(backoff)
                 except Exception as exc:  # broker gone, commit refused, handler bug: retry, never die
                     self.stats["reconnects"] += 1
+                    metrics.CONSUMER_RECONNECTS.labels(self.spec.name).inc()
+                    self.partitions_metric.set(0)
                     delay = backoff.next()
                     log(
                         logger,
@@ -183,6 +192,7 @@ class ConsumerRunner:
             max_partition_fetch_bytes=8 * 1024 * 1024,
         )
         fetch: asyncio.Future | None = None
+        self.committed = {}
         try:
             await producer.start()
             await consumer.start()
@@ -199,6 +209,7 @@ class ConsumerRunner:
                 fetch = self._fetch(consumer)
                 self.partitions = len(consumer.assignment())
                 self._beat()
+                await self._observe_lag(consumer)
                 if self.recover is not None and time.monotonic() - last_recover >= RECOVER_EVERY_S:
                     # Safety net for messages other processes left unpublished
                     # (an officer's change when the web process died mid-relay).
@@ -210,7 +221,9 @@ class ConsumerRunner:
                 started = time.perf_counter()
                 outcome = await self._in_worker(self.handler, records)
                 await self._deliver(producer, outcome)
-                await consumer.commit({tp: recs[-1].offset + 1 for tp, recs in batch.items()})
+                offsets = {tp: recs[-1].offset + 1 for tp, recs in batch.items()}
+                await consumer.commit(offsets)
+                self.committed.update(offsets)
                 backoff.reset()
                 self._account(outcome, len(records), time.perf_counter() - started)
         finally:
@@ -225,6 +238,28 @@ class ConsumerRunner:
                     await asyncio.wait_for(client.stop(), timeout=10)
                 except Exception as exc:
                     log(logger, logging.DEBUG, "client_stop_failed", error=repr(exc))
+
+    async def _observe_lag(self, consumer) -> None:
+        """Publish partitions held and lag per partition: high watermark minus what is committed."""
+        now = time.monotonic()
+        if now - self._lag_at < LAG_EVERY_S:
+            return
+        self._lag_at = now
+        assigned = consumer.assignment()
+        self.partitions_metric.set(len(assigned))
+        for tp in assigned:
+            highwater = consumer.highwater(tp)  # from the latest fetch of that partition
+            if highwater is None:
+                continue
+            done = self.committed.get(tp)
+            if done is None:
+                # Nothing committed by this session yet: the fetch position is
+                # the best estimate (known once the group assigned it).
+                try:
+                    done = await asyncio.wait_for(consumer.position(tp), timeout=0.2)
+                except Exception:  # timed out or lost meanwhile: next time
+                    continue
+            metrics.CONSUMER_LAG.labels(self.spec.name, tp.topic, str(tp.partition)).set(max(0, highwater - done))
 
     def _fetch(self, consumer) -> asyncio.Future:
         return asyncio.ensure_future(consumer.getmany(timeout_ms=self.poll_timeout_ms, max_records=self.max_batch))
@@ -261,11 +296,14 @@ class ConsumerRunner:
             self.stats["first_batch_records"] = n
         self.last_batch_at = now
         self.stats["consumed"] += n
+        self.consumed_metric.inc(n)
+        self.batch_seconds_metric.observe(seconds)
         self.stats["batches"] += 1
         self.stats["messages_published"] += len(outcome.messages)
         self.stats.update(outcome.counts)
         for letter in outcome.dead_letters:
             self.dead_letters[letter.error] += 1
+            metrics.DEAD_LETTERS.labels(self.spec.name, letter.error).inc()
             log(
                 logger,
                 logging.WARNING,

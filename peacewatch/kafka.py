@@ -26,7 +26,10 @@ def client_kwargs(bootstrap_servers: str | None = None) -> dict[str, Any]:
         "security_protocol": settings.KAFKA_SECURITY_PROTOCOL,
     }
     if settings.KAFKA_SECURITY_PROTOCOL in {"SSL", "SASL_SSL"}:
-        kwargs["ssl_context"] = ssl.create_default_context(cafile=settings.KAFKA_SSL_CAFILE or None)
+        context = ssl.create_default_context(cafile=settings.KAFKA_SSL_CAFILE or None)
+        if settings.KAFKA_SSL_CERTFILE:  # mutual TLS: the client proves who it is with a certificate
+            context.load_cert_chain(settings.KAFKA_SSL_CERTFILE, settings.KAFKA_SSL_KEYFILE or None)
+        kwargs["ssl_context"] = context
     if settings.KAFKA_SECURITY_PROTOCOL.startswith("SASL"):
         kwargs.update(
             sasl_mechanism=settings.KAFKA_SASL_MECHANISM,
@@ -81,6 +84,28 @@ def check_c_extension() -> bool:
     return ok
 
 
+async def ping() -> None:
+    """Raise unless a broker answers a metadata request (readiness check)."""
+    from aiokafka.client import AIOKafkaClient
+
+    client = AIOKafkaClient(**client_kwargs(), request_timeout_ms=3000)
+    try:
+        await client.bootstrap()
+    finally:
+        await client.close()
+
+
+def topic_configs() -> dict[str, str]:
+    """Per-topic configuration set at creation: durability and retention from settings."""
+    configs = {}
+    if settings.KAFKA_REPLICATION_FACTOR > 1:
+        # With acks=all a write succeeds only once this many replicas have it.
+        configs["min.insync.replicas"] = str(settings.KAFKA_MIN_INSYNC_REPLICAS)
+    if settings.KAFKA_RETENTION_HOURS:
+        configs["retention.ms"] = str(settings.KAFKA_RETENTION_HOURS * 3600 * 1000)
+    return configs
+
+
 def topic_specs() -> list[tuple[str, int]]:
     return [
         (topic("reports"), settings.KAFKA_REPORTS_PARTITIONS),
@@ -98,7 +123,7 @@ async def ensure_topics(bootstrap_servers: str | None = None) -> list[str]:
     try:
         existing = set(await admin.list_topics())
         missing = [
-            NewTopic(name, partitions, settings.KAFKA_REPLICATION_FACTOR)
+            NewTopic(name, partitions, settings.KAFKA_REPLICATION_FACTOR, topic_configs=topic_configs() or None)
             for name, partitions in topic_specs()
             if name not in existing
         ]

@@ -122,13 +122,6 @@ def render() -> tuple[bytes, str]:
     return generate_latest(registry), CONTENT_TYPE_LATEST
 
 
-def clear_directory(path: Path | None = None) -> None:
-    """Remove every metrics file; only when no process of the stack is running yet."""
-    folder = Path(path or _DIR)
-    for file in folder.glob("*.db"):
-        file.unlink(missing_ok=True)
-
-
 @atexit.register
 def _mark_dead() -> None:
     # Live gauges (clients, partitions, lag) of a process that exited must not count.

@@ -144,9 +144,14 @@ KAFKA_SECURITY_PROTOCOL = env_str("KAFKA_SECURITY_PROTOCOL", "PLAINTEXT")
 if KAFKA_SECURITY_PROTOCOL not in {"PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"}:
     raise ImproperlyConfigured(f"KAFKA_SECURITY_PROTOCOL={KAFKA_SECURITY_PROTOCOL!r} is not a Kafka security protocol")
 KAFKA_SASL_MECHANISM = env_str("KAFKA_SASL_MECHANISM", "PLAIN")
+if KAFKA_SASL_MECHANISM not in {"PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"}:
+    raise ImproperlyConfigured(f"KAFKA_SASL_MECHANISM={KAFKA_SASL_MECHANISM!r} must be PLAIN or SCRAM-SHA-256/512")
 KAFKA_SASL_USERNAME = env_str("KAFKA_SASL_USERNAME")
 KAFKA_SASL_PASSWORD = env_str("KAFKA_SASL_PASSWORD")
 KAFKA_SSL_CAFILE = env_str("KAFKA_SSL_CAFILE")
+# Client certificate and key for brokers that require mutual TLS.
+KAFKA_SSL_CERTFILE = env_str("KAFKA_SSL_CERTFILE")
+KAFKA_SSL_KEYFILE = env_str("KAFKA_SSL_KEYFILE")
 # Idempotent producers (no duplicates on retry) need InitProducerId, which the
 # embedded Tansu broker does not implement: on by default only when a real
 # cluster is configured. Consumers are idempotent by report id either way.
@@ -160,6 +165,13 @@ KAFKA_TOPICS = {
 # on one machine; production sizes this from throughput (docs/OPERATIONS.md).
 KAFKA_REPORTS_PARTITIONS = env_int("KAFKA_REPORTS_PARTITIONS", 6, minimum=1)
 KAFKA_REPLICATION_FACTOR = env_int("KAFKA_REPLICATION_FACTOR", 1, minimum=1)
+# With acks=all, a write is acknowledged once this many replicas hold it: 2 of 3
+# survives one broker down without refusing writes (set at topic creation).
+KAFKA_MIN_INSYNC_REPLICAS = env_int("KAFKA_MIN_INSYNC_REPLICAS", min(2, KAFKA_REPLICATION_FACTOR), minimum=1)
+if KAFKA_MIN_INSYNC_REPLICAS > KAFKA_REPLICATION_FACTOR:
+    raise ImproperlyConfigured("KAFKA_MIN_INSYNC_REPLICAS cannot exceed KAFKA_REPLICATION_FACTOR")
+# Hours Kafka keeps records (topics created by ensure_topics); 0 leaves the broker's default.
+KAFKA_RETENTION_HOURS = env_int("KAFKA_RETENTION_HOURS", 0, minimum=0)
 # Embedded broker address used by `manage.py broker` (listens there).
 EMBEDDED_BROKER_LISTEN = env_str("EMBEDDED_BROKER_LISTEN", KAFKA_BOOTSTRAP_SERVERS.split(",")[0])
 

@@ -5,6 +5,7 @@ from rest_framework.routers import SimpleRouter
 
 from alerts import views as alert_views
 from alerts.api import AlertViewSet
+from analytics import views as analytics_views
 from ingest import http as ingest_http
 from ingest.api import DroneViewSet
 from peacewatch import views
@@ -19,10 +20,14 @@ api.register("drones", DroneViewSet, basename="drone")
 urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
+    path("readyz", views.readyz, name="readyz"),
+    path("metrics", views.metrics, name="metrics"),
     path("accounts/", include("django.contrib.auth.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include(api.urls)),
     path("api/v1/live/status", alert_views.live_status, name="live-status"),
     path("api/v1/ingest/reports", ingest_http.ingest_reports, name="ingest-reports"),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", analytics_views.api_docs, name="api-docs"),
+    path("analytics/", include("analytics.urls")),
 ]

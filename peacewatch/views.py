@@ -1,15 +1,100 @@
-"""Small cross-cutting views: liveness and the landing page."""
+"""Small cross-cutting views: liveness, readiness, metrics and the landing page."""
 
+from __future__ import annotations
+
+import asyncio
+import hmac
+import logging
+import time
+
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
+from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.views.decorators.cache import never_cache
 
+from peacewatch import kafka
+from peacewatch.logs import log
 from peacewatch.roles import ANALYST, OFFICER, has_role
 
+logger = logging.getLogger(__name__)
 
+READY_TIMEOUT_S = 3.0
+LOOPBACK = {"127.0.0.1", "::1"}
+
+
+@never_cache
 def healthz(request: HttpRequest) -> HttpResponse:
     """Liveness: the process answers. No data, no dependency checks."""
     return JsonResponse({"status": "ok"})
+
+
+@never_cache
+def readyz(request: HttpRequest) -> HttpResponse:
+    """Readiness: 200 when the database, Kafka and the analytics engine answer, else 503.
+
+    Says which dependency failed, never how (no addresses or credentials):
+    the endpoint is public so that load balancers can probe it.
+    """
+    checks = {}
+    for name, check in (("database", _check_database), ("kafka", _check_kafka), ("analytics", _check_analytics)):
+        started = time.perf_counter()
+        try:
+            check()
+        except Exception as exc:
+            checks[name] = "fail"
+            log(logger, logging.WARNING, "readiness_check_failed", check=name, error=f"{type(exc).__name__}: {exc}")
+        else:
+            checks[name] = "ok"
+        checks[f"{name}_ms"] = round((time.perf_counter() - started) * 1000, 1)
+    ready = all(checks[name] == "ok" for name in ("database", "kafka", "analytics"))
+    return JsonResponse({"status": "ok" if ready else "unavailable", "checks": checks}, status=200 if ready else 503)
+
+
+def _check_database() -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+
+
+def _check_kafka() -> None:
+    # A sync view runs in a worker thread (daphne) or plainly (tests): no loop runs here.
+    asyncio.run(asyncio.wait_for(kafka.ping(), timeout=READY_TIMEOUT_S))
+
+
+def _check_analytics() -> None:
+    from analytics.store import get_store
+
+    store = get_store()
+    ping = getattr(store, "ping", None)  # every engine has one once the analytics issue lands
+    if ping is not None:
+        ping()
+
+
+@never_cache
+def metrics(request: HttpRequest) -> HttpResponse:
+    """Prometheus metrics of every process of this installation (peacewatch/metrics.py).
+
+    Readable with ``Authorization: Bearer <METRICS_TOKEN>``, by a signed-in
+    staff user, or, when no token is configured, from loopback only.
+    """
+    if not metrics_allowed(request):
+        return HttpResponse("forbidden\n", status=403, content_type="text/plain")
+    from peacewatch import metrics as registry
+
+    body, content_type = registry.render()
+    return HttpResponse(body, content_type=content_type)
+
+
+def metrics_allowed(request: HttpRequest) -> bool:
+    token = settings.METRICS_TOKEN
+    scheme, _, offered = request.headers.get("Authorization", "").partition(" ")
+    if token and scheme.lower() == "bearer" and hmac.compare_digest(offered.strip().encode(), token.encode()):
+        return True
+    user = getattr(request, "user", None)
+    if user is not None and user.is_authenticated and user.is_staff:
+        return True
+    return not token and request.META.get("REMOTE_ADDR") in LOOPBACK
 
 
 @login_required

@@ -15,6 +15,7 @@ import time
 from dataclasses import dataclass, field
 
 from django.conf import settings
+from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
 from ingest.broker import port_open, split_hostport, stop_process, wait_for_port
@@ -49,6 +50,9 @@ class Command(BaseCommand):
         signal.signal(signal.SIGTERM, self._stop)
         children: list[Child] = []
         broker = None
+        # Metrics files of a previous run would add old counters and dead
+        # processes' gauges to this run's /metrics (peacewatch/metrics.py).
+        call_command("clear_metrics", verbosity=0)
         if not no_broker:
             if port_open(host, kafka_port):
                 raise CommandError(
