@@ -1,0 +1,65 @@
+"""The analysts' pages: the query builder and the citizen timeline, plus the API docs page.
+
+Pages only: every figure on them comes from the JSON API (search, saved
+queries, exports) called by static/js/analytics*.js, so the page and a script
+see exactly the same data and permissions. The views pass the API paths and
+the city's bounds in a ``json_script`` block (no inline script: strict CSP).
+"""
+
+from __future__ import annotations
+
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+
+from alerts.views import CITY_BOUNDS
+from analytics.search import current_threshold
+from peacewatch.roles import ANALYST, has_role
+
+MAX_NAME_LENGTH = 200  # analytics.query.CitizenFilter
+
+
+def analyst_required(view):
+    @login_required
+    def wrapped(request: HttpRequest, *args, **kwargs):
+        if not has_role(request.user, ANALYST):
+            raise PermissionDenied("Only analysts can open the analytics pages.")
+        return view(request, *args, **kwargs)
+
+    wrapped.__name__ = view.__name__
+    wrapped.__doc__ = view.__doc__
+    return wrapped
+
+
+def page_config(request: HttpRequest) -> dict:
+    return {
+        "search_api": "/api/v1/reports/search",
+        "saved_queries_api": "/api/v1/saved-queries/",
+        "exports_api": "/api/v1/exports/",
+        "citizen_url": "/analytics/citizen/",
+        "analytics_url": "/analytics/",
+        "username": request.user.get_username(),
+        "city_bounds": CITY_BOUNDS,
+        "threshold": current_threshold(),  # marks alert-level scores; the server flags `alert` itself
+    }
+
+
+@analyst_required
+def analytics(request: HttpRequest) -> HttpResponse:
+    """Query builder, results, charts, heat map, saved queries and exports."""
+    return render(request, "analytics/analytics.html", {"analytics_config": page_config(request)})
+
+
+@analyst_required
+def citizen_timeline(request: HttpRequest) -> HttpResponse:
+    """Where and when one citizen was seen, oldest first, with their scores."""
+    name = request.GET.get("name", "").strip()[:MAX_NAME_LENGTH]
+    config = {**page_config(request), "citizen": name}
+    return render(request, "analytics/citizen.html", {"analytics_config": config, "citizen": name})
+
+
+@login_required
+def api_docs(request: HttpRequest) -> HttpResponse:
+    """Swagger UI over /api/schema/, for every signed-in user (the schema's own rule)."""
+    return render(request, "api_docs.html", {"schema_url": "/api/schema/"})
