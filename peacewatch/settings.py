@@ -231,9 +231,12 @@ else:
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 # Published outbox rows are only needed until Kafka has them; keep a day for inspection.
 OUTBOX_KEEP_HOURS = env_int("OUTBOX_KEEP_HOURS", 24, minimum=1)
+# Analysts' export files (VAR_DIR/exports) are deleted with their rows after this.
+EXPORT_KEEP_HOURS = env_int("EXPORT_KEEP_HOURS", 48, minimum=1)
 CELERY_BEAT_SCHEDULE = {
     "detect-offline-drones": {"task": "ingest.detect_offline_drones", "schedule": DRONE_OFFLINE_CHECK_EVERY_S},
     "prune-alert-outbox": {"task": "alerts.prune_outbox", "schedule": 3600.0},
+    "prune-exports": {"task": "analytics.prune_exports", "schedule": 3600.0},
 }
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1

@@ -1,0 +1,90 @@
+from django.contrib import admin
+
+from analytics import audit, exports, saved_queries
+from analytics.models import AuditEntry, Export, SavedQuery
+
+
+@admin.register(AuditEntry)
+class AuditEntryAdmin(admin.ModelAdmin):
+    list_display = ("at", "username", "action", "ip", "detail")
+    list_filter = ("action", ("user", admin.RelatedOnlyFieldListFilter))
+    search_fields = ("username", "ip")
+    date_hierarchy = "at"
+    list_per_page = 100
+    fields = ("at", "user", "username", "action", "ip", "query", "detail")
+    readonly_fields = fields
+
+    # An audit trail that its subjects could edit would prove nothing: nobody
+    # adds, changes or deletes entries here, superusers included.
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def has_view_permission(self, request, obj=None):
+        return request.user.is_active and request.user.is_staff
+
+    def has_module_permission(self, request):
+        return request.user.is_active and request.user.is_staff
+
+
+@admin.register(SavedQuery)
+class SavedQueryAdmin(admin.ModelAdmin):
+    list_display = ("name", "owner", "shared", "updated_at")
+    list_filter = ("shared",)
+    search_fields = ("name", "owner__username")
+    date_hierarchy = "updated_at"
+    fields = ("name", "owner", "shared", "query", "created_at", "updated_at")
+    readonly_fields = fields
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    # Deleting goes through the service so the audit log records it, as from the API.
+    def delete_model(self, request, obj):
+        saved_queries.delete_saved_query(obj, by=request.user, ip=audit.client_ip(request), by_admin=True)
+
+    def delete_queryset(self, request, queryset):
+        for saved in queryset.select_related("owner"):
+            saved_queries.delete_saved_query(saved, by=request.user, ip=audit.client_ip(request), by_admin=True)
+
+
+@admin.register(Export)
+class ExportAdmin(admin.ModelAdmin):
+    list_display = ("id", "owner", "format", "status", "total", "rows_written", "created_at", "finished_at")
+    list_filter = ("status", "format")
+    search_fields = ("owner__username",)
+    date_hierarchy = "created_at"
+    fields = (
+        "owner",
+        "format",
+        "status",
+        "query",
+        "total",
+        "rows_written",
+        "error",
+        "file_path",
+        "created_at",
+        "finished_at",
+    )
+    readonly_fields = fields
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def delete_model(self, request, obj):
+        exports.delete_export(obj)
+
+    def delete_queryset(self, request, queryset):
+        for export in queryset:
+            exports.delete_export(export)
