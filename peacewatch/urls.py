@@ -5,6 +5,7 @@ from rest_framework.routers import SimpleRouter
 
 from alerts import views as alert_views
 from alerts.api import AlertViewSet
+from analytics import api as analytics_api
 from analytics import views as analytics_views
 from ingest import http as ingest_http
 from ingest.api import DroneViewSet
@@ -16,6 +17,8 @@ admin.site.site_title = "PeaceWatch"
 api = SimpleRouter()
 api.register("alerts", AlertViewSet, basename="alert")
 api.register("drones", DroneViewSet, basename="drone")
+api.register("saved-queries", analytics_api.SavedQueryViewSet, basename="saved-query")
+api.register("exports", analytics_api.ExportViewSet, basename="export")
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -25,6 +28,12 @@ urlpatterns = [
     path("accounts/", include("django.contrib.auth.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include(api.urls)),
+    path("api/v1/reports/search", analytics_api.ReportSearchView.as_view(), name="reports-search"),
+    path(
+        "api/v1/exports/<int:pk>/download",
+        analytics_api.ExportViewSet.as_view({"get": "download"}),
+        name="export-download",
+    ),
     path("api/v1/live/status", alert_views.live_status, name="live-status"),
     path("api/v1/ingest/reports", ingest_http.ingest_reports, name="ingest-reports"),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

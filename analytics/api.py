@@ -1,0 +1,254 @@
+"""REST API of analytics, for analysts: search, saved queries, exports.
+
+- ``POST /api/v1/reports/search``: a query in, hits and aggregations out.
+- ``/api/v1/saved-queries/``: own and shared saved queries; only owners change them.
+- ``/api/v1/exports/``: request an export (a Celery task writes the file),
+  follow its progress, download it.
+
+Thin: parse input, call the services (``analytics.search``,
+``analytics.saved_queries``, ``analytics.exports``), which also write the
+audit log.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+
+from django.db import transaction
+from django.http import FileResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema, extend_schema_view
+from rest_framework import mixins, status, viewsets
+from rest_framework.exceptions import NotFound, ParseError, PermissionDenied, Throttled, ValidationError
+from rest_framework.pagination import CursorPagination
+from rest_framework.permissions import BasePermission, IsAuthenticated
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from analytics import audit, exports, saved_queries, search
+from analytics.models import Export, SavedQuery
+from analytics.query import QueryError, as_json, parse_query
+from analytics.serializers import (
+    QUERY_ERROR_SCHEMA,
+    SEARCH_RESULT_SCHEMA,
+    ExportIn,
+    ExportOut,
+    SavedQueryIn,
+    SavedQueryOut,
+    query_schema,
+)
+from analytics.tasks import run_export
+from peacewatch.roles import ANALYST, has_role
+
+
+class IsAnalyst(BasePermission):
+    message = "Only analysts can search reports."
+
+    def has_permission(self, request, view) -> bool:
+        return has_role(request.user, ANALYST)
+
+
+# --- Search ------------------------------------------------------------------------
+
+SEARCH_EXAMPLE = {
+    "time": {"last": "24h"},
+    "words": {"any": ["strike", "protest"]},
+    "score": {"max": 30},
+    "aggs": ["histogram", "top_citizens", "score"],
+    "size": 50,
+    "sort": "newest",
+}
+
+
+class ReportSearchView(APIView):
+    permission_classes = [IsAuthenticated, IsAnalyst]
+
+    @extend_schema(
+        operation_id="reports_search",
+        summary="Search the stored reports",
+        description=(
+            "Filters (time, drones, citizen, words, peacescore, area, alerts only), the aggregations wanted "
+            "and one page of hits, newest or oldest first. Pass a result's `next` as `after` for the next "
+            "page. A bad query gets 400 with `error` naming the problem and `field` its JSON path. Every "
+            "search is recorded in the audit log."
+        ),
+        request={"application/json": query_schema()},
+        responses={
+            200: OpenApiResponse(SEARCH_RESULT_SCHEMA, description="hits and aggregations"),
+            400: OpenApiResponse(QUERY_ERROR_SCHEMA, description="the query cannot run"),
+        },
+        examples=[
+            OpenApiExample("Agitated talk of strikes, last day", value=SEARCH_EXAMPLE, request_only=True),
+            OpenApiExample(
+                "An inverted range",
+                value={"error": "time: from must be before to", "field": "time"},
+                response_only=True,
+                status_codes=["400"],
+            ),
+        ],
+        tags=["reports"],
+    )
+    def post(self, request):
+        try:
+            data = request.data
+        except ParseError as exc:
+            return Response({"error": f"malformed JSON: {exc.detail}", "field": ""}, status=400)
+        try:
+            query = parse_query(data)
+            result = search.search(query)
+        except QueryError as exc:
+            return Response(exc.as_dict(), status=status.HTTP_400_BAD_REQUEST)
+        audit.record(
+            request.user,
+            "search",
+            as_json(query),
+            ip=audit.client_ip(request),
+            total=result["total"],
+            engine=result.get("engine"),
+        )
+        return Response(result)
+
+
+# --- Saved queries -----------------------------------------------------------------
+
+
+class SavedQueryPages(CursorPagination):
+    page_size = 100
+    max_page_size = 500
+    page_size_query_param = "page_size"
+    # Recently changed first: what an analyst is working on is at the top.
+    ordering = ("-updated_at", "-id")
+
+
+@extend_schema_view(
+    list=extend_schema(summary="Own saved queries and those other analysts share", tags=["saved queries"]),
+    retrieve=extend_schema(tags=["saved queries"]),
+    create=extend_schema(request=SavedQueryIn, responses={201: SavedQueryOut}, tags=["saved queries"]),
+    partial_update=extend_schema(
+        request=SavedQueryIn, responses={200: SavedQueryOut}, description="Owner only.", tags=["saved queries"]
+    ),
+    destroy=extend_schema(description="Owner only.", tags=["saved queries"]),
+)
+class SavedQueryViewSet(
+    mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.DestroyModelMixin, viewsets.GenericViewSet
+):
+    permission_classes = [IsAuthenticated, IsAnalyst]
+    serializer_class = SavedQueryOut
+    pagination_class = SavedQueryPages
+    http_method_names = ["get", "post", "patch", "delete", "head", "options"]
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):  # drf-spectacular reading the types, no user
+            return SavedQuery.objects.none()
+        # Someone else's private query is not there at all (404), a shared one is (403 on change).
+        return saved_queries.visible_to(self.request.user)
+
+    def create(self, request):
+        values = self._input(request.data)
+        try:
+            saved = saved_queries.save_query(request.user, ip=audit.client_ip(request), **values)
+        except saved_queries.NameTaken as exc:
+            raise ValidationError({"name": ["you already have a saved query with this name"]}) from exc
+        return Response(self.get_serializer(saved).data, status=status.HTTP_201_CREATED)
+
+    def partial_update(self, request, pk=None):
+        saved = self._owned(self.get_object())
+        values = self._input(request.data, partial=True)
+        try:
+            saved = saved_queries.update_saved_query(saved, by=request.user, ip=audit.client_ip(request), **values)
+        except saved_queries.NameTaken as exc:
+            raise ValidationError({"name": ["you already have a saved query with this name"]}) from exc
+        return Response(self.get_serializer(saved).data)
+
+    def perform_destroy(self, instance: SavedQuery) -> None:
+        saved_queries.delete_saved_query(self._owned(instance), by=self.request.user, ip=audit.client_ip(self.request))
+
+    def _owned(self, saved: SavedQuery) -> SavedQuery:
+        if not saved_queries.can_edit(saved, self.request.user):
+            raise PermissionDenied("Only its owner can change or delete a saved query.")
+        return saved
+
+    def _input(self, data, *, partial: bool = False) -> dict:
+        given = SavedQueryIn(data=data, partial=partial)
+        given.is_valid(raise_exception=True)
+        return dict(given.validated_data)
+
+
+# --- Exports -----------------------------------------------------------------------
+
+
+class ExportPages(CursorPagination):
+    page_size = 50
+    max_page_size = 200
+    page_size_query_param = "page_size"
+    ordering = ("-created_at", "-id")
+
+
+@extend_schema_view(
+    list=extend_schema(summary="Own exports, newest first", tags=["exports"]),
+    retrieve=extend_schema(summary="An export's status and progress", tags=["exports"]),
+)
+class ExportViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin, viewsets.GenericViewSet):
+    permission_classes = [IsAuthenticated, IsAnalyst]
+    serializer_class = ExportOut
+    pagination_class = ExportPages
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):  # drf-spectacular reading the types, no user
+            return Export.objects.none()
+        # Only one's own: someone else's export is 404 here and for download.
+        return Export.objects.filter(owner=self.request.user)
+
+    @extend_schema(
+        summary="Export every report matching a query",
+        description=(
+            "Queues the export (202); a worker writes the file. Poll the export for `progress`, then "
+            "fetch `download_url`. The query's `size`, `after` and `aggs` do not matter: every match is "
+            "exported. Recorded in the audit log."
+        ),
+        request=ExportIn,
+        responses={202: ExportOut, 400: OpenApiResponse(description="bad query or format"), 429: None},
+        examples=[
+            OpenApiExample("Last week's alerts as CSV", value={"query": {"time": {"last": "7d"}, "alerts_only": True}})
+        ],
+        tags=["exports"],
+    )
+    def create(self, request):
+        given = ExportIn(data=request.data)
+        given.is_valid(raise_exception=True)
+        values = given.validated_data
+        try:
+            export = exports.create_export(
+                request.user, query=values["query"], format=values["format"], ip=audit.client_ip(request)
+            )
+        except exports.TooManyExports as exc:
+            raise Throttled(detail=str(exc)) from exc
+        transaction.on_commit(partial(run_export.delay, export.pk))
+        return Response(self.get_serializer(export).data, status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(
+        summary="Download a finished export",
+        responses={
+            (200, "text/csv"): OpenApiResponse(OpenApiTypes.BINARY, description="the CSV file"),
+            (200, "application/x-ndjson"): OpenApiResponse(OpenApiTypes.BINARY, description="one hit per line"),
+            404: None,
+            409: OpenApiResponse(description="not done yet, or failed"),
+        },
+        tags=["exports"],
+    )
+    def download(self, request, pk=None):
+        export = self.get_object()
+        if export.status != Export.Status.DONE:
+            return Response(
+                {"detail": f"the export is {export.status}", "status": export.status}, status=status.HTTP_409_CONFLICT
+            )
+        try:
+            handle = open(export.file_path, "rb")  # noqa: SIM115 - FileResponse closes it
+        except FileNotFoundError as exc:
+            raise NotFound("the export's file is gone") from exc
+        return FileResponse(
+            handle,
+            as_attachment=True,
+            filename=export.download_name,
+            content_type=exports.CONTENT_TYPES[export.format],
+        )

@@ -1,0 +1,122 @@
+"""``POST /api/v1/reports/search``: analysts search the stored reports; bad queries say what is wrong."""
+
+import json
+
+import pytest
+
+from analytics.consumer import process_batch
+from analytics.models import AuditEntry
+from ingest.batch import Record
+from tests.factories import citizen, report
+
+pytestmark = pytest.mark.django_db
+
+URL = "/api/v1/reports/search"
+MORNING = {"from": "2026-11-28T04:00:00Z", "to": "2026-11-28T05:00:00Z"}
+
+
+def index(*reports):
+    process_batch([Record(value=json.dumps(r).encode(), offset=i) for i, r in enumerate(reports)])
+
+
+def post(client, body):
+    return client.post(URL, body if isinstance(body, str) else json.dumps(body), content_type="application/json")
+
+
+@pytest.fixture
+def reports():
+    index(
+        report(report_id="calm", sent_at="2026-11-28T04:10:00Z", words=["bread"], citizens=[citizen("Ann Lee", 80)]),
+        report(report_id="angry", sent_at="2026-11-28T04:20:00Z", words=["strike"], citizens=[citizen("Bob Roy", 5)]),
+        report(report_id="later", sent_at="2026-11-28T06:00:00Z", words=["strike"]),
+    )
+
+
+def test_an_analyst_gets_hits_and_aggregations(client, analyst, reports):
+    client.force_login(analyst)
+    response = post(client, {"time": MORNING, "aggs": ["top_citizens", "score"], "size": 10})
+    assert response.status_code == 200
+    body = response.json()
+    assert body["total"] == 2
+    assert [h["report_id"] for h in body["hits"]] == ["angry", "calm"]  # newest first
+    angry = body["hits"][0]
+    assert angry["citizens"] == [{"name": "Bob Roy", "peacescore": 5}]
+    assert angry["alert"] is True
+    assert body["aggregations"]["top_citizens"] == [{"key": "Ann Lee", "count": 1}, {"key": "Bob Roy", "count": 1}]
+    assert body["aggregations"]["score"]["min"] == 5
+    assert body["query"]["from"] == "2026-11-28T04:00:00.000Z"
+    assert body["engine"] == "embedded"
+
+
+def test_filters_narrow_the_hits_and_next_pages_through_the_rest(client, analyst, reports):
+    client.force_login(analyst)
+    only_strikes = post(client, {"time": MORNING, "words": {"any": ["strike"]}}).json()
+    assert [h["report_id"] for h in only_strikes["hits"]] == ["angry"]
+    first = post(client, {"time": MORNING, "size": 1}).json()
+    assert first["next"]
+    second = post(client, {"time": MORNING, "size": 1, "after": first["next"]}).json()
+    assert [h["report_id"] for h in first["hits"] + second["hits"]] == ["angry", "calm"]
+
+
+@pytest.mark.parametrize(
+    ("body", "field", "says"),
+    [
+        ({"colour": "red"}, "colour", "unknown field"),
+        ({"time": {"from": "2026-11-28T05:00:00Z", "to": "2026-11-28T04:00:00Z"}}, "time", "from must be before to"),
+        ({"size": 1_000_000}, "size", "<= 500"),
+        ({"score": {"min": 50, "max": 10}}, "score", "min must not be greater than max"),
+        ({"time": {"last": "forever"}}, "time.last", "expected a number and a unit"),
+        ({"words": {"none": ["x"]}}, "words.none", "unknown field"),
+        ([{"time": {"last": "1h"}}], "", "must be a JSON object"),
+        ('{"time": ', "", "malformed JSON"),
+    ],
+)
+def test_a_bad_query_gets_400_naming_the_problem(client, analyst, body, field, says):
+    client.force_login(analyst)
+    response = post(client, body)
+    assert response.status_code == 400
+    assert response.json()["field"] == field
+    assert says in response.json()["error"]
+    assert not AuditEntry.objects.exists()  # nothing was searched
+
+
+def test_an_empty_body_searches_the_last_day(client, analyst):
+    index(report(report_id="old", sent_at="2020-01-01T00:00:00Z"))
+    client.force_login(analyst)
+    response = client.post(URL)
+    assert response.status_code == 200
+    assert response.json()["total"] == 0
+
+
+def test_only_analysts_and_superusers_may_search(client, officer, admin_user, reports):
+    assert post(client, {}).status_code == 403  # anonymous, session auth
+    client.force_login(officer)
+    assert post(client, {}).status_code == 403
+    client.force_login(admin_user)
+    assert post(client, {"time": MORNING}).json()["total"] == 2
+
+
+def test_every_search_is_recorded_with_who_what_and_how_many(client, analyst, reports):
+    client.force_login(analyst)
+    post(client, {"time": MORNING, "citizen": {"name": "Bob Roy"}})
+    entry = AuditEntry.objects.get()
+    assert (entry.user, entry.username, entry.action) == (analyst, "analyst1", "search")
+    assert entry.query == {"time": MORNING | {"from": "2026-11-28T04:00:00Z"}, "citizen": {"name": "Bob Roy"}}
+    assert entry.detail == {"total": 1, "engine": "embedded"}
+    assert entry.ip == "127.0.0.1"
+
+
+def test_the_api_document_describes_search_with_an_example(client, analyst):
+    client.force_login(analyst)
+    schema = client.get("/api/schema/", HTTP_ACCEPT="application/json").json()
+    search = schema["paths"]["/api/v1/reports/search"]["post"]
+    request = search["requestBody"]["content"]["application/json"]
+    assert request["schema"]["additionalProperties"] is False
+    assert request["schema"]["properties"]["size"]["maximum"] == 500
+    assert request["schema"]["properties"]["citizen"]["nullable"] is True
+    assert request["examples"]
+    assert "hits" in search["responses"]["200"]["content"]["application/json"]["schema"]["properties"]
+    assert "400" in search["responses"]
+    for path in ("/api/v1/saved-queries/", "/api/v1/saved-queries/{id}/", "/api/v1/exports/"):
+        assert path in schema["paths"]
+    assert "/api/v1/exports/{id}/download" in schema["paths"]
