@@ -1,0 +1,262 @@
+/*
+ * PeaceWatch — helpers shared by the analysts' pages (analytics.js, analytics_citizen.js).
+ *
+ * Plain script, no build step, loaded after the vendored Leaflet. It defines one
+ * global, `window.PeaceWatchAnalytics`, with small pure helpers: DOM building
+ * (never HTML from data: a strict Content-Security-Policy applies and names come
+ * from drones), JSON calls with the CSRF token, formatting, the offline map
+ * background, and a cursor pager that pages forward with the API's `next` cursor
+ * and back with a stack of the cursors already used.
+ */
+(function () {
+  "use strict";
+
+  const LOGIN_URL = "/accounts/login/";
+
+  /** Build an element: el("span", {class: "x", dataset: {a: 1}}, "text", child). */
+  function el(tag, attrs, ...children) {
+    const node = document.createElement(tag);
+    for (const [name, value] of Object.entries(attrs || {})) {
+      if (value === null || value === undefined || value === false) continue;
+      if (name === "class") node.className = value;
+      else if (name === "dataset") Object.assign(node.dataset, value);
+      else if (name === "text") node.textContent = value;
+      else node.setAttribute(name, value === true ? "" : String(value));
+    }
+    for (const child of children) {
+      if (child === null || child === undefined || child === false) continue;
+      node.append(child instanceof Node ? child : String(child));
+    }
+    return node;
+  }
+
+  function readConfig(id) {
+    const node = document.getElementById(id || "analytics-config");
+    try {
+      return JSON.parse(node ? node.textContent : "{}") || {};
+    } catch (error) {
+      return {};
+    }
+  }
+
+  function csrfToken() {
+    const match = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]*)/);
+    if (match) return decodeURIComponent(match[1]);
+    // The cookie may be unreadable (CSRF_COOKIE_HTTPONLY): base.html's sign-out form carries one.
+    const field = document.querySelector('input[name="csrfmiddlewaretoken"]');
+    return field ? field.value : "";
+  }
+
+  /** An API refusal worth showing: `message`, and the query `field` it names (400s). */
+  class ApiError extends Error {
+    constructor(message, { status = 0, field = "" } = {}) {
+      super(message);
+      this.status = status;
+      this.field = field;
+    }
+  }
+
+  class SignedOutError extends ApiError {
+    constructor() {
+      super("You are signed out, or your account may not do this. Sign in again to continue.", { status: 403 });
+    }
+  }
+
+  /**
+   * Call a JSON endpoint of our API. Resolves to the decoded body (null for 204);
+   * rejects with SignedOutError (401/403/redirect to the login page) or ApiError
+   * carrying the server's `error`/`field` when it gave them.
+   */
+  async function api(url, { method = "GET", body, signal } = {}) {
+    const headers = { Accept: "application/json" };
+    if (method !== "GET") {
+      headers["X-CSRFToken"] = csrfToken();
+      if (body !== undefined) headers["Content-Type"] = "application/json";
+    }
+    let response;
+    try {
+      response = await fetch(url, {
+        method,
+        headers,
+        credentials: "same-origin",
+        body: body === undefined ? undefined : JSON.stringify(body),
+        signal,
+      });
+    } catch (error) {
+      if (error.name === "AbortError") throw error;
+      throw new ApiError("The server cannot be reached. Check the connection and try again.");
+    }
+    const toLogin = response.redirected && new URL(response.url).pathname.startsWith(LOGIN_URL);
+    if (response.status === 401 || response.status === 403 || toLogin) throw new SignedOutError();
+    if (response.status === 204) return null;
+    const data = await response.json().catch(() => null);
+    if (!response.ok) {
+      const detail = data && (data.error || data.detail || firstFieldError(data, ""));
+      throw new ApiError(detail ? String(detail) : "The server answered " + response.status + ".", {
+        status: response.status,
+        field: (data && data.field) || "",
+      });
+    }
+    return data;
+  }
+
+  /** DRF's {"name": ["This field is required."]} as "name: This field is required." */
+  function firstFieldError(data, prefix) {
+    if (typeof data === "string") return prefix ? prefix + ": " + data : data;
+    if (Array.isArray(data)) {
+      for (const item of data) {
+        const text = firstFieldError(item, prefix);
+        if (text) return text;
+      }
+      return "";
+    }
+    if (!data || typeof data !== "object") return "";
+    if (typeof data.error === "string") return data.error; // a query error nested in a field
+    for (const [key, value] of Object.entries(data)) {
+      const text = firstFieldError(value, key === "non_field_errors" ? prefix : key);
+      if (text) return text;
+    }
+    return "";
+  }
+
+  // ------------------------------------------------------------------ formatting
+
+  const numberFormat = new Intl.NumberFormat();
+
+  function formatCount(n) {
+    return typeof n === "number" && Number.isFinite(n) ? numberFormat.format(n) : "—";
+  }
+
+  function formatScore(score) {
+    return typeof score === "number" && Number.isFinite(score) ? score.toFixed(1) : "—";
+  }
+
+  function formatTime(iso) {
+    const date = new Date(iso);
+    if (!iso || Number.isNaN(date.getTime())) return "unknown";
+    return date.toLocaleString(undefined, { dateStyle: "medium", timeStyle: "medium" });
+  }
+
+  function formatShortTime(iso) {
+    const date = new Date(iso);
+    if (!iso || Number.isNaN(date.getTime())) return "unknown";
+    return date.toLocaleString(undefined, { dateStyle: "short", timeStyle: "short" });
+  }
+
+  function formatLatLon(location) {
+    if (!location || !Number.isFinite(location.lat) || !Number.isFinite(location.lon)) return "unknown";
+    return location.lat.toFixed(4) + ", " + location.lon.toFixed(4);
+  }
+
+  function plural(n, one, many) {
+    return formatCount(n) + " " + (n === 1 ? one : many);
+  }
+
+  function citizenUrl(base, name) {
+    return base + "?name=" + encodeURIComponent(name);
+  }
+
+  /** A time element showing local time, with the exact UTC instant in datetime. */
+  function timeNode(iso, short) {
+    return el("time", { datetime: iso, text: short ? formatShortTime(iso) : formatTime(iso) });
+  }
+
+  // ----------------------------------------------------------------------- map
+
+  /**
+   * A Leaflet map on a plain background with a graticule (no tile server on a
+   * closed police network), fitted to the city, keyboard-pannable.
+   */
+  function makeMap(node, cityBounds) {
+    const bounds = L.latLngBounds(cityBounds);
+    const map = L.map(node, { minZoom: 3, maxZoom: 18, zoomSnap: 0.5, keyboard: true });
+    map.attributionControl.setPrefix("Leaflet");
+    map.fitBounds(bounds, { padding: [8, 8] });
+    L.control.scale({ imperial: false }).addTo(map);
+    const grid = L.layerGroup().addTo(map);
+    const area = bounds.pad(1.5);
+    const step = 0.01;
+    const style = (major) => ({ color: major ? "#9aa6b5" : "#cdd4dd", weight: major ? 1.2 : 0.8, interactive: false });
+    const isMajor = (value) => Math.abs(Math.round(value / 0.05) * 0.05 - value) < 1e-6;
+    for (let lat = Math.ceil(area.getSouth() / step) * step; lat <= area.getNorth(); lat += step) {
+      const v = Number(lat.toFixed(4));
+      L.polyline([[v, area.getWest()], [v, area.getEast()]], style(isMajor(v))).addTo(grid);
+    }
+    for (let lon = Math.ceil(area.getWest() / step) * step; lon <= area.getEast(); lon += step) {
+      const v = Number(lon.toFixed(4));
+      L.polyline([[area.getSouth(), v], [area.getNorth(), v]], style(isMajor(v))).addTo(grid);
+    }
+    L.rectangle(bounds, { color: "#5b6675", weight: 1.5, dashArray: "6 6", fill: false, interactive: false }).addTo(grid);
+    return map;
+  }
+
+  // --------------------------------------------------------------------- pager
+
+  /**
+   * Cursor paging: `cursors[i]` is the `after` that fetched page i+1 (null for the
+   * first page); `next` is the current page's `next`. Moving is two steps, so a
+   * failed request leaves the pager where it was: ask for the target cursor,
+   * fetch, then `landed(direction, page.next)`. Only one page is ever held, so a
+   * million matching reports cost one page of memory.
+   */
+  class CursorPager {
+    constructor() {
+      this.reset();
+    }
+    reset() {
+      this.cursors = [null];
+      this.next = null;
+    }
+    get page() {
+      return this.cursors.length;
+    }
+    get current() {
+      return this.cursors[this.cursors.length - 1];
+    }
+    get hasPrevious() {
+      return this.cursors.length > 1;
+    }
+    get hasNext() {
+      return !!this.next;
+    }
+    target(direction) {
+      if (direction > 0) return this.next;
+      if (direction < 0) return this.cursors.length > 1 ? this.cursors[this.cursors.length - 2] : null;
+      return this.current;
+    }
+    landed(direction, next) {
+      if (direction > 0) this.cursors.push(this.next);
+      else if (direction < 0 && this.cursors.length > 1) this.cursors.pop();
+      this.next = next || null;
+    }
+  }
+
+  /** Announce in a polite live region; the same text twice is still read. */
+  function announce(node, text) {
+    if (!node) return;
+    node.textContent = "";
+    window.setTimeout(() => {
+      node.textContent = text;
+    }, 50);
+  }
+
+  window.PeaceWatchAnalytics = Object.freeze({
+    el,
+    readConfig,
+    csrfToken,
+    api,
+    ApiError,
+    SignedOutError,
+    formatCount,
+    formatScore,
+    formatTime,
+    formatShortTime,
+    formatLatLon,
+    plural,
+    citizenUrl,
+    timeNode,
+    makeMap,
+    CursorPager,
+    announce,
+  });
+})();

@@ -1,0 +1,266 @@
+"""An analyst's session on /analytics/, in a real browser against the real web server.
+
+The analytics store is filled up front (the indexer's pure core over simulated
+reports); the web server is a child process reading the same store file, so
+no broker or consumers are needed. Exports also start a real Celery worker.
+"""
+
+from __future__ import annotations
+
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import free_port
+from tests.live_stack import LiveStack
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+REPORTS = 1200
+SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "analytics.png"
+
+
+def fill_store(count: int = REPORTS) -> None:
+    """``count`` simulated reports over the last 22 hours, through the indexer's core."""
+    from analytics.consumer import process_batch
+    from ingest.batch import Record
+    from ingest.simulator import Fleet
+
+    now = datetime.now(tz=UTC)
+    records = [
+        Record(value=value, key=key)
+        for key, value in Fleet(drones=20, seed=7).backfill(count, now - timedelta(hours=22), timedelta(hours=21))
+    ]
+    for start in range(0, len(records), 500):
+        process_batch(records[start : start + 500])
+
+
+@pytest.fixture
+def web(tmp_path, settings, transactional_db):
+    """The web server alone, over a filled store; no broker is needed to query reports."""
+    settings.KAFKA_BOOTSTRAP_SERVERS = f"127.0.0.1:{free_port()}"  # nobody there: nothing here uses Kafka
+    fill_store()
+    running = LiveStack(tmp_path=tmp_path, port=free_port())
+    try:
+        running.start_web()
+        yield running
+    finally:
+        running.stop_all()
+
+
+def sign_in(page, stack, username: str) -> None:
+    page.goto(f"{stack.url}/accounts/login/?next=/analytics/")
+    page.fill("#id_username", username)
+    page.fill("#id_password", "correct-horse-battery")
+    page.press("#id_password", "Enter")
+    page.wait_for_url(f"{stack.url}/analytics/")
+    wait_idle(page)
+
+
+def wait_idle(page, timeout: float = 15000) -> None:
+    page.wait_for_function(
+        "() => window.peacewatchAnalytics && !window.peacewatchAnalytics.busy && window.peacewatchAnalytics.result",
+        timeout=timeout,
+    )
+
+
+def row_ids(page) -> list[str]:
+    return page.eval_on_selector_all("#results-table tbody tr", "rows => rows.map(r => r.dataset.reportId)")
+
+
+def run_query(page) -> None:
+    page.click("#run-query")
+    page.wait_for_timeout(50)
+    wait_idle(page)
+
+
+def test_an_analyst_runs_a_query_and_sees_rows_charts_and_heat_map_cells(web, new_page, analyst):
+    page = new_page()
+    errors = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    sign_in(page, web, analyst.username)
+
+    page.select_option("#q-size", "25")
+    run_query(page)
+    assert page.locator("#result-count").inner_text() == f"{REPORTS:,} reports match."
+    assert len(row_ids(page)) == 25
+    assert page.locator("#page-info").inner_text() == f"Page 1: reports 1\u201325 of {REPORTS:,}"
+    # Charts drawn by Chart.js, and the heat map's cells and legend on the Leaflet map.
+    assert (
+        page.evaluate("Chart.getChart('chart-histogram').data.datasets[0].data.reduce((a, b) => a + b, 0)") == REPORTS
+    )
+    assert page.evaluate("Chart.getChart('chart-top_drones').data.labels.length") == 10
+    assert int(page.get_attribute("#an-map", "data-cells")) > 5
+    assert page.locator("#an-map .heat-legend .legend-row").count() >= 2
+    assert page.locator("#an-map canvas").count() >= 1  # cells drawn on a canvas renderer
+    assert not errors
+
+
+def test_filters_narrow_the_results_and_a_bad_query_names_its_field(web, new_page, analyst):
+    page = new_page()
+    sign_in(page, web, analyst.username)
+    page.fill("#q-drones", "pw-00003, pw-00004")
+    page.check("#q-alerts-only")
+    run_query(page)
+    drones = page.eval_on_selector_all("#results-table tbody td.mono", "cells => cells.map(c => c.textContent)")
+    assert drones and set(drones) <= {"pw-00003", "pw-00004"}
+    assert page.locator("#results-table tbody tr:not(.is-alert)").count() == 0
+    total = int(page.get_attribute("#result-count", "data-total"))
+    assert 0 < total < REPORTS
+
+    page.fill("#q-drones", "not a drone!")
+    page.click("#run-query")
+    page.locator("#form-error").wait_for(state="visible")
+    assert page.get_attribute("#q-drones", "aria-invalid") == "true"
+    assert page.evaluate("document.activeElement.id") == "q-drones"
+
+
+def test_paging_forward_shows_other_rows_and_back_returns_to_the_first_page(web, new_page, analyst):
+    page = new_page()
+    sign_in(page, web, analyst.username)
+    page.select_option("#q-size", "25")
+    run_query(page)
+    first = row_ids(page)
+    page.click("#page-next")
+    page.wait_for_function("() => window.peacewatchAnalytics.page === 2 && !window.peacewatchAnalytics.busy")
+    second = row_ids(page)
+    assert len(second) == 25 and not set(first) & set(second)
+    assert page.locator("#page-info").inner_text() == f"Page 2: reports 26\u201350 of {REPORTS:,}"
+    page.click("#page-next")
+    page.wait_for_function("() => window.peacewatchAnalytics.page === 3 && !window.peacewatchAnalytics.busy")
+    page.click("#page-prev")
+    page.wait_for_function("() => window.peacewatchAnalytics.page === 2 && !window.peacewatchAnalytics.busy")
+    assert row_ids(page) == second
+    page.click("#page-prev")
+    page.wait_for_function("() => window.peacewatchAnalytics.page === 1 && !window.peacewatchAnalytics.busy")
+    assert row_ids(page) == first
+    assert page.is_disabled("#page-prev")
+
+
+def test_a_saved_query_comes_back_into_the_form_and_can_be_renamed_and_deleted(web, new_page, analyst):
+    page = new_page()
+    sign_in(page, web, analyst.username)
+    page.select_option("#q-time", "7d")
+    page.fill("#q-words", "strike, bread")
+    page.select_option("#q-words-match", "all")
+    page.fill("#q-score-max", "40")
+    page.fill("#save-name", "Angry bread strikes")
+    page.check("#save-shared")
+    page.click("#save-query")
+    item = page.locator("#saved-list li", has_text="Angry bread strikes")
+    item.wait_for()
+    assert item.locator(".shared-badge").count() == 1
+
+    page.click("#reset-query")
+    assert page.input_value("#q-words") == ""
+    item.get_by_role("button", name="Load Angry bread strikes").click()
+    wait_idle(page)
+    assert page.input_value("#q-time") == "7d"
+    assert page.input_value("#q-words") == "strike, bread"
+    assert page.input_value("#q-words-match") == "all"
+    assert page.input_value("#q-score-max") == "40"
+    assert page.evaluate("window.peacewatchAnalytics.query.words") == {"all": ["strike", "bread"]}
+
+    item.get_by_role("button", name="Rename Angry bread strikes").click()
+    page.fill("#saved-list input[type=text]", "Bread strikes")
+    page.keyboard.press("Enter")
+    page.locator("#saved-list li", has_text="Bread strikes").wait_for()
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name="Delete Bread strikes").click()
+    page.locator("#saved-list", has_text="No saved queries yet.").wait_for()
+
+
+def test_the_keyboard_drives_the_main_flow(web, new_page, analyst):
+    page = new_page()
+    sign_in(page, web, analyst.username)
+    page.focus("#q-time")
+    page.keyboard.press("ArrowDown")  # last 24 hours -> last 7 days
+    assert page.input_value("#q-time") == "7d"
+    page.focus("#q-citizen")
+    page.keyboard.type("Zzz Nobody")
+    page.keyboard.press("Enter")  # Enter in a field submits the query
+    page.wait_for_function("() => document.querySelector('#result-count').textContent.startsWith('0 reports')")
+    assert page.is_visible("#results-empty")
+
+    page.fill("#q-citizen", "")
+    page.focus("#q-area")
+    page.keyboard.press("ArrowDown")  # anywhere -> in a rectangle: it frames the map view, editable as numbers
+    assert page.is_visible("#q-south")
+    page.focus("#q-citizen")
+    page.keyboard.press("Enter")
+    wait_idle(page)
+    assert page.evaluate("window.peacewatchAnalytics.query.area.box.south") < 48.9
+
+    # Tab order reaches the map, its draw buttons, the export buttons and the pager.
+    reached = set()
+    page.focus("#run-query")
+    for _ in range(600):
+        page.keyboard.press("Tab")
+        reached.add(page.evaluate("document.activeElement.id || document.activeElement.className"))
+        if "page-next" in reached:
+            break
+    for target in ("export-csv", "export-ndjson", "an-map", "page-next"):
+        assert any(target in (name or "") for name in reached), (target, reached)
+    page.focus("#page-next")
+    page.keyboard.press("Enter")
+    page.wait_for_function("() => window.peacewatchAnalytics.page === 2 && !window.peacewatchAnalytics.busy")
+    outline = page.evaluate("getComputedStyle(document.activeElement).outlineStyle")
+    assert outline != "none"
+
+
+def test_a_citizen_from_the_results_opens_their_timeline(web, new_page, analyst):
+    page = new_page()
+    sign_in(page, web, analyst.username)
+    name = page.evaluate("Chart.getChart('chart-top_citizens').data.labels[0]")
+    page.locator("#panel-top_citizens summary").click()
+    page.locator("#top_citizens-list a", has_text=name).first.click()
+    page.wait_for_url("**/analytics/citizen/?name=*")
+    page.wait_for_function(
+        "() => window.peacewatchCitizen && window.peacewatchCitizen.result && !window.peacewatchCitizen.busy"
+    )
+    rows = page.locator("#sightings-table tbody tr")
+    assert rows.count() >= 2
+    times = page.eval_on_selector_all("#sightings-table tbody time", "ts => ts.map(t => t.getAttribute('datetime'))")
+    assert times == sorted(times)  # oldest first
+    assert int(page.get_attribute("#citizen-map", "data-points")) == rows.count()
+    assert page.locator("#citizen-map path.leaflet-interactive").count() >= rows.count()
+
+
+def test_an_export_shows_its_progress_then_a_download_link(web, new_page, analyst):
+    worker = web.start(
+        "worker", [sys.executable, "-m", "celery", "-A", "peacewatch", "worker", "--pool", "solo", "-l", "warning"]
+    )
+    page = new_page()
+    sign_in(page, web, analyst.username)
+    page.click("#export-csv")
+    assert page.is_visible("#export-progress")
+    link = page.locator("#export-link")
+    try:
+        link.wait_for(state="visible", timeout=60000)
+    except Exception:
+        raise AssertionError(web.log("worker") + web.log("web")) from None
+    assert worker.poll() is None
+    assert page.evaluate("document.querySelector('#export-progress').value") == 1
+    assert "Download CSV" in link.inner_text()
+    with page.expect_download() as download:
+        link.click()
+    lines = Path(download.value.path()).read_text().splitlines()
+    assert len(lines) == REPORTS + 1  # a header, then every report of the query
+
+
+def test_the_api_docs_show_the_search_endpoint(web, new_page, analyst):
+    page = new_page()
+    sign_in(page, web, analyst.username)
+    page.goto(f"{web.url}/api/docs/")
+    page.locator("#swagger-ui .opblock-summary-path", has_text="/api/v1/reports/search").first.wait_for(timeout=15000)
+
+
+def test_the_analytics_page_reads_well_on_a_laptop_screen(web, new_page, analyst):
+    page = new_page(viewport=(1366, 768))
+    sign_in(page, web, analyst.username)
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    page.wait_for_timeout(300)  # the map's canvas settles
+    SCREENSHOT.parent.mkdir(exist_ok=True)
+    page.screenshot(path=str(SCREENSHOT))
