@@ -970,7 +970,8 @@
     dom.exportProgress.value = progress;
     const written = formatCount(job.rows_written || 0);
     const total = typeof job.total === "number" ? " of " + formatCount(job.total) : "";
-    dom.exportText.textContent = Math.round(progress * 100) + " % · " + written + total + " reports";
+    const status = job.status === "queued" ? "waiting for a worker · " : "";
+    dom.exportText.textContent = status + Math.round(progress * 100) + " % · " + written + total + " reports";
     if (exportBroken(job)) {
       exportFailed(job.error || "The export failed.");
       return;

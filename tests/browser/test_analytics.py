@@ -50,6 +50,22 @@ def web(tmp_path, settings, transactional_db):
         running.stop_all()
 
 
+def watch_errors(page) -> list[str]:
+    """Script errors and Content-Security-Policy refusals the page meets (there must be none)."""
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+
+    def on_console(message) -> None:
+        # Chromium's own /favicon.ico request (there is none) logs a 404 without a response event;
+        # the page's own requests are checked by status below.
+        if message.type == "error" and not message.text.startswith("Failed to load resource"):
+            errors.append(message.text)
+
+    page.on("console", on_console)
+    page.on("response", lambda response: response.status >= 400 and errors.append(f"{response.status} {response.url}"))
+    return errors
+
+
 def sign_in(page, stack, username: str) -> None:
     page.goto(f"{stack.url}/accounts/login/?next=/analytics/")
     page.fill("#id_username", username)
@@ -78,8 +94,7 @@ def run_query(page) -> None:
 
 def test_an_analyst_runs_a_query_and_sees_rows_charts_and_heat_map_cells(web, new_page, analyst):
     page = new_page()
-    errors = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
+    errors = watch_errors(page)
     sign_in(page, web, analyst.username)
 
     page.select_option("#q-size", "25")
@@ -210,8 +225,36 @@ def test_the_keyboard_drives_the_main_flow(web, new_page, analyst):
     assert outline != "none"
 
 
+def test_an_area_drawn_with_the_mouse_narrows_the_query(web, new_page, analyst):
+    page = new_page()
+    sign_in(page, web, analyst.username)
+    box = page.locator("#an-map").bounding_box()
+    page.get_by_role("button", name="Rectangle").click()
+    assert page.get_attribute(".draw-box", "aria-pressed") == "true"
+    page.mouse.move(box["x"] + box["width"] * 0.35, box["y"] + box["height"] * 0.35)
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["width"] * 0.6, box["y"] + box["height"] * 0.6, steps=5)
+    page.mouse.up()
+    assert page.input_value("#q-area") == "box"
+    assert float(page.input_value("#q-south")) < float(page.input_value("#q-north"))
+    run_query(page)
+    total = int(page.get_attribute("#result-count", "data-total"))
+    assert 0 < total < REPORTS
+
+    page.get_by_role("button", name="Circle").click()
+    page.mouse.move(box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.5)
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["width"] * 0.6, box["y"] + box["height"] * 0.5, steps=5)
+    page.mouse.up()
+    assert page.input_value("#q-area") == "circle"
+    assert float(page.input_value("#q-radius")) > 100
+    page.get_by_role("button", name="Clear").click()
+    assert page.input_value("#q-area") == "none"
+
+
 def test_a_citizen_from_the_results_opens_their_timeline(web, new_page, analyst):
     page = new_page()
+    errors = watch_errors(page)
     sign_in(page, web, analyst.username)
     name = page.evaluate("Chart.getChart('chart-top_citizens').data.labels[0]")
     page.locator("#panel-top_citizens summary").click()
@@ -226,6 +269,7 @@ def test_a_citizen_from_the_results_opens_their_timeline(web, new_page, analyst)
     assert times == sorted(times)  # oldest first
     assert int(page.get_attribute("#citizen-map", "data-points")) == rows.count()
     assert page.locator("#citizen-map path.leaflet-interactive").count() >= rows.count()
+    assert not errors
 
 
 def test_an_export_shows_its_progress_then_a_download_link(web, new_page, analyst):
@@ -253,8 +297,10 @@ def test_an_export_shows_its_progress_then_a_download_link(web, new_page, analys
 def test_the_api_docs_show_the_search_endpoint(web, new_page, analyst):
     page = new_page()
     sign_in(page, web, analyst.username)
+    errors = watch_errors(page)
     page.goto(f"{web.url}/api/docs/")
     page.locator("#swagger-ui .opblock-summary-path", has_text="/api/v1/reports/search").first.wait_for(timeout=15000)
+    assert not errors
 
 
 def test_the_analytics_page_reads_well_on_a_laptop_screen(web, new_page, analyst):
