@@ -3,6 +3,8 @@
 Pure core over a batch (STYLE rule 3). Bad records become dead letters with
 the original bytes; this consumer owns the reports topic's dead letters (the
 ``alerts`` consumer only counts them) so each bad record is dead-lettered once.
+A valid report the engine itself refuses (an Elasticsearch mapping conflict,
+say) is dead-lettered too, with code ``rejected``, rather than retried forever.
 """
 
 from __future__ import annotations
@@ -16,16 +18,21 @@ from ingest.reports import ReportError, decode_report
 
 
 def process_batch(records: list[KafkaRecord]) -> BatchOutcome:
-    received, dead_letters = [], []
+    received, dead_letters, source = [], [], {}
     for record in records:
         decoded = decode_report(record.value, timestamp_ms=record.timestamp)
         if isinstance(decoded, ReportError):
             dead_letters.append(DeadLetter.for_record(record, decoded))
         else:
             received.append(decoded)
-    stored = get_store().index(received)
+            source[decoded.report_id] = record
+    store = get_store()
+    stored = store.index(received)
+    rejected = store.take_rejected()
+    for report_id, reason in rejected:
+        dead_letters.append(DeadLetter.for_record(source[report_id], ReportError("rejected", reason)))
     return BatchOutcome(
         records=len(records),
         dead_letters=dead_letters,
-        counts=Counter(stored=stored, duplicates=len(received) - stored),
+        counts=Counter(stored=stored, duplicates=len(received) - stored - len(rejected), rejected=len(rejected)),
     )

@@ -206,6 +206,26 @@ INGEST_KAFKA_TIMEOUT_S = env_float("INGEST_KAFKA_TIMEOUT_S", 5.0, minimum=0.1)
 
 # --- Analytics ------------------------------------------------------------------
 ELASTICSEARCH_URL = env_url("ELASTICSEARCH_URL", schemes=("http", "https"))
+# auto asks the server; opensearch makes the client send plain application/json.
+ELASTICSEARCH_FLAVOR = env_str("ELASTICSEARCH_FLAVOR", "auto")
+if ELASTICSEARCH_FLAVOR not in {"auto", "elasticsearch", "opensearch"}:
+    raise ImproperlyConfigured(
+        f"ELASTICSEARCH_FLAVOR={ELASTICSEARCH_FLAVOR!r} must be auto, elasticsearch or opensearch"
+    )
+ELASTICSEARCH_API_KEY = env_str("ELASTICSEARCH_API_KEY")
+ELASTICSEARCH_USERNAME = env_str("ELASTICSEARCH_USERNAME")
+ELASTICSEARCH_PASSWORD = env_str("ELASTICSEARCH_PASSWORD")
+ELASTICSEARCH_CA_CERTS = env_str("ELASTICSEARCH_CA_CERTS")
+ELASTICSEARCH_VERIFY_CERTS = env_bool("ELASTICSEARCH_VERIFY_CERTS", True)
+ELASTICSEARCH_TIMEOUT_S = env_float("ELASTICSEARCH_TIMEOUT_S", 30.0, minimum=1)
+ELASTICSEARCH_INDEX_PREFIX = env_str("ELASTICSEARCH_INDEX_PREFIX", "peacewatch")
+# One primary shard per ~30-50 GB of a day's index: see docs/ARCHITECTURE.md capacity plan.
+ELASTICSEARCH_SHARDS = env_int("ELASTICSEARCH_SHARDS", 1, minimum=1)
+ELASTICSEARCH_REPLICAS = env_int("ELASTICSEARCH_REPLICAS", 1, minimum=0)
+# Daily indices older than this are dropped by the prune-analytics-indices beat task.
+ELASTICSEARCH_RETENTION_DAYS = env_int("ELASTICSEARCH_RETENTION_DAYS", 365, minimum=1)
+ELASTICSEARCH_BULK_BYTES = env_int("ELASTICSEARCH_BULK_BYTES", 5 * 1024 * 1024, minimum=1024)
+ELASTICSEARCH_BULK_DOCS = env_int("ELASTICSEARCH_BULK_DOCS", 5000, minimum=1)
 ANALYTICS_SQLITE_PATH = Path(env_str("ANALYTICS_SQLITE_PATH", str(VAR_DIR / "analytics.sqlite3")))
 
 # --- Redis, channels, celery ----------------------------------------------------

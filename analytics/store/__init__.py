@@ -5,7 +5,6 @@ from __future__ import annotations
 import threading
 
 from django.conf import settings
-from django.core.exceptions import ImproperlyConfigured
 
 from analytics.store.base import ReportStore
 
@@ -14,7 +13,7 @@ _local = threading.local()
 
 def open_store() -> ReportStore:
     if settings.ELASTICSEARCH_URL:
-        raise ImproperlyConfigured("the Elasticsearch engine arrives with the analytics issue; unset ELASTICSEARCH_URL")
+        return open_elastic(settings.ELASTICSEARCH_URL)
     from analytics.store.embedded import EmbeddedStore
 
     return EmbeddedStore(settings.ANALYTICS_SQLITE_PATH)
@@ -33,3 +32,27 @@ def reset_store() -> None:
     if store is not None:
         store.close()
         _local.store = None
+
+
+def open_elastic(url: str, **overrides) -> ReportStore:
+    from analytics.store.elastic import ElasticStore, make_client
+
+    client = make_client(
+        url,
+        flavor=settings.ELASTICSEARCH_FLAVOR,
+        api_key=settings.ELASTICSEARCH_API_KEY or None,
+        username=settings.ELASTICSEARCH_USERNAME or None,
+        password=settings.ELASTICSEARCH_PASSWORD or None,
+        ca_certs=settings.ELASTICSEARCH_CA_CERTS or None,
+        verify_certs=settings.ELASTICSEARCH_VERIFY_CERTS,
+        timeout_s=settings.ELASTICSEARCH_TIMEOUT_S,
+    )
+    options = {
+        "prefix": settings.ELASTICSEARCH_INDEX_PREFIX,
+        "shards": settings.ELASTICSEARCH_SHARDS,
+        "replicas": settings.ELASTICSEARCH_REPLICAS,
+        "bulk_bytes": settings.ELASTICSEARCH_BULK_BYTES,
+        "bulk_docs": settings.ELASTICSEARCH_BULK_DOCS,
+    }
+    options.update(overrides)
+    return ElasticStore(client, **options)

@@ -15,14 +15,17 @@ report once.
 from __future__ import annotations
 
 import json
-import re
 import sqlite3
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-from ingest.reports import Received
+from analytics.query import Plan, score_bin, tile_xy
+from analytics.tokens import word_token
+from ingest.reports import Received, decode_report
 
+SCHEMA_VERSION = 2
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS reports (
     id INTEGER PRIMARY KEY,
@@ -31,8 +34,11 @@ CREATE TABLE IF NOT EXISTS reports (
     drone_id TEXT NOT NULL,
     lat REAL NOT NULL,
     lon REAL NOT NULL,
+    x16 INTEGER NOT NULL,           -- map tile at zoom 16 (heat-map grid, coarser zooms by shift)
+    y16 INTEGER NOT NULL,
     min_score REAL,                 -- lowest peacescore in the report, NULL if nobody seen
     n_citizens INTEGER NOT NULL,
+    tokens TEXT NOT NULL,           -- distinct word tokens, space separated (top-words of a filtered set)
     time_source TEXT NOT NULL,      -- 'drone' (sent_at) or 'broker' (record timestamp)
     stored_at INTEGER NOT NULL,
     raw TEXT NOT NULL               -- the report exactly as received
@@ -40,6 +46,7 @@ CREATE TABLE IF NOT EXISTS reports (
 CREATE INDEX IF NOT EXISTS reports_ts ON reports (ts);
 CREATE INDEX IF NOT EXISTS reports_drone_ts ON reports (drone_id, ts);
 -- Clustered by (name, ts): a citizen's timeline is one contiguous range.
+-- A name twice in one report is one sighting, the first one.
 CREATE TABLE IF NOT EXISTS citizens (
     name TEXT NOT NULL,
     ts INTEGER NOT NULL,
@@ -47,27 +54,52 @@ CREATE TABLE IF NOT EXISTS citizens (
     score REAL NOT NULL,
     PRIMARY KEY (name, ts, report)
 ) WITHOUT ROWID;
+-- Aggregations over a filtered set of reports start from report ids.
+CREATE INDEX IF NOT EXISTS citizens_report ON citizens (report, score);
 -- Which reports heard which words: a contentless full-text index (rowid =
 -- reports.id) is ~20x cheaper to write than one row per word and answers
 -- "any of" / "all of" directly. Each word is one token (see word_token).
 CREATE VIRTUAL TABLE IF NOT EXISTS words USING fts5(
     w, content='', detail=none, tokenize="unicode61 remove_diacritics 0 tokenchars '_'"
 );
+-- Rollups: counts per 5-minute and per 1-hour bucket (level = bucket length
+-- in ms), kept in the same transaction as the reports, so a dashboard over a
+-- day reads a few thousand rows instead of millions. Only queries filtered by
+-- time alone use them; raw rows fill the partial buckets at both ends.
+CREATE TABLE IF NOT EXISTS roll_count (
+    level INTEGER NOT NULL, bucket INTEGER NOT NULL, n INTEGER NOT NULL,
+    PRIMARY KEY (level, bucket)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS roll_citizen (
+    level INTEGER NOT NULL, bucket INTEGER NOT NULL, key TEXT NOT NULL, n INTEGER NOT NULL,
+    PRIMARY KEY (level, bucket, key)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS roll_word (
+    level INTEGER NOT NULL, bucket INTEGER NOT NULL, key TEXT NOT NULL, n INTEGER NOT NULL,
+    PRIMARY KEY (level, bucket, key)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS roll_drone (
+    level INTEGER NOT NULL, bucket INTEGER NOT NULL, key TEXT NOT NULL, n INTEGER NOT NULL,
+    PRIMARY KEY (level, bucket, key)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS roll_tile (
+    level INTEGER NOT NULL, bucket INTEGER NOT NULL, x INTEGER NOT NULL, y INTEGER NOT NULL, n INTEGER NOT NULL,
+    PRIMARY KEY (level, bucket, x, y)) WITHOUT ROWID;
+-- Peacescores in tenth-of-a-point bins: exact count, sum, min and max,
+-- percentiles to within a tenth of a point.
+CREATE TABLE IF NOT EXISTS roll_score (
+    level INTEGER NOT NULL, bucket INTEGER NOT NULL, bin INTEGER NOT NULL,
+    n INTEGER NOT NULL, total REAL NOT NULL, lo REAL NOT NULL, hi REAL NOT NULL,
+    PRIMARY KEY (level, bucket, bin)) WITHOUT ROWID;
 """
-
-_NON_WORD = re.compile(r"[\W_]+")
-
-
-def word_token(word: str) -> str:
-    """A heard word as one full-text token: case-folded, inner punctuation as '_'."""
-    return _NON_WORD.sub("_", word.casefold()).strip("_") or "_"
-
+ROLLUP_LEVELS = (300_000, 3_600_000)  # 5 minutes, 1 hour
+GRID_ZOOM = 16
 
 _CHUNK = 500  # well under SQLite's bound-parameter limit
 
 
 def _ms(dt: datetime) -> int:
     return int(dt.timestamp() * 1000)
+
+
+class StoreSchemaError(RuntimeError):
+    pass
 
 
 class EmbeddedStore:
@@ -83,10 +115,23 @@ class EmbeddedStore:
         self.db.execute("PRAGMA cache_size=-262144")  # 256 MiB page cache
         # Checkpoint every ~40 MB of WAL rather than 4 MB: fewer, larger copies.
         self.db.execute("PRAGMA wal_autocheckpoint=10000")
+        version = self.db.execute("PRAGMA user_version").fetchone()[0]
+        has_reports = self.db.execute("SELECT 1 FROM sqlite_master WHERE name = 'reports'").fetchone()
+        if has_reports and version != SCHEMA_VERSION:
+            raise StoreSchemaError(
+                f"the analytics store {self.path} has schema version {version}, this code needs "
+                f"{SCHEMA_VERSION}: move the file aside and rebuild it with "
+                "`python manage.py reindex --from-topic --since <time>`"
+            )
         self.db.executescript(SCHEMA)
+        if not has_reports:
+            self.db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
 
     def close(self) -> None:
         self.db.close()
+
+    def ping(self) -> None:
+        self.db.execute("SELECT 1").fetchone()
 
     def index(self, reports: Sequence[Received]) -> int:
         if not reports:
@@ -100,38 +145,54 @@ class EmbeddedStore:
                 if item.report_id not in stored and item.report_id not in fresh:
                     fresh[item.report_id] = item
             if fresh:
-                next_id = (db.execute("SELECT COALESCE(MAX(id), 0) FROM reports").fetchone()[0]) + 1
-                now = _ms(datetime.now(tz=UTC))
-                report_rows, citizen_rows, word_rows = [], [], []
-                for rowid, item in enumerate(fresh.values(), start=next_id):
-                    report = item.report
-                    ts = _ms(item.observed_at)
-                    report_rows.append(
-                        (
-                            rowid,
-                            item.report_id,
-                            ts,
-                            report.drone_id,
-                            report.location.lat,
-                            report.location.lon,
-                            report.min_peacescore(),
-                            len(report.citizens),
-                            item.time_source,
-                            now,
-                            item.raw.decode("utf-8"),
-                        )
-                    )
-                    # The same name twice in one report is one sighting (key is name, ts, report).
-                    citizen_rows.extend((c.name, ts, rowid, c.peacescore) for c in report.citizens)
-                    word_rows.append((rowid, " ".join({word_token(w) for w in report.words})))
-                db.executemany("INSERT INTO reports VALUES (?,?,?,?,?,?,?,?,?,?,?)", report_rows)
-                db.executemany("INSERT OR IGNORE INTO citizens VALUES (?,?,?,?)", citizen_rows)
-                db.executemany("INSERT INTO words (rowid, w) VALUES (?,?)", word_rows)
+                self._insert(list(fresh.values()))
             db.execute("COMMIT")
         except BaseException:
             db.execute("ROLLBACK")
             raise
         return len(fresh)
+
+    def _insert(self, fresh: list[Received]) -> None:
+        db = self.db
+        next_id = (db.execute("SELECT COALESCE(MAX(id), 0) FROM reports").fetchone()[0]) + 1
+        now = _ms(datetime.now(tz=UTC))
+        report_rows, citizen_rows, word_rows = [], [], []
+        rollup = Rollup()
+        for rowid, item in enumerate(fresh, start=next_id):
+            report = item.report
+            ts = _ms(item.observed_at)
+            lat, lon = report.location.lat, report.location.lon
+            x16, y16 = tile_xy(lat, lon, GRID_ZOOM)
+            people: dict[str, float] = {}
+            for c in report.citizens:
+                people.setdefault(c.name, c.peacescore)
+            tokens = {word_token(w) for w in report.words}
+            token_text = " ".join(sorted(tokens))
+            report_rows.append(
+                (
+                    rowid,
+                    item.report_id,
+                    ts,
+                    report.drone_id,
+                    lat,
+                    lon,
+                    x16,
+                    y16,
+                    min(people.values(), default=None),
+                    len(people),
+                    token_text,
+                    item.time_source,
+                    now,
+                    item.raw.decode("utf-8"),
+                )
+            )
+            citizen_rows.extend((name, ts, rowid, score) for name, score in people.items())
+            word_rows.append((rowid, token_text))
+            rollup.add(ts, report.drone_id, x16, y16, people, tokens)
+        db.executemany("INSERT INTO reports VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)", report_rows)
+        db.executemany("INSERT OR IGNORE INTO citizens VALUES (?,?,?,?)", citizen_rows)
+        db.executemany("INSERT INTO words (rowid, w) VALUES (?,?)", word_rows)
+        rollup.write(db)
 
     def _existing(self, report_ids: list[str]) -> set[str]:
         found: set[str] = set()
@@ -162,3 +223,73 @@ class EmbeddedStore:
 
     def report_ids(self) -> list[str]:
         return [row[0] for row in self.db.execute("SELECT report_id FROM reports ORDER BY id")]
+
+    def iter_received(self, *, since_ms: int | None = None, batch: int = 2000) -> Iterator[list[Received]]:
+        """Every stored report as received, in storage order, a batch at a time (re-indexing)."""
+        last = 0
+        while True:
+            rows = self.db.execute(
+                "SELECT id, raw, ts FROM reports WHERE id > ? AND ts >= ? ORDER BY id LIMIT ?",
+                (last, since_ms if since_ms is not None else -(2**62), batch),
+            ).fetchall()
+            if not rows:
+                return
+            last = rows[-1][0]
+            out = []
+            for _, raw, ts in rows:
+                decoded = decode_report(raw.encode("utf-8"), timestamp_ms=ts)
+                if isinstance(decoded, Received):
+                    out.append(decoded)
+            yield out
+
+    def take_rejected(self) -> list[tuple[str, str]]:
+        return []  # every valid report fits the SQLite schema
+
+    def search(self, p: Plan) -> dict:
+        from analytics.store.embedded_search import run_search
+
+        return run_search(self.db, p)
+
+
+class Rollup:
+    """Counts of one batch per (level, bucket, key), written as additive upserts."""
+
+    def __init__(self) -> None:
+        self.count: Counter = Counter()
+        self.citizen: Counter = Counter()
+        self.word: Counter = Counter()
+        self.drone: Counter = Counter()
+        self.tile: Counter = Counter()
+        self.score: dict[tuple[int, int, int], list[float]] = {}
+
+    def add(self, ts: int, drone_id: str, x16: int, y16: int, people: dict[str, float], tokens: set[str]) -> None:
+        for level in ROLLUP_LEVELS:
+            bucket = ts // level * level
+            self.count[(level, bucket)] += 1
+            self.drone[(level, bucket, drone_id)] += 1
+            self.tile[(level, bucket, x16, y16)] += 1
+            for name, score in people.items():
+                self.citizen[(level, bucket, name)] += 1
+                key = (level, bucket, score_bin(score))
+                acc = self.score.get(key)
+                if acc is None:
+                    self.score[key] = [1, score, score, score]
+                else:
+                    acc[0] += 1
+                    acc[1] += score
+                    acc[2] = min(acc[2], score)
+                    acc[3] = max(acc[3], score)
+            for token in tokens:
+                self.word[(level, bucket, token)] += 1
+
+    def write(self, db: sqlite3.Connection) -> None:
+        upsert = "INSERT INTO {t} VALUES ({marks}) ON CONFLICT DO UPDATE SET n = n + excluded.n"
+        db.executemany(upsert.format(t="roll_count", marks="?,?,?"), [(*k, n) for k, n in self.count.items()])
+        for table, counter in (("roll_citizen", self.citizen), ("roll_word", self.word), ("roll_drone", self.drone)):
+            db.executemany(upsert.format(t=table, marks="?,?,?,?"), [(*k, n) for k, n in counter.items()])
+        db.executemany(upsert.format(t="roll_tile", marks="?,?,?,?,?"), [(*k, n) for k, n in self.tile.items()])
+        db.executemany(
+            "INSERT INTO roll_score VALUES (?,?,?,?,?,?,?) ON CONFLICT DO UPDATE SET n = n + excluded.n, "
+            "total = total + excluded.total, lo = min(lo, excluded.lo), hi = max(hi, excluded.hi)",
+            [(*k, *v) for k, v in self.score.items()],
+        )

@@ -1,0 +1,452 @@
+"""The analysts' query, defined once, validated once, run by either engine.
+
+A :class:`Query` is what the UI, the API and saved queries hold: filters
+(time, drones, citizen, words, peacescore, area, alerts only), the
+aggregations wanted and the page of hits. :func:`parse_query` turns JSON into
+one, or a :class:`QueryError` naming the bad field; :func:`plan` resolves it
+against a clock and the alert threshold into a :class:`Plan`, the plain data
+both engines compile (STYLE rule 7): the embedded engine to SQL, the
+Elasticsearch engine to a search body. Anything both engines must agree on
+(time buckets, word tokens, percentiles, bucket order, cursors) is decided
+here or in the shared post-processing below, not in each engine.
+"""
+
+from __future__ import annotations
+
+import base64
+import math
+import re
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+import msgspec
+
+from analytics.tokens import word_token
+
+MAX_SIZE = 500  # hits per page; exports page through everything instead
+MAX_TOP = 100
+MAX_GRID_PRECISION = 16  # the embedded rollups keep tiles at zoom 16
+MAX_GRID_CELLS = 10_000
+PERCENTS = (5.0, 25.0, 50.0, 75.0, 95.0, 99.0)
+AGGREGATIONS = ("histogram", "top_citizens", "top_drones", "top_words", "score", "grid")
+
+# Histogram intervals: the smallest giving at most MAX_BUCKETS buckets.
+INTERVALS = (
+    ("1m", 60_000),
+    ("5m", 300_000),
+    ("10m", 600_000),
+    ("15m", 900_000),
+    ("30m", 1_800_000),
+    ("1h", 3_600_000),
+    ("3h", 10_800_000),
+    ("6h", 21_600_000),
+    ("12h", 43_200_000),
+    ("1d", 86_400_000),
+    ("7d", 604_800_000),
+)
+MAX_BUCKETS = 120
+
+_RELATIVE = re.compile(r"^(\d{1,4})(m|h|d)$")
+_UNITS = {"m": 60_000, "h": 3_600_000, "d": 86_400_000}
+MAX_RANGE_MS = 3660 * 86_400_000  # ten years: beyond that it is a typo
+
+DroneId = Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._-]+$")]
+Word = Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
+
+
+class Strict(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
+    pass
+
+
+class TimeRange(Strict):
+    """Absolute (``from``/``to``, RFC 3339) or relative (``last``: 15m, 24h, 7d)."""
+
+    last: str | None = None
+    from_: datetime | None = msgspec.field(default=None, name="from")
+    to: datetime | None = None
+
+
+class CitizenFilter(Strict):
+    name: Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+    match: Literal["exact", "prefix"] = "exact"
+
+
+class WordsFilter(Strict):
+    any: Annotated[list[Word], msgspec.Meta(max_length=50)] = []
+    all: Annotated[list[Word], msgspec.Meta(max_length=50)] = []
+
+
+class ScoreRange(Strict):
+    min: Annotated[float, msgspec.Meta(ge=0, le=100)] | None = None
+    max: Annotated[float, msgspec.Meta(ge=0, le=100)] | None = None
+
+
+class Box(Strict):
+    south: Annotated[float, msgspec.Meta(ge=-90, le=90)]
+    west: Annotated[float, msgspec.Meta(ge=-180, le=180)]
+    north: Annotated[float, msgspec.Meta(ge=-90, le=90)]
+    east: Annotated[float, msgspec.Meta(ge=-180, le=180)]
+
+
+class Circle(Strict):
+    lat: Annotated[float, msgspec.Meta(ge=-90, le=90)]
+    lon: Annotated[float, msgspec.Meta(ge=-180, le=180)]
+    radius_m: Annotated[float, msgspec.Meta(gt=0, le=1_000_000)]
+
+
+class Area(Strict):
+    box: Box | None = None
+    circle: Circle | None = None
+
+
+class Query(Strict):
+    time: TimeRange = msgspec.field(default_factory=lambda: TimeRange(last="24h"))
+    drones: Annotated[list[DroneId], msgspec.Meta(max_length=1000)] = []
+    citizen: CitizenFilter | None = None
+    words: WordsFilter | None = None
+    score: ScoreRange | None = None
+    area: Area | None = None
+    alerts_only: bool = False
+    aggs: list[Literal["histogram", "top_citizens", "top_drones", "top_words", "score", "grid"]] = []
+    top: Annotated[int, msgspec.Meta(ge=1, le=MAX_TOP)] = 10
+    grid_precision: Annotated[int, msgspec.Meta(ge=0, le=MAX_GRID_PRECISION)] | None = None
+    size: Annotated[int, msgspec.Meta(ge=0, le=MAX_SIZE)] = 50
+    sort: Literal["newest", "oldest"] = "newest"
+    after: Annotated[str, msgspec.Meta(max_length=300)] | None = None
+
+
+class QueryError(ValueError):
+    """A query that cannot run; ``field`` is the JSON path of the culprit."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}" if field else message)
+        self.field = field
+        self.message = message
+
+    def as_dict(self) -> dict:
+        return {"error": str(self), "field": self.field}
+
+
+_FIELD_PATH = re.compile(r"`\$\.?([^`]*)`")
+
+
+def parse_query(data: Any) -> Query:
+    """A validated Query from decoded JSON, or QueryError naming the problem."""
+    if data is None:
+        data = {}
+    if not isinstance(data, Mapping):
+        raise QueryError("", "the query must be a JSON object")
+    try:
+        query = msgspec.convert(dict(data), Query, dec_hook=_dec_hook)
+    except msgspec.ValidationError as exc:
+        text = str(exc)
+        match = _FIELD_PATH.search(text)
+        field = match.group(1) if match else ""
+        unknown = re.match(r"Object contains unknown field `([^`]*)`", text)
+        if unknown:
+            field = ".".join(p for p in (field, unknown.group(1)) if p)
+            raise QueryError(field, "unknown field") from None
+        raise QueryError(field, text.split(" - at ")[0]) from None
+    _check(query)
+    return query
+
+
+def _dec_hook(type_: type, obj: Any) -> Any:
+    raise NotImplementedError(type_)
+
+
+def _check(query: Query) -> None:
+    t = query.time
+    if t.last is not None and (t.from_ is not None or t.to is not None):
+        raise QueryError("time", "give either last or from/to, not both")
+    if t.last is not None and not _RELATIVE.match(t.last):
+        raise QueryError("time.last", "expected a number and a unit m, h or d, such as 15m, 24h or 7d")
+    for name, value in (("time.from", t.from_), ("time.to", t.to)):
+        if value is not None and value.tzinfo is None:
+            raise QueryError(name, "a time needs an offset, such as Z or +01:00")
+    if t.from_ is not None and t.to is not None and t.from_ >= t.to:
+        raise QueryError("time", "from must be before to")
+    score = query.score
+    if score and score.min is not None and score.max is not None and score.min > score.max:
+        raise QueryError("score", "min must not be greater than max")
+    if query.area:
+        if (query.area.box is None) == (query.area.circle is None):
+            raise QueryError("area", "give exactly one of box or circle")
+        box = query.area.box
+        if box and box.south > box.north:
+            raise QueryError("area.box", "south must not be greater than north")
+        if box and box.west > box.east:
+            raise QueryError("area.box", "west must not be greater than east")
+    if query.words and not (query.words.any or query.words.all):
+        raise QueryError("words", "give words in any or all")
+    if query.after is not None:
+        decode_cursor(query.after)
+    if len(set(query.aggs)) != len(query.aggs):
+        raise QueryError("aggs", "an aggregation is listed twice")
+
+
+# --- The plan: the query resolved, engine-neutral --------------------------------
+
+
+class Plan(msgspec.Struct, frozen=True):
+    start_ms: int
+    end_ms: int  # exclusive
+    interval: str
+    interval_ms: int
+    drones: tuple[str, ...]
+    citizen: str | None
+    citizen_prefix: bool
+    words_any: tuple[str, ...]  # word tokens (see analytics.tokens)
+    words_all: tuple[str, ...]
+    score_min: float | None
+    score_max: float | None
+    box: tuple[float, float, float, float] | None  # south, west, north, east
+    circle: tuple[float, float, float] | None  # lat, lon, radius_m
+    below: float | None  # alerts only: some citizen's score below this threshold
+    threshold: float  # for the hits' ``alert`` flag
+    aggs: tuple[str, ...]
+    top: int
+    grid_precision: int
+    size: int
+    newest_first: bool
+    after: tuple[int, str] | None
+
+    @property
+    def only_time_filter(self) -> bool:
+        """No filter but time: the embedded engine may answer from its rollups."""
+        return not (
+            self.drones
+            or self.citizen
+            or self.words_any
+            or self.words_all
+            or self.score_min is not None
+            or self.score_max is not None
+            or self.box
+            or self.circle
+            or self.below is not None
+        )
+
+
+def plan(query: Query, *, now: datetime | None = None, threshold: float = 20.0) -> Plan:
+    now = now or datetime.now(tz=UTC)
+    t = query.time
+    if t.last is not None:
+        amount, unit = _RELATIVE.match(t.last).groups()
+        end_ms = _ms(now) + 1  # "now" included
+        start_ms = end_ms - int(amount) * _UNITS[unit]
+    else:
+        end_ms = _ms(t.to) if t.to else _ms(now) + 1
+        start_ms = _ms(t.from_) if t.from_ else end_ms - 86_400_000
+    if start_ms >= end_ms:
+        raise QueryError("time", "the range is empty (from is in the future?)")
+    if end_ms - start_ms > MAX_RANGE_MS:
+        raise QueryError("time", "the range is longer than ten years")
+    interval, interval_ms = choose_interval(end_ms - start_ms)
+    area = query.area
+    box = (area.box.south, area.box.west, area.box.north, area.box.east) if area and area.box else None
+    circle = (area.circle.lat, area.circle.lon, area.circle.radius_m) if area and area.circle else None
+    words = query.words or WordsFilter()
+    precision = query.grid_precision
+    if precision is None:
+        precision = auto_precision(box, circle)
+    return Plan(
+        start_ms=start_ms,
+        end_ms=end_ms,
+        interval=interval,
+        interval_ms=interval_ms,
+        drones=tuple(sorted(set(query.drones))),
+        citizen=query.citizen.name if query.citizen else None,
+        citizen_prefix=bool(query.citizen and query.citizen.match == "prefix"),
+        words_any=tuple(sorted({word_token(w) for w in words.any})),
+        words_all=tuple(sorted({word_token(w) for w in words.all})),
+        score_min=query.score.min if query.score else None,
+        score_max=query.score.max if query.score else None,
+        box=box,
+        circle=circle,
+        below=threshold if query.alerts_only else None,
+        threshold=threshold,
+        aggs=tuple(query.aggs),
+        top=query.top,
+        grid_precision=precision,
+        size=query.size,
+        newest_first=query.sort == "newest",
+        after=decode_cursor(query.after) if query.after else None,
+    )
+
+
+def choose_interval(span_ms: int) -> tuple[str, int]:
+    for name, ms in INTERVALS:
+        if span_ms / ms <= MAX_BUCKETS:
+            return name, ms
+    return INTERVALS[-1]
+
+
+def auto_precision(box, circle) -> int:
+    """A grid of roughly 16-32 cells across the area; a city-sized grid without one."""
+    if circle:
+        lat, _, radius = circle
+        span = 2 * radius / 111_320 / max(0.1, math.cos(math.radians(lat)))
+    elif box:
+        span = max(box[3] - box[1], (box[2] - box[0]) * 1.5)
+    else:
+        return 14
+    if span <= 0:
+        return MAX_GRID_PRECISION
+    zoom = math.floor(math.log2(360 / span * 24))
+    return max(0, min(MAX_GRID_PRECISION, zoom))
+
+
+def _ms(dt: datetime) -> int:
+    return int(dt.timestamp() * 1000)
+
+
+def iso(ms: int) -> str:
+    """Epoch milliseconds as RFC 3339 UTC with milliseconds."""
+    return datetime.fromtimestamp(ms / 1000, tz=UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+# --- Cursors: (time, report id) of the last hit, opaque to clients --------------
+
+
+def encode_cursor(ts_ms: int, report_id: str) -> str:
+    raw = msgspec.json.encode([ts_ms, report_id])
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[int, str]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        ts_ms, report_id = msgspec.json.decode(raw, type=tuple[int, str])
+    except (ValueError, msgspec.DecodeError):
+        raise QueryError("after", "not a cursor this API returned") from None
+    return ts_ms, report_id
+
+
+# --- Geotiles, as Elasticsearch's geotile_grid computes them ----------------------
+
+MAX_LAT = 85.05112877980659
+
+
+def tile_xy(lat: float, lon: float, zoom: int) -> tuple[int, int]:
+    tiles = 1 << zoom
+    x = math.floor((lon + 180.0) / 360.0 * tiles)
+    lat = min(MAX_LAT, max(-MAX_LAT, lat))
+    rad = math.radians(lat)
+    y = math.floor((1 - math.log(math.tan(rad) + 1 / math.cos(rad)) / math.pi) / 2 * tiles)
+    return min(tiles - 1, max(0, x)), min(tiles - 1, max(0, y))
+
+
+def tile_bounds(zoom: int, x: int, y: int) -> dict:
+    tiles = 1 << zoom
+
+    def lat(yy: int) -> float:
+        return math.degrees(math.atan(math.sinh(math.pi * (1 - 2 * yy / tiles))))
+
+    return {
+        "north": lat(y),
+        "south": lat(y + 1),
+        "west": x / tiles * 360.0 - 180.0,
+        "east": (x + 1) / tiles * 360.0 - 180.0,
+    }
+
+
+# --- Shared post-processing: both engines hand raw counts to these --------------
+
+
+def top_buckets(counts: Mapping[str, int] | Iterable[tuple[str, int]], size: int) -> list[dict]:
+    """Most frequent first, ties by key: the order Elasticsearch's terms use."""
+    items = counts.items() if isinstance(counts, Mapping) else counts
+    ranked = sorted(((k, n) for k, n in items if n > 0), key=lambda kv: (-kv[1], kv[0]))
+    return [{"key": k, "count": n} for k, n in ranked[:size]]
+
+
+def histogram_buckets(counts: Mapping[int, int], p: Plan) -> list[dict]:
+    """Every interval of the range, empty ones included, keyed by its start."""
+    first = p.start_ms // p.interval_ms * p.interval_ms
+    last = (p.end_ms - 1) // p.interval_ms * p.interval_ms
+    return [{"key": iso(k), "count": counts.get(k, 0)} for k in range(first, last + p.interval_ms, p.interval_ms)]
+
+
+def grid_cells(counts: Mapping[tuple[int, int], int], zoom: int) -> list[dict]:
+    ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:MAX_GRID_CELLS]
+    return [{"key": f"{zoom}/{x}/{y}", "count": n, "bounds": tile_bounds(zoom, x, y)} for (x, y), n in ranked if n > 0]
+
+
+def score_stats(count: int, total: float, low: float | None, high: float | None, percentiles: dict) -> dict:
+    return {
+        "count": count,
+        "min": low if count else None,
+        "max": high if count else None,
+        "avg": round(total / count, 4) if count else None,
+        "percentiles": {_pkey(p): (round(v, 2) if v is not None else None) for p, v in percentiles.items()},
+    }
+
+
+def _pkey(p: float) -> str:
+    return f"{p:g}"
+
+
+def percentiles_from_bins(bins: Mapping[int, tuple[int, float]], percents: Iterable[float] = PERCENTS) -> dict:
+    """Percentiles as the value of rank floor(p% x n) in sorted order, from tenth-of-a-point bins.
+
+    Each bin stands for its values' mean, so the answer is exact when scores
+    carry one decimal (as drones send them) and within a tenth otherwise.
+    Elasticsearch estimates with a t-digest; both are estimates of the same
+    quantity and agree to within the digest's error.
+    """
+    total = sum(n for n, _ in bins.values())
+    ordered = sorted(bins.items())
+    result: dict[float, float | None] = {}
+    for p in percents:
+        if not total:
+            result[p] = None
+            continue
+        rank = min(total - 1, math.floor(p / 100 * total))
+        seen = 0
+        for _, (n, value_sum) in ordered:
+            if seen + n > rank:
+                result[p] = value_sum / n
+                break
+            seen += n
+    return result
+
+
+def score_bin(score: float) -> int:
+    return min(999, int(score * 10))
+
+
+def hit(
+    report: dict, *, report_id: str, ts_ms: int, time_source: str, threshold: float, citizens: list | None = None
+) -> dict:
+    """One result row, the same shape from both engines."""
+    people = citizens if citizens is not None else distinct_citizens(report.get("citizens", []))
+    location = report.get("location", {})
+    return {
+        "report_id": report_id,
+        "observed_at": iso(ts_ms),
+        "time_source": time_source,
+        "drone_id": report.get("drone_id"),
+        "location": {"lat": location.get("lat"), "lon": location.get("lon")},
+        "citizens": [{"name": c["name"], "peacescore": c["peacescore"]} for c in people],
+        "words": report.get("words", []),
+        "alert": any(c["peacescore"] < threshold for c in people),
+        "cursor": encode_cursor(ts_ms, report_id),
+    }
+
+
+def distinct_citizens(citizens: Iterable[dict]) -> list[dict]:
+    """One entry per name, the first seen: a name twice in a report is one sighting."""
+    seen: dict[str, dict] = {}
+    for c in citizens:
+        seen.setdefault(c["name"], c)
+    return list(seen.values())
+
+
+def describe(p: Plan) -> dict:
+    """The resolved query, echoed in results so a relative range is reproducible."""
+    return {"from": iso(p.start_ms), "to": iso(p.end_ms), "interval": p.interval, "grid_precision": p.grid_precision}
+
+
+def as_json(query: Query) -> dict:
+    return msgspec.to_builtins(query)

@@ -1,0 +1,280 @@
+"""The embedded engine's read side: a Plan compiled to SQL, then run.
+
+:func:`build_sql` is pure (a Plan in, named ``(sql, params)`` statements out)
+so tests can read what a query becomes; :func:`run_search` executes them and
+hands raw counts to the shared post-processing in analytics.query, which is
+what keeps the two engines' answers identical.
+
+A query filtered by time alone over more than a few hours reads the rollup
+tables for whole 5-minute and 1-hour buckets and the raw rows only for the
+partial buckets at both ends; any other filter scans the matching reports.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections import Counter
+from dataclasses import dataclass
+
+from analytics.query import (
+    PERCENTS,
+    Plan,
+    encode_cursor,
+    grid_cells,
+    histogram_buckets,
+    hit,
+    percentiles_from_bins,
+    score_stats,
+    top_buckets,
+)
+from analytics.store.embedded import GRID_ZOOM, ROLLUP_LEVELS
+
+EARTH_RADIUS_M = 6_371_008.7714  # the mean radius Elasticsearch's arc distance uses
+FIVE_MIN, HOUR = ROLLUP_LEVELS
+ROLLUP_MIN_SPAN_MS = 3 * HOUR
+
+
+@dataclass(frozen=True)
+class Sql:
+    sql: str
+    params: tuple
+
+
+def _fts_phrase(token: str) -> str:
+    return '"' + token.replace('"', '""') + '"'
+
+
+def where(p: Plan, start_ms: int | None = None, end_ms: int | None = None) -> Sql:
+    """The WHERE clause over ``reports r`` for the plan's filters."""
+    clauses = ["r.ts >= ?", "r.ts < ?"]
+    params: list = [p.start_ms if start_ms is None else start_ms, p.end_ms if end_ms is None else end_ms]
+    if p.drones:
+        clauses.append(f"r.drone_id IN ({','.join('?' * len(p.drones))})")
+        params.extend(p.drones)
+    score = []
+    if p.score_min is not None:
+        score.append(("score >= ?", p.score_min))
+    if p.score_max is not None:
+        score.append(("score <= ?", p.score_max))
+    if p.citizen is not None:
+        # The name's rows are one range of the clustered key; the score, if
+        # any, must hold for that same citizen (as a nested query would).
+        name_sql = "name >= ? AND name < ?" if p.citizen_prefix else "name = ?"
+        name_params = [p.citizen, p.citizen + "\U0010ffff"] if p.citizen_prefix else [p.citizen]
+        extra = "".join(f" AND {s}" for s, _ in score)
+        clauses.append(f"r.id IN (SELECT report FROM citizens WHERE {name_sql} AND ts >= ? AND ts < ?{extra})")
+        params.extend([*name_params, params[0], params[1], *(v for _, v in score)])
+    elif score:
+        cond = " AND ".join(f"c.{s}" for s, _ in score)
+        clauses.append(f"EXISTS (SELECT 1 FROM citizens c WHERE c.report = r.id AND {cond})")
+        params.extend(v for _, v in score)
+    if p.words_any or p.words_all:
+        parts = []
+        if p.words_any:
+            parts.append("(" + " OR ".join(_fts_phrase(t) for t in p.words_any) + ")")
+        parts.extend(_fts_phrase(t) for t in p.words_all)
+        clauses.append("r.id IN (SELECT rowid FROM words WHERE words MATCH ?)")
+        params.append(" AND ".join(parts))
+    if p.box is not None:
+        south, west, north, east = p.box
+        clauses.append("r.lat BETWEEN ? AND ? AND r.lon BETWEEN ? AND ?")
+        params.extend([south, north, west, east])
+    if p.circle is not None:
+        lat, lon, radius = p.circle
+        clauses.append(
+            "2 * ? * asin(sqrt(pow(sin(radians(r.lat - ?) / 2), 2) + cos(radians(?)) * cos(radians(r.lat)) "
+            "* pow(sin(radians(r.lon - ?) / 2), 2))) <= ?"
+        )
+        params.extend([EARTH_RADIUS_M, lat, lat, lon, radius])
+    if p.below is not None:
+        clauses.append("r.min_score < ?")
+        params.append(p.below)
+    return Sql(" AND ".join(clauses), tuple(params))
+
+
+def build_sql(p: Plan) -> dict[str, Sql]:
+    """The statements a plan runs when it scans reports (no rollups)."""
+    w = where(p)
+    out: dict[str, Sql] = {}
+    order = "DESC" if p.newest_first else "ASC"
+    cursor_sql, cursor_params = "", ()
+    if p.after is not None:
+        op = "<" if p.newest_first else ">"
+        cursor_sql = f" AND (r.ts {op} ? OR (r.ts = ? AND r.report_id {op} ?))"
+        cursor_params = (p.after[0], p.after[0], p.after[1])
+    if p.size:
+        out["hits"] = Sql(
+            "SELECT r.report_id, r.ts, r.time_source, r.raw FROM reports r "
+            f"WHERE {w.sql}{cursor_sql} ORDER BY r.ts {order}, r.report_id {order} LIMIT ?",
+            (*w.params, *cursor_params, p.size + 1),
+        )
+    out["total"] = Sql(f"SELECT count(*) FROM reports r WHERE {w.sql}", w.params)
+    matched = f"SELECT r.id FROM reports r WHERE {w.sql}"
+    if "histogram" in p.aggs:
+        out["histogram"] = Sql(
+            f"SELECT r.ts / ? * ?, count(*) FROM reports r WHERE {w.sql} GROUP BY 1",
+            (p.interval_ms, p.interval_ms, *w.params),
+        )
+    if "top_drones" in p.aggs:
+        out["top_drones"] = Sql(f"SELECT r.drone_id, count(*) FROM reports r WHERE {w.sql} GROUP BY 1", w.params)
+    if "top_citizens" in p.aggs:
+        out["top_citizens"] = Sql(
+            f"SELECT name, count(*) FROM citizens WHERE report IN ({matched}) GROUP BY 1", w.params
+        )
+    if "top_words" in p.aggs:
+        out["top_words"] = Sql(f"SELECT r.tokens FROM reports r WHERE {w.sql}", w.params)
+    if "score" in p.aggs:
+        out["score"] = Sql(
+            "SELECT min(CAST(score * 10 AS INTEGER), 999), count(*), sum(score), min(score), max(score) "
+            f"FROM citizens WHERE report IN ({matched}) GROUP BY 1",
+            w.params,
+        )
+    if "grid" in p.aggs:
+        shift = GRID_ZOOM - p.grid_precision
+        out["grid"] = Sql(
+            f"SELECT r.x16 >> {shift}, r.y16 >> {shift}, count(*) FROM reports r WHERE {w.sql} GROUP BY 1, 2",
+            w.params,
+        )
+    return out
+
+
+def segments(start_ms: int, end_ms: int) -> list[tuple[int | None, int, int]]:
+    """[start, end) cut into raw ends, 5-minute and hour stretches: (level or None, from, to)."""
+    a5 = -(-start_ms // FIVE_MIN) * FIVE_MIN
+    b5 = end_ms // FIVE_MIN * FIVE_MIN
+    if a5 >= b5:
+        return [(None, start_ms, end_ms)]
+    ah = -(-a5 // HOUR) * HOUR
+    bh = b5 // HOUR * HOUR
+    whole_hours = ah < bh
+    middle = [(FIVE_MIN, a5, ah), (HOUR, ah, bh), (FIVE_MIN, bh, b5)] if whole_hours else [(FIVE_MIN, a5, b5)]
+    out = [(None, start_ms, a5), *middle, (None, b5, end_ms)]
+    return [(level, a, b) for level, a, b in out if a < b]
+
+
+def uses_rollups(p: Plan) -> bool:
+    return p.only_time_filter and p.end_ms - p.start_ms >= ROLLUP_MIN_SPAN_MS and p.interval_ms % FIVE_MIN == 0
+
+
+class Totals:
+    """Raw counts gathered from any mix of rollups and scans, before ranking."""
+
+    def __init__(self) -> None:
+        self.total = 0
+        self.histogram: Counter = Counter()
+        self.drones: Counter = Counter()
+        self.citizens: Counter = Counter()
+        self.words: Counter = Counter()
+        self.grid: Counter = Counter()
+        self.score_bins: dict[int, tuple[int, float]] = {}
+        self.score_n = 0
+        self.score_sum = 0.0
+        self.score_lo: float | None = None
+        self.score_hi: float | None = None
+
+    def add_score(self, bin_: int, n: int, total: float, lo: float, hi: float) -> None:
+        old_n, old_sum = self.score_bins.get(bin_, (0, 0.0))
+        self.score_bins[bin_] = (old_n + n, old_sum + total)
+        self.score_n += n
+        self.score_sum += total
+        self.score_lo = lo if self.score_lo is None else min(self.score_lo, lo)
+        self.score_hi = hi if self.score_hi is None else max(self.score_hi, hi)
+
+
+def _scan(db: sqlite3.Connection, p: Plan, totals: Totals, statements: dict[str, Sql]) -> None:
+    totals.total += db.execute(statements["total"].sql, statements["total"].params).fetchone()[0]
+    for name, counter in (("histogram", totals.histogram), ("top_drones", totals.drones)):
+        if name in statements:
+            for key, n in db.execute(statements[name].sql, statements[name].params):
+                counter[key] += n
+    if "top_citizens" in statements:
+        for key, n in db.execute(statements["top_citizens"].sql, statements["top_citizens"].params):
+            totals.citizens[key] += n
+    if "top_words" in statements:
+        words = totals.words
+        for (tokens,) in db.execute(statements["top_words"].sql, statements["top_words"].params):
+            words.update(tokens.split())
+    if "score" in statements:
+        for row in db.execute(statements["score"].sql, statements["score"].params):
+            totals.add_score(*row)
+    if "grid" in statements:
+        for x, y, n in db.execute(statements["grid"].sql, statements["grid"].params):
+            totals.grid[(x, y)] += n
+
+
+def _read_rollups(db: sqlite3.Connection, p: Plan, level: int, a: int, b: int, totals: Totals) -> None:
+    span = (level, a, b)
+    cond = "level = ? AND bucket >= ? AND bucket < ?"
+    for bucket, n in db.execute(f"SELECT bucket, n FROM roll_count WHERE {cond}", span):
+        totals.total += n
+        if "histogram" in p.aggs:
+            totals.histogram[bucket // p.interval_ms * p.interval_ms] += n
+    for agg, table, counter in (
+        ("top_citizens", "roll_citizen", totals.citizens),
+        ("top_words", "roll_word", totals.words),
+        ("top_drones", "roll_drone", totals.drones),
+    ):
+        if agg in p.aggs:
+            for key, n in db.execute(f"SELECT key, sum(n) FROM {table} WHERE {cond} GROUP BY key", span):
+                counter[key] += n
+    if "grid" in p.aggs:
+        shift = GRID_ZOOM - p.grid_precision
+        sql = f"SELECT x >> {shift}, y >> {shift}, sum(n) FROM roll_tile WHERE {cond} GROUP BY 1, 2"
+        for x, y, n in db.execute(sql, span):
+            totals.grid[(x, y)] += n
+    if "score" in p.aggs:
+        sql = f"SELECT bin, sum(n), sum(total), min(lo), max(hi) FROM roll_score WHERE {cond} GROUP BY bin"
+        for row in db.execute(sql, span):
+            totals.add_score(*row)
+
+
+def run_search(db: sqlite3.Connection, p: Plan) -> dict:
+    totals = Totals()
+    statements = build_sql(p)
+    if uses_rollups(p):
+        for level, a, b in segments(p.start_ms, p.end_ms):
+            if level is None:
+                edge = Plan(**{**_fields(p), "start_ms": a, "end_ms": b, "size": 0, "after": None})
+                _scan(db, edge, totals, build_sql(edge))
+            elif level == HOUR and "histogram" in p.aggs and p.interval_ms < HOUR:
+                # Hour rows cannot be split into smaller histogram buckets: use 5-minute rows there.
+                _read_rollups(db, p, FIVE_MIN, a, b, totals)
+            else:
+                _read_rollups(db, p, level, a, b, totals)
+    else:
+        _scan(db, p, totals, statements)
+
+    hits, next_cursor = [], None
+    if "hits" in statements:
+        rows = db.execute(statements["hits"].sql, statements["hits"].params).fetchall()
+        for report_id, ts, time_source, raw in rows[: p.size]:
+            hits.append(
+                hit(json.loads(raw), report_id=report_id, ts_ms=ts, time_source=time_source, threshold=p.threshold)
+            )
+        if len(rows) > p.size:
+            next_cursor = encode_cursor(rows[p.size - 1][1], rows[p.size - 1][0])
+    return {"total": totals.total, "hits": hits, "next": next_cursor, "aggregations": aggregations(p, totals)}
+
+
+def aggregations(p: Plan, t: Totals) -> dict:
+    out: dict = {}
+    if "histogram" in p.aggs:
+        out["histogram"] = {"interval": p.interval, "buckets": histogram_buckets(t.histogram, p)}
+    if "top_citizens" in p.aggs:
+        out["top_citizens"] = top_buckets(t.citizens, p.top)
+    if "top_drones" in p.aggs:
+        out["top_drones"] = top_buckets(t.drones, p.top)
+    if "top_words" in p.aggs:
+        out["top_words"] = top_buckets(t.words, p.top)
+    if "score" in p.aggs:
+        out["score"] = score_stats(
+            t.score_n, t.score_sum, t.score_lo, t.score_hi, percentiles_from_bins(t.score_bins, PERCENTS)
+        )
+    if "grid" in p.aggs:
+        out["grid"] = {"precision": p.grid_precision, "cells": grid_cells(t.grid, p.grid_precision)}
+    return out
+
+
+def _fields(p: Plan) -> dict:
+    return {f: getattr(p, f) for f in p.__struct_fields__}

@@ -1,0 +1,12 @@
+"""Word tokens: how a heard word is indexed and matched, the same in both engines."""
+
+from __future__ import annotations
+
+import re
+
+_NON_WORD = re.compile(r"[\W_]+")
+
+
+def word_token(word: str) -> str:
+    """A heard word as one token: case-folded, inner punctuation and spaces as '_'."""
+    return _NON_WORD.sub("_", word.casefold()).strip("_") or "_"
