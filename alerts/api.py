@@ -51,6 +51,37 @@ class AlertChange(serializers.Serializer):
         return attrs
 
 
+class LocationOut(serializers.Serializer):
+    lat = serializers.FloatField()
+    lon = serializers.FloatField()
+
+
+class AlertOut(serializers.Serializer):
+    """The alert as the API returns it: the event payload of alerts/events.py (schema only)."""
+
+    id = serializers.IntegerField()
+    kind = serializers.ChoiceField(choices=Alert.Kind.choices)
+    citizen = serializers.CharField(allow_null=True)
+    peacescore = serializers.FloatField(allow_null=True)
+    severity = serializers.ChoiceField(choices=Alert.Severity.choices)
+    status = serializers.ChoiceField(choices=Alert.Status.choices)
+    drone_id = serializers.CharField()
+    location = LocationOut()
+    report_id = serializers.CharField()
+    observed_at = serializers.DateTimeField()
+    raised_at = serializers.DateTimeField()
+    sightings = serializers.IntegerField()
+    first_observed_at = serializers.DateTimeField()
+    updated_at = serializers.DateTimeField()
+    version = serializers.IntegerField()
+    assigned_to = serializers.CharField(allow_null=True)
+    note = serializers.CharField(allow_blank=True)
+    acknowledged_by = serializers.CharField(allow_null=True)
+    acknowledged_at = serializers.DateTimeField(allow_null=True)
+    closed_by = serializers.CharField(allow_null=True)
+    closed_at = serializers.DateTimeField(allow_null=True)
+
+
 class AlertPages(CursorPagination):
     page_size = 100
     max_page_size = 500
@@ -70,6 +101,7 @@ def payload(alert: Alert) -> dict:
 class AlertViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     permission_classes = [IsAuthenticated, IsOfficer]
     queryset = Alert.objects.select_related("assigned_to", "acknowledged_by", "closed_by")
+    serializer_class = AlertOut  # documents responses; payload() builds them
     http_method_names = ["get", "patch", "head", "options"]
 
     @property
@@ -105,7 +137,7 @@ class AlertViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
         page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
         return self.get_paginated_response([payload(alert) for alert in page])
 
-    @extend_schema(request=AlertChange)
+    @extend_schema(request=AlertChange, responses=AlertOut)
     def partial_update(self, request, pk=None):
         change = AlertChange(data=request.data)
         change.is_valid(raise_exception=True)

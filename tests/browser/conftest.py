@@ -7,8 +7,10 @@ skipped, loudly, on a developer machine that cannot install it.
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
+import time
 from pathlib import Path
 
 import pytest
@@ -71,15 +73,48 @@ def stack(broker, tmp_path, transactional_db):
         running.stop_all()
 
 
+def wait_for_function_under_csp(page, expression: str, *, arg=None, timeout: float = 30000, polling=None):
+    """``page.wait_for_function`` that works on pages whose policy forbids eval.
+
+    Playwright compiles a wait_for_function predicate with ``new Function`` in
+    the page, which our Content-Security-Policy (no 'unsafe-eval') rightly
+    refuses; ``page.evaluate`` goes through the DevTools protocol instead, which
+    the policy does not apply to. Polls every 50 ms until the value is truthy.
+    """
+    from playwright.sync_api import Error
+
+    deadline = time.monotonic() + timeout / 1000
+    while True:
+        try:
+            value = page.evaluate(expression, arg)
+        except Error as exc:
+            if "Execution context was destroyed" not in str(exc) and "navigation" not in str(exc):
+                raise
+            value = None  # the page is navigating: ask the next one
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} ms waiting for: {expression}")
+        page.wait_for_timeout(50)
+
+
 @pytest.fixture
 def new_page(playwright_browser):
-    contexts = []
+    """Pages under the real Content-Security-Policy; a violation fails the test."""
+    contexts, violations = [], []
 
     def make(viewport=(1366, 768)):
         context = playwright_browser.new_context(viewport={"width": viewport[0], "height": viewport[1]})
         contexts.append(context)
-        return context.new_page()
+        page = context.new_page()
+        page.on(
+            "console",
+            lambda message: violations.append(message.text) if "Content Security Policy" in message.text else None,
+        )
+        page.wait_for_function = functools.partial(wait_for_function_under_csp, page)
+        return page
 
     yield make
     for context in contexts:
         context.close()
+    assert not violations, f"the page broke its Content-Security-Policy: {violations}"
