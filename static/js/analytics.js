@@ -19,6 +19,7 @@
 
   const PRESETS = ["15m", "1h", "24h", "7d", "30d"];
   const AGGS = ["histogram", "top_citizens", "top_drones", "top_words", "score", "grid"];
+  const QUERY_DEFAULTS = { top: 10, size: 50 }; // analytics/query.py, Query
   const STORAGE_KEY = "peacewatch.analytics.query";
   const EXPORT_POLL_MS = 1000;
   const MAX_CITIZENS_SHOWN = 8;
@@ -197,10 +198,11 @@
     dom.scoreMin.value = query.score && query.score.min != null ? query.score.min : "";
     dom.scoreMax.value = query.score && query.score.max != null ? query.score.max : "";
     dom.alertsOnly.checked = !!query.alerts_only;
-    const aggs = new Set(query.aggs || AGGS);
+    // Saved queries come back normalised: a field at the API's default is left out.
+    const aggs = new Set(query.aggs || []);
     for (const box of dom.form.querySelectorAll('input[name="aggs"]')) box.checked = aggs.has(box.value);
-    if (query.top) selectValue(dom.top, String(query.top));
-    if (query.size) selectValue(dom.size, String(query.size));
+    selectValue(dom.top, String(query.top ?? QUERY_DEFAULTS.top));
+    selectValue(dom.size, String(query.size ?? QUERY_DEFAULTS.size));
     dom.sort.value = query.sort === "oldest" ? "oldest" : "newest";
     setArea(query.area || null);
     syncTimeFields();

@@ -125,6 +125,14 @@ def test_filters_narrow_the_results_and_a_bad_query_names_its_field(web, new_pag
     total = int(page.get_attribute("#result-count", "data-total"))
     assert 0 < total < REPORTS
 
+    page.fill("#q-drones", "")
+    page.uncheck("#q-alerts-only")
+    page.select_option("#q-time", "custom")
+    page.fill("#q-from", (datetime.now() - timedelta(hours=6)).strftime("%Y-%m-%dT%H:%M"))  # the browser's local time
+    run_query(page)
+    assert set(page.evaluate("window.peacewatchAnalytics.query.time")) == {"from"}
+    assert 0 < int(page.get_attribute("#result-count", "data-total")) < REPORTS / 2
+
     page.fill("#q-drones", "not a drone!")
     page.click("#run-query")
     page.locator("#form-error").wait_for(state="visible")
@@ -154,10 +162,28 @@ def test_paging_forward_shows_other_rows_and_back_returns_to_the_first_page(web,
     assert page.is_disabled("#page-prev")
 
 
-def test_a_saved_query_comes_back_into_the_form_and_can_be_renamed_and_deleted(web, new_page, analyst):
+def test_a_saved_query_comes_back_into_the_form_and_can_be_renamed_and_deleted(
+    web, new_page, analyst, django_user_model
+):
+    from analytics.models import SavedQuery
+    from peacewatch.roles import ensure_groups
+
+    colleague = django_user_model.objects.create_user("analyst2", password="correct-horse-battery")
+    colleague.groups.add(ensure_groups()["analyst"])
+    SavedQuery.objects.create(owner=colleague, name="Colleague's alerts", query={"alerts_only": True}, shared=True)
+    SavedQuery.objects.create(owner=colleague, name="Colleague's secret", query={}, shared=False)
+
     page = new_page()
     sign_in(page, web, analyst.username)
+    theirs = page.locator("#saved-list li", has_text="Colleague's alerts")
+    theirs.wait_for()
+    assert "by analyst2" in theirs.inner_text()
+    assert theirs.get_by_role("button").all_inner_texts() == ["Load"]  # shared: run it, not change it
+    assert page.locator("#saved-list li", has_text="Colleague's secret").count() == 0
+
     page.select_option("#q-time", "7d")
+    page.select_option("#q-size", "25")
+    page.uncheck("input[name=aggs][value=histogram]")
     page.fill("#q-words", "strike, bread")
     page.select_option("#q-words-match", "all")
     page.fill("#q-score-max", "40")
@@ -176,6 +202,9 @@ def test_a_saved_query_comes_back_into_the_form_and_can_be_renamed_and_deleted(w
     assert page.input_value("#q-words") == "strike, bread"
     assert page.input_value("#q-words-match") == "all"
     assert page.input_value("#q-score-max") == "40"
+    assert page.input_value("#q-size") == "25"
+    assert not page.is_checked("input[name=aggs][value=histogram]")
+    assert page.is_hidden("#panel-histogram")
     assert page.evaluate("window.peacewatchAnalytics.query.words") == {"all": ["strike", "bread"]}
 
     item.get_by_role("button", name="Rename Angry bread strikes").click()
@@ -184,7 +213,8 @@ def test_a_saved_query_comes_back_into_the_form_and_can_be_renamed_and_deleted(w
     page.locator("#saved-list li", has_text="Bread strikes").wait_for()
     page.once("dialog", lambda dialog: dialog.accept())
     page.get_by_role("button", name="Delete Bread strikes").click()
-    page.locator("#saved-list", has_text="No saved queries yet.").wait_for()
+    page.locator("#saved-list li", has_text="Bread strikes").wait_for(state="detached")
+    assert page.locator("#saved-list li", has_text="Colleague's alerts").count() == 1
 
 
 def test_the_keyboard_drives_the_main_flow(web, new_page, analyst):
