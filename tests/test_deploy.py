@@ -1,5 +1,6 @@
 """Deployment: `check --deploy` with production settings, every variable documented, a valid compose file."""
 
+import json
 import os
 import re
 import secrets
@@ -178,3 +179,27 @@ def test_the_compose_check_refuses_a_misspelt_key(tmp_path):
     )
     assert result.returncode != 0
     assert "stop_grace_periodx" in result.stderr
+
+
+def test_logs_are_one_json_object_per_line_with_log_format_json(tmp_path):
+    code = (
+        "import logging; from peacewatch.logs import log; "
+        "log(logging.getLogger('probe'), logging.WARNING, 'probe_event', n=1)"
+    )
+    result = subprocess.run(
+        [sys.executable, "manage.py", "shell", "-c", code],
+        cwd=ROOT,
+        env={
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "PEACEWATCH_VAR_DIR": str(tmp_path),
+            "LOG_FORMAT": "json",
+        },
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    lines = [json.loads(line) for line in result.stderr.splitlines() if line.startswith("{")]
+    probe = [line for line in lines if line["event"] == "probe_event"]
+    assert probe and probe[0]["level"] == "warning" and probe[0]["n"] == 1 and probe[0]["logger"] == "probe", (
+        result.stderr
+    )
