@@ -20,3 +20,13 @@ def run_export(export_id: int) -> str | None:
 def prune_exports() -> int:
     """Delete exports (rows and files) older than EXPORT_KEEP_HOURS."""
     return exports.prune_exports(before=timezone.now() - timedelta(hours=settings.EXPORT_KEEP_HOURS))
+
+
+@shared_task(name="analytics.prune_indices", ignore_result=True)
+def prune_indices() -> list[str]:
+    """Drop Elasticsearch daily indices older than ELASTICSEARCH_RETENTION_DAYS (embedded: nothing)."""
+    from analytics.store import get_store
+
+    store = get_store()
+    prune = getattr(store, "prune", None)
+    return prune(settings.ELASTICSEARCH_RETENTION_DAYS) if prune else []

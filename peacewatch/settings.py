@@ -302,6 +302,8 @@ CELERY_BEAT_SCHEDULE = {
     "detect-offline-drones": {"task": "ingest.detect_offline_drones", "schedule": DRONE_OFFLINE_CHECK_EVERY_S},
     "prune-alert-outbox": {"task": "alerts.prune_outbox", "schedule": 3600.0},
     "prune-exports": {"task": "analytics.prune_exports", "schedule": 3600.0},
+    # Elasticsearch only: drops daily indices past ELASTICSEARCH_RETENTION_DAYS (idempotent, so hourly).
+    "prune-analytics-indices": {"task": "analytics.prune_indices", "schedule": 3600.0},
 }
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1

@@ -22,6 +22,9 @@ class ReportStore(Protocol):
     def count(self) -> int:
         """Number of reports stored."""
 
+    def count_since(self, since_ms: int | None) -> int:
+        """Number of reports observed at or after ``since_ms`` (all when None)."""
+
     def get(self, report_id: str) -> dict | None:
         """One stored report: the original fields plus what ingest derived."""
 

@@ -20,6 +20,7 @@ OpenSearch refuses; against OpenSearch (detected from ``GET /`` or set by
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
@@ -45,6 +46,7 @@ from analytics.tokens import word_token
 from ingest.reports import Received, decode_report
 from peacewatch.logs import log
 
+logger = logging.getLogger(__name__)
 _encoder = msgspec.json.Encoder()
 TERMS_SHARD_SIZE = 1000
 
@@ -248,7 +250,8 @@ class ElasticStore:
             body = b"".join(lines[i] for i in pending)
             metrics.INDEXER_BULK_DOCS.observe(len(pending))
             try:
-                response = self.client.bulk(
+                # The client's own retries would resend at once; ours back off and count.
+                response = self.client.options(max_retries=0).bulk(
                     operations=body,
                     refresh="true" if self.refresh else None,
                     filter_path="errors,items.*.status,items.*.error,items.*.result",
@@ -278,7 +281,15 @@ class ElasticStore:
                     return created
                 pending, reason = retry, "item_throttled"
             metrics.INDEXER_BULK_RETRIES.labels(reason=reason).inc()
-            log("indexer_bulk_retry", reason=reason, documents=len(pending), attempt=attempt, delay_s=delay)
+            log(
+                logger,
+                logging.WARNING,
+                "indexer_bulk_retry",
+                reason=reason,
+                documents=len(pending),
+                attempt=attempt,
+                delay_s=delay,
+            )
             time.sleep(delay)
             delay = min(delay * 2, 30.0)
         # Still failing: raise so the runner does not commit; the batch is redelivered.
@@ -293,6 +304,12 @@ class ElasticStore:
 
     def count(self) -> int:
         return self.client.count(index=self.pattern, ignore_unavailable=True, allow_no_indices=True)["count"]
+
+    def count_since(self, since_ms: int | None) -> int:
+        if since_ms is None:
+            return self.count()
+        query = {"range": {"observed_at": {"gte": since_ms, "format": "epoch_millis"}}}
+        return self.client.count(index=self.pattern, query=query, allow_no_indices=True)["count"]
 
     def get(self, report_id: str) -> dict | None:
         found = self.client.search(
@@ -315,7 +332,7 @@ class ElasticStore:
         doomed = [name for name in names if name < oldest_kept]
         for name in doomed:
             self.client.indices.delete(index=name)
-            log("analytics_index_dropped", index=name, keep_days=keep_days)
+            log(logger, logging.INFO, "analytics_index_dropped", index=name, keep_days=keep_days)
         return doomed
 
     def iter_received(self, *, since_ms: int | None = None, batch: int = 2000) -> Iterator[list[Received]]:

@@ -207,6 +207,11 @@ class EmbeddedStore:
     def count(self) -> int:
         return self.db.execute("SELECT COUNT(*) FROM reports").fetchone()[0]
 
+    def count_since(self, since_ms: int | None) -> int:
+        if since_ms is None:
+            return self.count()
+        return self.db.execute("SELECT COUNT(*) FROM reports WHERE ts >= ?", (since_ms,)).fetchone()[0]
+
     def get(self, report_id: str) -> dict | None:
         row = self.db.execute(
             "SELECT raw, ts, time_source, stored_at FROM reports WHERE report_id = ?", (report_id,)

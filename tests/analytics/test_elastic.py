@@ -1,0 +1,196 @@
+"""The Elasticsearch engine against a real OpenSearch-compatible server (osmem-server)."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from elasticsearch import ApiError
+
+from analytics.query import parse_query, plan
+from analytics.store import get_store, open_elastic, reset_store
+from analytics.store.elastic import PlainJsonTransport, build_body, make_client
+from ingest.deadletter import parse_headers
+from ingest.reports import decode_report
+from peacewatch import kafka
+from tests.factories import report
+from tests.kafka import consumed, produce_sync, read_topic_sync, run_async, run_consumer_until
+
+
+def test_the_client_detects_opensearch_and_speaks_plain_json_to_it(osmem_clone):
+    client = make_client(osmem_clone.url)
+    assert isinstance(client.transport, PlainJsonTransport)
+    assert client.info()["version"]["distribution"] == "opensearch"
+    # Why the adapter exists: the official client's versioned media types are refused.
+    strict = make_client(osmem_clone.url, flavor="elasticsearch")
+    with pytest.raises(ApiError) as refused:
+        strict.search(index="*", size=0)
+    assert refused.value.meta.status == 406
+
+
+def test_the_indexer_consumer_fills_elasticsearch_and_dead_letters_bad_records(broker, settings, osmem_clone):
+    settings.ELASTICSEARCH_URL = osmem_clone.url
+    reset_store()
+    good = [report(report_id=f"es-{i}", drone_id=f"pw-{i % 7:05d}") for i in range(300)]
+    produce_sync([*good, b"{broken", {"drone_id": "x", "location": {"lat": 1, "lon": 1}}])
+
+    run_async(run_consumer_until, "indexer", consumed(302), timeout=60)
+
+    store = get_store()
+    store.refresh_now()
+    assert store.count() == 300
+    assert store.get("es-17")["drone_id"] == "pw-00003"
+    letters = read_topic_sync(kafka.topic("deadletter"), expected=2)
+    assert sorted(parse_headers(r.headers)["error"] for r in letters) == ["invalid_json", "schema"]
+
+
+def test_a_report_the_engine_refuses_is_dead_lettered_not_lost(broker, settings, osmem_clone):
+    # A day index created by hand with a conflicting mapping: drone ids cannot be numbers.
+    client = make_client(osmem_clone.url)
+    client.indices.create(
+        index="peacewatch-reports-2026.11.28", mappings={"properties": {"drone_id": {"type": "long"}}}
+    )
+    settings.ELASTICSEARCH_URL = osmem_clone.url
+    reset_store()
+    refused = report(report_id="refused", sent_at="2026-11-28T04:00:00Z")
+    accepted = report(report_id="accepted", sent_at="2026-11-27T04:00:00Z")
+    produce_sync([refused, accepted])
+
+    runner = run_async(run_consumer_until, "indexer", consumed(2), timeout=60)
+
+    assert runner.stats["consumed"] == 2
+    letters = read_topic_sync(kafka.topic("deadletter"), expected=1)
+    headers = parse_headers(letters[0].headers)
+    assert headers["error"] == "rejected"
+    assert json.loads(letters[0].value)["report_id"] == "refused"
+    store = get_store()
+    store.refresh_now()
+    assert store.get("accepted") is not None
+
+
+def test_retention_drops_whole_days_older_than_the_setting(osmem_clone):
+    store = open_elastic(osmem_clone.url, refresh=True)
+    today = datetime(2026, 11, 28, 10, tzinfo=UTC)
+    for days_ago in (0, 1, 5, 40):
+        sent = (today - timedelta(days=days_ago)).isoformat()
+        store.index([decode_report(json.dumps(report(report_id=f"d{days_ago}", sent_at=sent)).encode())])
+
+    dropped = store.prune(keep_days=5, now=today)
+
+    assert dropped == ["peacewatch-reports-2026.10.19"]
+    assert store.get("d40") is None
+    assert all(store.get(f"d{n}") for n in (0, 1, 5))
+
+
+def test_a_query_compiles_to_a_search_body_that_reads_like_the_query():
+    query = parse_query(
+        {
+            "time": {"from": "2026-11-28T00:00:00Z", "to": "2026-11-28T06:00:00Z"},
+            "citizen": {"name": "Jeanne", "match": "prefix"},
+            "score": {"max": 20},
+            "words": {"any": ["Bread", "strike"]},
+            "aggs": ["top_words"],
+            "top": 5,
+            "size": 10,
+        }
+    )
+    body = build_body(plan(query, threshold=20))
+    filters = body["query"]["bool"]["filter"]
+    assert filters[0] == {
+        "range": {"observed_at": {"gte": 1795824000000, "lt": 1795845600000, "format": "epoch_millis"}}
+    }
+    assert filters[1] == {
+        "nested": {
+            "path": "citizens",
+            "query": {
+                "bool": {
+                    "filter": [{"prefix": {"citizens.name": "Jeanne"}}, {"range": {"citizens.peacescore": {"lte": 20}}}]
+                }
+            },
+        }
+    }
+    assert filters[2] == {"terms": {"tokens": ["bread", "strike"]}}
+    assert body["size"] == 11  # one more than asked: whether a next page exists
+    assert body["sort"] == [{"observed_at": {"order": "desc"}}, {"report_id": {"order": "desc"}}]
+    assert body["aggs"]["top_words"]["terms"]["field"] == "tokens"
+
+
+class ThrottlingProxy:
+    """A real HTTP proxy in front of the server that answers the first bulk requests
+    with 429 or stalls past the client's timeout, as a busy cluster does."""
+
+    def __init__(self, upstream: str, faults: list[str]) -> None:
+        import http.server
+        import threading
+        import time as clock
+        import urllib.request
+
+        self.faults = list(faults)
+        self.bulk_requests = 0
+        proxy = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def _forward(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                if "/_bulk" in self.path:
+                    proxy.bulk_requests += 1
+                    fault = proxy.faults.pop(0) if proxy.faults else None
+                    if fault == "429":
+                        payload = b'{"error":{"type":"es_rejected_execution_exception"},"status":429}'
+                        self.send_response(429)
+                        self.send_header("Content-Type", "application/json")
+                        self.send_header("Content-Length", str(len(payload)))
+                        self.end_headers()
+                        self.wfile.write(payload)
+                        return
+                    if fault == "stall":
+                        clock.sleep(2.5)  # past the client's timeout; then hang up
+                        return
+                headers = {k: v for k, v in self.headers.items() if k.lower() in ("content-type", "accept")}
+                request = urllib.request.Request(
+                    upstream + self.path, data=body or None, method=self.command, headers=headers
+                )
+                try:
+                    with urllib.request.urlopen(request, timeout=30) as response:
+                        status, data, reply_headers = response.status, response.read(), response.headers
+                except urllib.error.HTTPError as error:
+                    status, data, reply_headers = error.code, error.read(), error.headers
+                self.send_response(status)
+                for name in ("Content-Type", "X-Elastic-Product"):
+                    if reply_headers.get(name):
+                        self.send_header(name, reply_headers[name])
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = _forward
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_throttled_or_stalled_bulk_requests_are_retried_and_nothing_is_dropped(osmem_clone):
+    from analytics.store.elastic import ElasticStore
+
+    proxy = ThrottlingProxy(osmem_clone.url, ["429", "stall", "429"])
+    try:
+        client = make_client(proxy.url, timeout_s=1.0)
+        store = ElasticStore(client, bulk_docs=50, refresh=True)
+        reports = [decode_report(json.dumps(report(report_id=f"t{i}")).encode()) for i in range(120)]
+
+        assert store.index(reports) == 120
+
+        assert proxy.bulk_requests == 3 + 3  # chunks of 50, 50 and 20, plus the three refused attempts
+        assert open_elastic(osmem_clone.url).count() == 120
+    finally:
+        proxy.close()
