@@ -92,6 +92,9 @@ WEBSOCKET_CLIENTS = Gauge(
     "Officers' WebSocket connections open on /ws/alerts/, all web processes.",
     multiprocess_mode="livesum",
 )
+# A container restarted after a crash gets the same host name and pid 1 again, so
+# this process would resume the dead one's file: connections do not survive, counts do.
+WEBSOCKET_CLIENTS.set(0)
 LIVE_EVENTS_DROPPED = Counter(
     "peacewatch_live_events_dropped_total",
     "Alert events not queued for a WebSocket client that fell behind (the client is cut and resyncs).",
