@@ -21,7 +21,7 @@ from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-from analytics.query import Plan, score_bin, tile_xy
+from analytics.query import Plan, tile_xy
 from analytics.tokens import word_token
 from ingest.reports import Received, decode_report
 
@@ -88,7 +88,8 @@ CREATE TABLE IF NOT EXISTS roll_score (
     n INTEGER NOT NULL, total REAL NOT NULL, lo REAL NOT NULL, hi REAL NOT NULL,
     PRIMARY KEY (level, bucket, bin)) WITHOUT ROWID;
 """
-ROLLUP_LEVELS = (300_000, 3_600_000)  # 5 minutes, 1 hour
+FIVE_MINUTES, HOUR = 300_000, 3_600_000
+ROLLUP_LEVELS = (FIVE_MINUTES, HOUR)
 GRID_ZOOM = 16
 
 _CHUNK = 500  # well under SQLite's bound-parameter limit
@@ -257,7 +258,11 @@ class EmbeddedStore:
 
 
 class Rollup:
-    """Counts of one batch per (level, bucket, key), written as additive upserts."""
+    """Counts of one batch per (level, bucket, key), written as additive upserts.
+
+    Counted once per 5-minute bucket while reading the batch; the hour level is
+    summed from those at write time (far fewer keys than sightings).
+    """
 
     def __init__(self) -> None:
         self.count: Counter = Counter()
@@ -265,36 +270,56 @@ class Rollup:
         self.word: Counter = Counter()
         self.drone: Counter = Counter()
         self.tile: Counter = Counter()
-        self.score: dict[tuple[int, int, int], list[float]] = {}
+        self.scores: dict[tuple[int, int], list[float]] = {}
 
     def add(self, ts: int, drone_id: str, x16: int, y16: int, people: dict[str, float], tokens: set[str]) -> None:
-        for level in ROLLUP_LEVELS:
-            bucket = ts // level * level
-            self.count[(level, bucket)] += 1
-            self.drone[(level, bucket, drone_id)] += 1
-            self.tile[(level, bucket, x16, y16)] += 1
-            for name, score in people.items():
-                self.citizen[(level, bucket, name)] += 1
-                key = (level, bucket, score_bin(score))
-                acc = self.score.get(key)
-                if acc is None:
-                    self.score[key] = [1, score, score, score]
-                else:
-                    acc[0] += 1
-                    acc[1] += score
-                    acc[2] = min(acc[2], score)
-                    acc[3] = max(acc[3], score)
-            for token in tokens:
-                self.word[(level, bucket, token)] += 1
+        bucket = ts - ts % FIVE_MINUTES
+        self.count[bucket] += 1
+        self.drone[(bucket, drone_id)] += 1
+        self.tile[(bucket, x16, y16)] += 1
+        self.citizen.update([(bucket, name) for name in people])
+        self.word.update([(bucket, token) for token in tokens])
+        scores = self.scores
+        for score in people.values():
+            key = (bucket, min(999, int(score * 10)))  # score_bin, inlined: this loop is hot
+            found = scores.get(key)
+            if found is None:
+                scores[key] = [score]
+            else:
+                found.append(score)
+
+    @staticmethod
+    def _levels(counter: Counter) -> list[tuple]:
+        """(level, bucket, *key, n) rows for both levels from 5-minute counts."""
+        hours: Counter = Counter()
+        rows = []
+        for key, n in counter.items():
+            bucket, rest = (key, ()) if isinstance(key, int) else (key[0], key[1:])
+            rows.append((FIVE_MINUTES, bucket, *rest, n))
+            hours[(bucket - bucket % HOUR, *rest)] += n
+        rows.extend((HOUR, *key, n) for key, n in hours.items())
+        return rows
 
     def write(self, db: sqlite3.Connection) -> None:
         upsert = "INSERT INTO {t} VALUES ({marks}) ON CONFLICT DO UPDATE SET n = n + excluded.n"
-        db.executemany(upsert.format(t="roll_count", marks="?,?,?"), [(*k, n) for k, n in self.count.items()])
+        db.executemany(upsert.format(t="roll_count", marks="?,?,?"), self._levels(self.count))
         for table, counter in (("roll_citizen", self.citizen), ("roll_word", self.word), ("roll_drone", self.drone)):
-            db.executemany(upsert.format(t=table, marks="?,?,?,?"), [(*k, n) for k, n in counter.items()])
-        db.executemany(upsert.format(t="roll_tile", marks="?,?,?,?,?"), [(*k, n) for k, n in self.tile.items()])
+            db.executemany(upsert.format(t=table, marks="?,?,?,?"), self._levels(counter))
+        db.executemany(upsert.format(t="roll_tile", marks="?,?,?,?,?"), self._levels(self.tile))
+        stats: dict[tuple, list] = {}
+        for (bucket, bin_), values in self.scores.items():
+            n, total, lo, hi = len(values), sum(values), min(values), max(values)
+            for key in ((FIVE_MINUTES, bucket, bin_), (HOUR, bucket - bucket % HOUR, bin_)):
+                acc = stats.get(key)
+                if acc is None:
+                    stats[key] = [n, total, lo, hi]
+                else:
+                    acc[0] += n
+                    acc[1] += total
+                    acc[2] = min(acc[2], lo)
+                    acc[3] = max(acc[3], hi)
         db.executemany(
             "INSERT INTO roll_score VALUES (?,?,?,?,?,?,?) ON CONFLICT DO UPDATE SET n = n + excluded.n, "
             "total = total + excluded.total, lo = min(lo, excluded.lo), hi = max(hi, excluded.hi)",
-            [(*k, *v) for k, v in self.score.items()],
+            [(*k, *v) for k, v in stats.items()],
         )
