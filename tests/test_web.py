@@ -70,3 +70,9 @@ def test_alerts_are_read_only_in_the_admin_so_changes_go_through_the_workflow(cl
     client.post(f"/admin/alerts/alert/{alert.pk}/change/", {"status": "resolved"})
     alert.refresh_from_db()
     assert alert.status == "new"
+
+
+def test_the_favicon_browsers_ask_for_exists(client):
+    response = client.get("/favicon.ico")
+    assert response.status_code == 301
+    assert response["Location"].endswith("favicon.svg")
