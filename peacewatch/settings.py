@@ -305,6 +305,9 @@ CELERY_BEAT_SCHEDULE = {
     # Elasticsearch only: drops daily indices past ELASTICSEARCH_RETENTION_DAYS (idempotent, so hourly).
     "prune-analytics-indices": {"task": "analytics.prune_indices", "schedule": 3600.0},
 }
+# Exports run on their own queue, so a million-row export never holds up the
+# offline check; `make run` starts one worker per queue, compose one for both.
+CELERY_TASK_ROUTES = {"analytics.run_export": {"queue": "exports"}}
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 

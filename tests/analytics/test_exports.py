@@ -233,8 +233,10 @@ def test_the_export_tasks_are_registered_and_pruning_is_scheduled(settings):
     assert {"analytics.run_export", "analytics.prune_exports"} <= set(app.tasks)
     assert settings.CELERY_BEAT_SCHEDULE["prune-exports"]["task"] == "analytics.prune_exports"
     assert settings.EXPORT_KEEP_HOURS == 48
-    # Exports go to the default queue, the one the worker of `make run` (no -Q) consumes.
-    assert app.amqp.router.route({}, "analytics.run_export")["queue"].name == app.conf.task_default_queue
+    # Exports have their own queue, so a long one never delays the offline check;
+    # `make run` starts a worker for each queue.
+    assert app.amqp.router.route({}, "analytics.run_export")["queue"].name == "exports"
+    assert app.amqp.router.route({}, "ingest.detect_offline_drones")["queue"].name == app.conf.task_default_queue
 
 
 @pytest.mark.django_db(transaction=True)

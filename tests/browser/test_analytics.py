@@ -304,7 +304,21 @@ def test_a_citizen_from_the_results_opens_their_timeline(web, new_page, analyst)
 
 def test_an_export_shows_its_progress_then_a_download_link(web, new_page, analyst):
     worker = web.start(
-        "worker", [sys.executable, "-m", "celery", "-A", "peacewatch", "worker", "--pool", "solo", "-l", "warning"]
+        "worker",
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "peacewatch",
+            "worker",
+            "--pool",
+            "solo",
+            "-Q",
+            "exports",
+            "-l",
+            "warning",
+        ],
     )
     page = new_page()
     sign_in(page, web, analyst.username)

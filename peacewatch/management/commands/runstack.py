@@ -72,7 +72,11 @@ class Command(BaseCommand):
         children += [Child(f"consumer:{name}", [*manage, "run_consumer", name]) for name in KAFKA_CONSUMERS]
         celery = [sys.executable, "-m", "celery", "-A", "peacewatch"]
         children += [
-            Child("celery-worker", [*celery, "worker", "--pool", "solo", "--loglevel", "WARNING"]),
+            Child("celery-worker", [*celery, "worker", "--pool", "solo", "-Q", "celery", "--loglevel", "WARNING"]),
+            Child(
+                "celery-exports",
+                [*celery, "worker", "--pool", "solo", "-Q", "exports", "-n", "exports@%h", "--loglevel", "WARNING"],
+            ),
             Child(
                 "celery-beat",
                 [*celery, "beat", "--loglevel", "WARNING", "--schedule", str(settings.VAR_DIR / "celerybeat-schedule")],
