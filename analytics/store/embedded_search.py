@@ -93,50 +93,75 @@ def where(p: Plan, start_ms: int | None = None, end_ms: int | None = None) -> Sq
     return Sql(" AND ".join(clauses), tuple(params))
 
 
-def build_sql(p: Plan) -> dict[str, Sql]:
-    """The statements a plan runs when it scans reports (no rollups)."""
+def _cursor(p: Plan, ts: str, report_id: str) -> tuple[str, tuple]:
+    if p.after is None:
+        return "", ()
+    op = "<" if p.newest_first else ">"
+    return f" AND ({ts} {op} ? OR ({ts} = ? AND {report_id} {op} ?))", (p.after[0], p.after[0], p.after[1])
+
+
+def build_hits_sql(p: Plan) -> Sql:
+    """One page of hits straight from the reports, in time order (the index stops at the page's end)."""
     w = where(p)
-    out: dict[str, Sql] = {}
     order = "DESC" if p.newest_first else "ASC"
-    cursor_sql, cursor_params = "", ()
-    if p.after is not None:
-        op = "<" if p.newest_first else ">"
-        cursor_sql = f" AND (r.ts {op} ? OR (r.ts = ? AND r.report_id {op} ?))"
-        cursor_params = (p.after[0], p.after[0], p.after[1])
-    if p.size:
-        out["hits"] = Sql(
-            "SELECT r.report_id, r.ts, r.time_source, r.raw FROM reports r "
-            f"WHERE {w.sql}{cursor_sql} ORDER BY r.ts {order}, r.report_id {order} LIMIT ?",
-            (*w.params, *cursor_params, p.size + 1),
-        )
-    out["total"] = Sql(f"SELECT count(*) FROM reports r WHERE {w.sql}", w.params)
-    matched = f"SELECT r.id FROM reports r WHERE {w.sql}"
+    cursor_sql, cursor_params = _cursor(p, "r.ts", "r.report_id")
+    return Sql(
+        "SELECT r.report_id, r.ts, r.time_source, r.raw FROM reports r "
+        f"WHERE {w.sql}{cursor_sql} ORDER BY r.ts {order}, r.report_id {order} LIMIT ?",
+        (*w.params, *cursor_params, p.size + 1),
+    )
+
+
+def build_sql(p: Plan) -> dict[str, Sql]:
+    """The statements of a scan, in order: the filter runs once, into the temporary
+    table ``matched``; the total, every aggregation and the page of hits read that.
+    CROSS JOIN fixes the join order (SQLite's rule): from the matched ids out, never
+    a walk over every citizen row looking each up."""
+    w = where(p)
+    out: dict[str, Sql] = {
+        "clear": Sql("DELETE FROM temp.matched", ()),
+        "match": Sql(
+            f"INSERT INTO temp.matched SELECT r.id, r.ts, r.drone_id, r.x16, r.y16 FROM reports r WHERE {w.sql}",
+            w.params,
+        ),
+        "total": Sql("SELECT count(*) FROM temp.matched", ()),
+    }
     if "histogram" in p.aggs:
         out["histogram"] = Sql(
-            f"SELECT r.ts / ? * ?, count(*) FROM reports r WHERE {w.sql} GROUP BY 1",
-            (p.interval_ms, p.interval_ms, *w.params),
+            "SELECT ts / ? * ?, count(*) FROM temp.matched GROUP BY 1", (p.interval_ms, p.interval_ms)
         )
     if "top_drones" in p.aggs:
-        out["top_drones"] = Sql(f"SELECT r.drone_id, count(*) FROM reports r WHERE {w.sql} GROUP BY 1", w.params)
+        out["top_drones"] = Sql("SELECT drone_id, count(*) FROM temp.matched GROUP BY 1", ())
     if "top_citizens" in p.aggs:
         out["top_citizens"] = Sql(
-            f"SELECT name, count(*) FROM citizens WHERE report IN ({matched}) GROUP BY 1", w.params
+            "SELECT c.name, count(*) FROM temp.matched m CROSS JOIN citizens c ON c.report = m.id GROUP BY 1", ()
         )
     if "top_words" in p.aggs:
-        out["top_words"] = Sql(f"SELECT r.tokens FROM reports r WHERE {w.sql}", w.params)
+        out["top_words"] = Sql("SELECT r.tokens FROM temp.matched m CROSS JOIN reports r ON r.id = m.id", ())
     if "score" in p.aggs:
         out["score"] = Sql(
-            "SELECT min(CAST(score * 10 AS INTEGER), 999), count(*), sum(score), min(score), max(score) "
-            f"FROM citizens WHERE report IN ({matched}) GROUP BY 1",
-            w.params,
+            "SELECT min(CAST(c.score * 10 AS INTEGER), 999), count(*), sum(c.score), min(c.score), max(c.score) "
+            "FROM temp.matched m CROSS JOIN citizens c ON c.report = m.id GROUP BY 1",
+            (),
         )
     if "grid" in p.aggs:
         shift = GRID_ZOOM - p.grid_precision
-        out["grid"] = Sql(
-            f"SELECT r.x16 >> {shift}, r.y16 >> {shift}, count(*) FROM reports r WHERE {w.sql} GROUP BY 1, 2",
-            w.params,
+        out["grid"] = Sql(f"SELECT x16 >> {shift}, y16 >> {shift}, count(*) FROM temp.matched GROUP BY 1, 2", ())
+    if p.size:
+        order = "DESC" if p.newest_first else "ASC"
+        cursor_sql, cursor_params = _cursor(p, "m.ts", "r.report_id")
+        out["hits"] = Sql(
+            "SELECT r.report_id, r.ts, r.time_source, r.raw FROM temp.matched m CROSS JOIN reports r ON r.id = m.id "
+            f"WHERE 1{cursor_sql} ORDER BY m.ts {order}, r.report_id {order} LIMIT ?",
+            (*cursor_params, p.size + 1),
         )
     return out
+
+
+MATCHED_TABLE = (
+    "CREATE TEMP TABLE IF NOT EXISTS matched "
+    "(id INTEGER PRIMARY KEY, ts INTEGER, drone_id TEXT, x16 INTEGER, y16 INTEGER)"
+)
 
 
 def segments(start_ms: int, end_ms: int) -> list[tuple[int | None, int, int]]:
@@ -183,14 +208,19 @@ class Totals:
 
 
 def _scan(db: sqlite3.Connection, p: Plan, totals: Totals, statements: dict[str, Sql]) -> None:
+    """Run a scan's statements; the temporary table is this connection's own."""
+    db.execute(MATCHED_TABLE)
+    for name in ("clear", "match"):
+        db.execute(statements[name].sql, statements[name].params)
     totals.total += db.execute(statements["total"].sql, statements["total"].params).fetchone()[0]
-    for name, counter in (("histogram", totals.histogram), ("top_drones", totals.drones)):
+    for name, counter in (
+        ("histogram", totals.histogram),
+        ("top_drones", totals.drones),
+        ("top_citizens", totals.citizens),
+    ):
         if name in statements:
             for key, n in db.execute(statements[name].sql, statements[name].params):
                 counter[key] += n
-    if "top_citizens" in statements:
-        for key, n in db.execute(statements["top_citizens"].sql, statements["top_citizens"].params):
-            totals.citizens[key] += n
     if "top_words" in statements:
         words = totals.words
         for (tokens,) in db.execute(statements["top_words"].sql, statements["top_words"].params):
@@ -206,7 +236,10 @@ def _scan(db: sqlite3.Connection, p: Plan, totals: Totals, statements: dict[str,
 def _read_rollups(db: sqlite3.Connection, p: Plan, level: int, a: int, b: int, totals: Totals) -> None:
     span = (level, a, b)
     cond = "level = ? AND bucket >= ? AND bucket < ?"
-    for bucket, n in db.execute(f"SELECT bucket, n FROM roll_count WHERE {cond}", span):
+    # Counts (total, histogram) in buckets no wider than the histogram's interval;
+    # everything else from the widest level available, the fewest rows.
+    count_level = FIVE_MIN if "histogram" in p.aggs and p.interval_ms < level else level
+    for bucket, n in db.execute(f"SELECT bucket, n FROM roll_count WHERE {cond}", (count_level, a, b)):
         totals.total += n
         if "histogram" in p.aggs:
             totals.histogram[bucket // p.interval_ms * p.interval_ms] += n
@@ -231,29 +264,29 @@ def _read_rollups(db: sqlite3.Connection, p: Plan, level: int, a: int, b: int, t
 
 def run_search(db: sqlite3.Connection, p: Plan) -> dict:
     totals = Totals()
-    statements = build_sql(p)
+    rows: list = []
     if uses_rollups(p):
         for level, a, b in segments(p.start_ms, p.end_ms):
             if level is None:
                 edge = Plan(**{**_fields(p), "start_ms": a, "end_ms": b, "size": 0, "after": None})
                 _scan(db, edge, totals, build_sql(edge))
-            elif level == HOUR and "histogram" in p.aggs and p.interval_ms < HOUR:
-                # Hour rows cannot be split into smaller histogram buckets: use 5-minute rows there.
-                _read_rollups(db, p, FIVE_MIN, a, b, totals)
             else:
                 _read_rollups(db, p, level, a, b, totals)
+        if p.size:
+            hits_sql = build_hits_sql(p)
+            rows = db.execute(hits_sql.sql, hits_sql.params).fetchall()
     else:
+        statements = build_sql(p)
         _scan(db, p, totals, statements)
+        if p.size:
+            rows = db.execute(statements["hits"].sql, statements["hits"].params).fetchall()
+        db.execute(statements["clear"].sql)  # free the ids now, not at the next search
 
     hits, next_cursor = [], None
-    if "hits" in statements:
-        rows = db.execute(statements["hits"].sql, statements["hits"].params).fetchall()
-        for report_id, ts, time_source, raw in rows[: p.size]:
-            hits.append(
-                hit(json.loads(raw), report_id=report_id, ts_ms=ts, time_source=time_source, threshold=p.threshold)
-            )
-        if len(rows) > p.size:
-            next_cursor = encode_cursor(rows[p.size - 1][1], rows[p.size - 1][0])
+    for report_id, ts, time_source, raw in rows[: p.size]:
+        hits.append(hit(json.loads(raw), report_id=report_id, ts_ms=ts, time_source=time_source, threshold=p.threshold))
+    if len(rows) > p.size:
+        next_cursor = encode_cursor(rows[p.size - 1][1], rows[p.size - 1][0])
     return {"total": totals.total, "hits": hits, "next": next_cursor, "aggregations": aggregations(p, totals)}
 
 

@@ -88,10 +88,10 @@ def test_filters_compile_to_sql_that_says_what_they_do():
         parse_query({"citizen": {"name": "Jeanne Martin"}, "score": {"max": 20}, "words": {"all": ["strike"]}}),
         now=NOW,
     )
-    total = build_sql(p)["total"]
-    assert "r.id IN (SELECT report FROM citizens WHERE name = ? AND ts >= ? AND ts < ? AND score <= ?)" in total.sql
-    assert "words MATCH ?" in total.sql
-    assert '"strike"' in total.params
+    match = build_sql(p)["match"]
+    assert "r.id IN (SELECT report FROM citizens WHERE name = ? AND ts >= ? AND ts < ? AND score <= ?)" in match.sql
+    assert "words MATCH ?" in match.sql
+    assert '"strike"' in match.params
 
 
 @pytest.fixture(scope="module")
