@@ -12,12 +12,14 @@ from __future__ import annotations
 from collections import Counter
 
 from analytics.store import get_store
+from analytics.store.base import ReportStore
 from ingest.batch import BatchOutcome, KafkaRecord
 from ingest.deadletter import DeadLetter
 from ingest.reports import ReportError, decode_report
 
 
-def process_batch(records: list[KafkaRecord]) -> BatchOutcome:
+def process_batch(records: list[KafkaRecord], store: ReportStore | None = None) -> BatchOutcome:
+    """Index a batch into ``store`` (the configured engine unless a re-index names another)."""
     received, dead_letters, source = [], [], {}
     for record in records:
         decoded = decode_report(record.value, timestamp_ms=record.timestamp)
@@ -26,7 +28,7 @@ def process_batch(records: list[KafkaRecord]) -> BatchOutcome:
         else:
             received.append(decoded)
             source[decoded.report_id] = record
-    store = get_store()
+    store = store or get_store()
     stored = store.index(received)
     rejected = store.take_rejected()
     for report_id, reason in rejected:

@@ -17,6 +17,7 @@ indexer consumer keeps writing, without duplicating anything.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -74,8 +75,10 @@ def from_store(source: ReportStore, target: ReportStore, *, since_ms: int | None
     return progress
 
 
-async def from_topic(*, since_ms: int | None, group_id: str, resume: bool, report: Report) -> Progress:
-    """Replay the reports topic into the configured engine, from ``since_ms`` (or the group's offsets)."""
+async def from_topic(
+    target: ReportStore, *, since_ms: int | None, group_id: str, resume: bool, report: Report
+) -> Progress:
+    """Replay the reports topic into ``target``, from ``since_ms`` (or the group's committed offsets)."""
     from aiokafka import AIOKafkaConsumer, TopicPartition
 
     from peacewatch import kafka
@@ -126,7 +129,7 @@ async def from_topic(*, since_ms: int | None, group_id: str, resume: bool, repor
                     records.extend(recs)
                     offsets[tp] = recs[-1].offset + 1
             if records:
-                outcome = process_batch(records)
+                outcome = await asyncio.to_thread(process_batch, records, target)
                 progress.stored += outcome.counts.get("stored", 0)
                 progress.bad += len(outcome.dead_letters)
                 progress.done += len(records)

@@ -123,7 +123,7 @@ def test_compose_has_every_process_of_the_system_as_a_service():
         service = services[f"consumer-{name}"]
         assert service["command"][-2:] == ["run_consumer", name]
         assert "container_name" not in service  # `--scale` needs generated names
-    for name in ("web", "celery-worker", "celery-beat", "postgres", "redis", "elasticsearch", "init"):
+    for name in ("web", "celery-worker", "celery-exports", "celery-beat", "postgres", "redis", "elasticsearch", "init"):
         assert name in services
     assert services["simulator"]["profiles"] == ["simulator"]
 

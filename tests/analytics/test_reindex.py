@@ -97,3 +97,17 @@ def test_a_replay_needs_a_time_and_a_bad_time_is_refused():
         reindex("--from-topic")
     with pytest.raises(CommandError, match="expected RFC 3339"):
         reindex("--from-topic", "--since", "yesterday")
+
+
+def test_a_replay_can_build_new_indices_beside_the_old_ones(broker, settings, osmem_clone):
+    settings.ELASTICSEARCH_URL = osmem_clone.url
+    cut = datetime.now(tz=UTC) - timedelta(seconds=1)
+    produce_sync([report(report_id=f"v2-{i}") for i in range(25)])
+
+    output = reindex("--from-topic", "--since", cut.isoformat(), "--target-prefix", "peacewatch-v2")
+
+    assert "25 / 25 reports (100.0%)" in output
+    new = open_elastic(osmem_clone.url, prefix="peacewatch-v2")
+    new.refresh_now()
+    assert new.count() == 25
+    assert open_elastic(osmem_clone.url).count() == 0  # the live indices were not touched

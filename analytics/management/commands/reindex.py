@@ -75,17 +75,10 @@ class Command(BaseCommand):
             result = reindex.from_store(source, target, since_ms=since_ms, report=report)
             source.close()
         else:
-            from analytics.store import get_store  # process_batch writes to the configured engine
-
-            if o["target_prefix"]:
-                raise CommandError(
-                    "--target-prefix applies to --from-store; for a replay set ELASTICSEARCH_INDEX_PREFIX"
-                )
-            target.close()
-            target = get_store()
             result = asyncio.run(
-                reindex.from_topic(since_ms=since_ms, group_id=o["group_id"], resume=o["resume"], report=report)
+                reindex.from_topic(target, since_ms=since_ms, group_id=o["group_id"], resume=o["resume"], report=report)
             )
+        target.close()
         self.stdout.write(self.style.SUCCESS(f"done: {result.line()}"))
 
     def _target(self, o):
