@@ -1,6 +1,7 @@
 """Entry points: the embedded broker command, consumer liveness, aiokafka's C extension."""
 
 import asyncio
+import io
 import os
 import signal
 import subprocess
@@ -52,3 +53,21 @@ def test_the_liveness_check_fails_without_a_running_consumer(tmp_path):
     result = liveness_check("indexer", tmp_path)
     assert result.returncode != 0
     assert "not alive" in result.stderr
+
+
+def test_make_run_sets_aside_an_analytics_store_from_an_older_version(settings, tmp_path):
+    import sqlite3
+
+    from peacewatch.management.commands.runstack import Command
+
+    old = sqlite3.connect(settings.ANALYTICS_SQLITE_PATH)
+    old.execute("CREATE TABLE reports (id INTEGER PRIMARY KEY)")
+    old.close()
+
+    Command(stdout=io.StringIO(), stderr=io.StringIO())._set_aside_old_analytics_store()
+
+    assert not settings.ANALYTICS_SQLITE_PATH.exists()
+    folder = settings.ANALYTICS_SQLITE_PATH.parent
+    kept = [p for p in folder.glob("analytics.sqlite3.old-*") if not p.name.endswith(("-wal", "-shm"))]
+    assert len(kept) == 1
+    assert sqlite3.connect(kept[0]).execute("SELECT count(*) FROM reports").fetchone() == (0,)

@@ -42,6 +42,28 @@ class Command(BaseCommand):
         parser.add_argument("--no-simulator", action="store_true")
         parser.add_argument("--no-broker", action="store_true", help="use the Kafka at KAFKA_BOOTSTRAP_SERVERS")
 
+    def _set_aside_old_analytics_store(self) -> None:
+        """An embedded store written by an older PeaceWatch cannot be opened; keep it, start afresh.
+
+        Only here, before any process opens the file. The old file is renamed,
+        never deleted: the embedded broker keeps nothing across restarts, so a
+        new run starts from an empty store either way.
+        """
+        from analytics.store.embedded import EmbeddedStore, StoreSchemaError
+
+        if settings.ELASTICSEARCH_URL or not settings.ANALYTICS_SQLITE_PATH.exists():
+            return
+        try:
+            EmbeddedStore(settings.ANALYTICS_SQLITE_PATH).close()
+        except StoreSchemaError as exc:
+            path = settings.ANALYTICS_SQLITE_PATH
+            aside = path.with_name(f"{path.name}.old-{time.strftime('%Y%m%d-%H%M%S')}")
+            for suffix in ("", "-wal", "-shm"):
+                old = path.with_name(path.name + suffix)
+                if old.exists():
+                    old.rename(aside.with_name(aside.name + suffix))
+            self.stderr.write(self.style.WARNING(f"{exc}\nSet aside as {aside}; starting a new analytics store."))
+
     def handle(self, *args, port, drones, rate, no_simulator, no_broker, **options):
         manage = [sys.executable, str(settings.BASE_DIR / "manage.py")]
         host, kafka_port = split_hostport(settings.KAFKA_BOOTSTRAP_SERVERS.split(",")[0])
@@ -53,6 +75,7 @@ class Command(BaseCommand):
         # Metrics files of a previous run would add old counters and dead
         # processes' gauges to this run's /metrics (peacewatch/metrics.py).
         call_command("clear_metrics", verbosity=0)
+        self._set_aside_old_analytics_store()
         if not no_broker:
             if port_open(host, kafka_port):
                 raise CommandError(
