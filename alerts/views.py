@@ -1,26 +1,15 @@
 """The officers' pages."""
 
-from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 
 from alerts.live import hub
-from peacewatch.roles import OFFICER, has_role
+from peacewatch.roles import OFFICER, role_required
 
 CITY_BOUNDS = [[48.815, 2.255], [48.905, 2.415]]
 
 
-def officer_required(view):
-    @login_required
-    def wrapped(request: HttpRequest, *args, **kwargs):
-        if not has_role(request.user, OFFICER):
-            raise PermissionDenied("Only officers can open the live alert map.")
-        return view(request, *args, **kwargs)
-
-    wrapped.__name__ = view.__name__
-    wrapped.__doc__ = view.__doc__
-    return wrapped
+officer_required = role_required(OFFICER, "Only officers can open the live alert map.")
 
 
 @officer_required

@@ -2,10 +2,11 @@ from django.contrib import admin
 
 from analytics import audit, exports, saved_queries
 from analytics.models import AuditEntry, Export, SavedQuery
+from peacewatch.admin import ReadOnlyAdmin
 
 
 @admin.register(AuditEntry)
-class AuditEntryAdmin(admin.ModelAdmin):
+class AuditEntryAdmin(ReadOnlyAdmin):
     list_display = ("at", "username", "action", "ip", "detail")
     list_filter = ("action", ("user", admin.RelatedOnlyFieldListFilter))
     search_fields = ("username", "ip")
@@ -15,16 +16,7 @@ class AuditEntryAdmin(admin.ModelAdmin):
     readonly_fields = fields
 
     # An audit trail that its subjects could edit would prove nothing: nobody
-    # adds, changes or deletes entries here, superusers included.
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
+    # adds, changes or deletes entries here (ReadOnlyAdmin), superusers included.
     def has_view_permission(self, request, obj=None):
         return request.user.is_active and request.user.is_staff
 

@@ -9,27 +9,17 @@ the city's bounds in a ``json_script`` block (no inline script: strict CSP).
 from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from alerts.views import CITY_BOUNDS
 from analytics.search import current_threshold
-from peacewatch.roles import ANALYST, has_role
+from peacewatch.roles import ANALYST, role_required
 
 MAX_NAME_LENGTH = 200  # analytics.query.CitizenFilter
 
 
-def analyst_required(view):
-    @login_required
-    def wrapped(request: HttpRequest, *args, **kwargs):
-        if not has_role(request.user, ANALYST):
-            raise PermissionDenied("Only analysts can open the analytics pages.")
-        return view(request, *args, **kwargs)
-
-    wrapped.__name__ = view.__name__
-    wrapped.__doc__ = view.__doc__
-    return wrapped
+analyst_required = role_required(ANALYST, "Only analysts can open the analytics pages.")
 
 
 def page_config(request: HttpRequest) -> dict:

@@ -13,6 +13,7 @@ from django.utils.html import format_html, format_html_join
 
 from ingest import fleet
 from ingest.models import Drone, UnknownDrone
+from peacewatch.admin import ReadOnlyAdmin
 
 HEALTH_FIELDS = (
     "online",
@@ -127,7 +128,7 @@ class DroneAdmin(admin.ModelAdmin):
 
 
 @admin.register(UnknownDrone)
-class UnknownDroneAdmin(admin.ModelAdmin):
+class UnknownDroneAdmin(ReadOnlyAdmin):
     """Read-only: rows come from the stream. Register the ones that belong to the fleet."""
 
     list_display = ("drone_id", "reports", "first_seen_at", "last_seen_at")
@@ -135,15 +136,6 @@ class UnknownDroneAdmin(admin.ModelAdmin):
     ordering = ("-last_seen_at",)
     list_per_page = 50
     actions = ("register",)
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     def has_register_permission(self, request):
         return request.user.has_perm("ingest.add_drone")

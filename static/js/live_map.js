@@ -121,22 +121,7 @@
 
   // ------------------------------------------------------------------ utilities
 
-  /** Build an element: el("span", {class: "x", dataset: {a: 1}}, "text", child). */
-  function el(tag, attrs, ...children) {
-    const node = document.createElement(tag);
-    for (const [name, value] of Object.entries(attrs || {})) {
-      if (value === null || value === undefined || value === false) continue;
-      if (name === "class") node.className = value;
-      else if (name === "dataset") Object.assign(node.dataset, value);
-      else if (name === "text") node.textContent = value;
-      else node.setAttribute(name, value === true ? "" : String(value));
-    }
-    for (const child of children) {
-      if (child === null || child === undefined || child === false) continue;
-      node.append(child instanceof Node ? child : String(child));
-    }
-    return node;
-  }
+  const { el } = window.PeaceWatchDom; // static/js/dom.js, loaded first
 
   /**
    * A comparable number for an ISO timestamp, in microseconds. Date keeps only
