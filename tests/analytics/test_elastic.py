@@ -194,3 +194,34 @@ def test_throttled_or_stalled_bulk_requests_are_retried_and_nothing_is_dropped(o
         assert open_elastic(osmem_clone.url).count() == 120
     finally:
         proxy.close()
+
+
+@pytest.mark.django_db
+def test_the_search_api_answers_from_elasticsearch_when_it_is_configured(client, analyst, settings, osmem_clone):
+    settings.ELASTICSEARCH_URL = osmem_clone.url
+    reset_store()
+    store = get_store()
+    now = datetime.now(tz=UTC)
+    store.index(
+        [
+            decode_report(
+                json.dumps(report(report_id=f"api-{i}", sent_at=(now - timedelta(minutes=i)).isoformat())).encode()
+            )
+            for i in range(30)
+        ]
+    )
+    store.refresh_now()
+    client.force_login(analyst)
+
+    response = client.post(
+        "/api/v1/reports/search",
+        json.dumps({"time": {"last": "1h"}, "aggs": ["top_drones"], "size": 10}),
+        content_type="application/json",
+    )
+
+    body = response.json()
+    assert response.status_code == 200, body
+    assert body["engine"] == "elasticsearch"
+    assert body["total"] == 30
+    assert [h["report_id"] for h in body["hits"]] == [f"api-{i}" for i in range(10)]
+    assert body["aggregations"]["top_drones"] == [{"key": "pw-00042", "count": 30}]
