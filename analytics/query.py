@@ -211,6 +211,8 @@ class Plan(msgspec.Struct, frozen=True):
     size: int
     newest_first: bool
     after: tuple[int, str] | None
+    # False when only the hits are wanted (an export's later pages): no total to count.
+    count_total: bool = True
 
     @property
     def only_time_filter(self) -> bool:

@@ -413,7 +413,7 @@ def build_body(p: Plan) -> dict:
     body: dict = {
         "query": {"bool": {"filter": build_filters(p)}},
         "size": p.size + 1 if p.size else 0,
-        "track_total_hits": True,
+        "track_total_hits": p.count_total,
     }
     if p.size:
         body["sort"] = [{"observed_at": {"order": order}}, {"report_id": {"order": order}}]
@@ -503,7 +503,7 @@ def parse_response(p: Plan, body: dict) -> dict:
             _, x, y = (int(part) for part in b["key"].split("/"))
             counts[(x, y)] = b["doc_count"]
         out["grid"] = {"precision": p.grid_precision, "cells": grid_cells(counts, p.grid_precision)}
-    total = body["hits"]["total"]
+    total = body["hits"].get("total") if p.count_total else None
     return {
         "total": total["value"] if isinstance(total, dict) else total,
         "hits": hits,

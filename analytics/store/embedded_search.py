@@ -97,7 +97,11 @@ def _cursor(p: Plan, ts: str, report_id: str) -> tuple[str, tuple]:
     if p.after is None:
         return "", ()
     op = "<" if p.newest_first else ">"
-    return f" AND ({ts} {op} ? OR ({ts} = ? AND {report_id} {op} ?))", (p.after[0], p.after[0], p.after[1])
+    # The first, redundant bound lets the time index start at the cursor instead of the range's start.
+    return (
+        f" AND {ts} {op}= ? AND ({ts} {op} ? OR ({ts} = ? AND {report_id} {op} ?))",
+        (p.after[0], p.after[0], p.after[0], p.after[1]),
+    )
 
 
 def build_hits_sql(p: Plan) -> Sql:
@@ -110,6 +114,11 @@ def build_hits_sql(p: Plan) -> Sql:
         f"WHERE {w.sql}{cursor_sql} ORDER BY r.ts {order}, r.report_id {order} LIMIT ?",
         (*w.params, *cursor_params, p.size + 1),
     )
+
+
+def build_count_sql(p: Plan) -> Sql:
+    w = where(p)
+    return Sql(f"SELECT count(*) FROM reports r WHERE {w.sql}", w.params)
 
 
 def build_sql(p: Plan) -> dict[str, Sql]:
@@ -265,13 +274,25 @@ def _read_rollups(db: sqlite3.Connection, p: Plan, level: int, a: int, b: int, t
 def run_search(db: sqlite3.Connection, p: Plan) -> dict:
     totals = Totals()
     rows: list = []
-    if uses_rollups(p):
+    if not p.aggs and not p.count_total:
+        # An export's pages: the time index walks from the cursor and stops at the page's end.
+        if p.size:
+            hits_sql = build_hits_sql(p)
+            rows = db.execute(hits_sql.sql, hits_sql.params).fetchall()
+    elif uses_rollups(p):
         for level, a, b in segments(p.start_ms, p.end_ms):
             if level is None:
                 edge = Plan(**{**_fields(p), "start_ms": a, "end_ms": b, "size": 0, "after": None})
                 _scan(db, edge, totals, build_sql(edge))
             else:
                 _read_rollups(db, p, level, a, b, totals)
+        if p.size:
+            hits_sql = build_hits_sql(p)
+            rows = db.execute(hits_sql.sql, hits_sql.params).fetchall()
+    elif not p.aggs:
+        # Paging: one count over the filter, and the page straight from the time index.
+        count = build_count_sql(p)
+        totals.total = db.execute(count.sql, count.params).fetchone()[0]
         if p.size:
             hits_sql = build_hits_sql(p)
             rows = db.execute(hits_sql.sql, hits_sql.params).fetchall()
@@ -287,7 +308,8 @@ def run_search(db: sqlite3.Connection, p: Plan) -> dict:
         hits.append(hit(json.loads(raw), report_id=report_id, ts_ms=ts, time_source=time_source, threshold=p.threshold))
     if len(rows) > p.size:
         next_cursor = encode_cursor(rows[p.size - 1][1], rows[p.size - 1][0])
-    return {"total": totals.total, "hits": hits, "next": next_cursor, "aggregations": aggregations(p, totals)}
+    total = totals.total if p.count_total else None
+    return {"total": total, "hits": hits, "next": next_cursor, "aggregations": aggregations(p, totals)}
 
 
 def aggregations(p: Plan, t: Totals) -> dict:

@@ -176,3 +176,26 @@ def test_the_stored_report_keeps_unknown_fields_on_both_engines(engines):
         stored = store.get("dup-name")
         assert stored["wind_kph"] == 12
         assert stored["report_id"] == "dup-name"
+
+
+def test_an_exports_pages_without_totals_walk_the_same_reports_on_both_engines(engines):
+    import msgspec
+
+    from analytics.query import decode_cursor
+
+    walked = {}
+    for store in engines:
+        p = msgspec.structs.replace(
+            plan(parse_query({"time": {"last": "7d"}, "sort": "oldest", "size": 70}), now=NOW), count_total=False
+        )
+        ids = []
+        while True:
+            page = store.search(p)
+            assert page["total"] is None
+            ids.extend(h["report_id"] for h in page["hits"])
+            if not page["next"]:
+                break
+            p = msgspec.structs.replace(p, after=decode_cursor(page["next"]))
+        walked[store.name] = ids
+    assert walked["embedded"] == walked["elasticsearch"]
+    assert len(walked["embedded"]) == len(set(walked["embedded"])) == 902
