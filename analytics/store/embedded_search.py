@@ -97,16 +97,21 @@ def _cursor(p: Plan, ts: str, report_id: str) -> tuple[str, tuple]:
     if p.after is None:
         return "", ()
     op = "<" if p.newest_first else ">"
-    # The first, redundant bound lets the time index start at the cursor instead of the range's start.
-    return (
-        f" AND {ts} {op}= ? AND ({ts} {op} ? OR ({ts} = ? AND {report_id} {op} ?))",
-        (p.after[0], p.after[0], p.after[0], p.after[1]),
-    )
+    return f" AND ({ts} {op} ? OR ({ts} = ? AND {report_id} {op} ?))", (p.after[0], p.after[0], p.after[1])
 
 
 def build_hits_sql(p: Plan) -> Sql:
     """One page of hits straight from the reports, in time order (the index stops at the page's end)."""
-    w = where(p)
+    start, end = p.start_ms, p.end_ms
+    if p.after is not None:
+        # The time range itself starts (or ends) at the cursor: SQLite's index range
+        # uses one bound per side, so a second one would leave each page scanning
+        # from the range's start, and deep pages (exports) would cost ever more.
+        if p.newest_first:
+            end = min(end, p.after[0] + 1)
+        else:
+            start = max(start, p.after[0])
+    w = where(p, start, end)
     order = "DESC" if p.newest_first else "ASC"
     cursor_sql, cursor_params = _cursor(p, "r.ts", "r.report_id")
     return Sql(
