@@ -35,6 +35,11 @@ BENCHMARKS = [
         ["--reports", "50000", "--repeat", "5"],
     ),
     (
+        "export_rows.py",
+        ["--rows", "1000000", "--repeat", "3", "--reports", "5000000"],
+        ["--rows", "20000", "--repeat", "1", "--reports", "50000"],
+    ),
+    (
         "es_indexer.py",
         ["--documents", "20000", "--repeat", "5"],
         ["--documents", "5000", "--repeat", "1"],
@@ -50,6 +55,7 @@ def main() -> int:
     args = parser.parse_args()
     sizes = {
         "analytics_query.py": ("--reports", args.analytics_reports),
+        "export_rows.py": ("--reports", args.analytics_reports),
         "es_indexer.py": ("--documents", args.es_documents),
     }
     failed = 0
