@@ -14,6 +14,26 @@ from peacewatch import kafka
 from tests.kafka import run_async
 
 
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    """The test database, and on PostgreSQL nobody left connected when it is dropped.
+
+    Web servers started by browser tests are stopped by then, but PostgreSQL may
+    not yet have ended their sessions (nor those of threads of this process that
+    are gone), and dropping a database with sessions fails.
+    """
+    yield
+    from django.db import connection
+
+    with django_db_blocker.unblock():
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
