@@ -92,12 +92,13 @@ class ReportSearchView(APIView):
         try:
             data = request.data
         except ParseError as exc:
-            return Response({"error": f"malformed JSON: {exc.detail}", "field": ""}, status=400)
+            error = QueryError("", f"malformed JSON: {exc.detail}")
+            return self._refused(request, None, error)
         try:
             query = parse_query(data)
             result = search.search(query)
         except QueryError as exc:
-            return Response(exc.as_dict(), status=status.HTTP_400_BAD_REQUEST)
+            return self._refused(request, data, exc)
         audit.record(
             request.user,
             "search",
@@ -107,6 +108,13 @@ class ReportSearchView(APIView):
             engine=result.get("engine"),
         )
         return Response(result)
+
+    @staticmethod
+    def _refused(request, data, error: QueryError) -> Response:
+        # Refused searches are recorded too: who probes for what the API refuses is worth seeing.
+        query = dict(data) if isinstance(data, dict) else None
+        audit.record(request.user, "search", query, ip=audit.client_ip(request), refused=str(error))
+        return Response(error.as_dict(), status=status.HTTP_400_BAD_REQUEST)
 
 
 # --- Saved queries -----------------------------------------------------------------
@@ -246,6 +254,16 @@ class ExportViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Cre
             handle = open(export.file_path, "rb")  # noqa: SIM115 - FileResponse closes it
         except FileNotFoundError as exc:
             raise NotFound("the export's file is gone") from exc
+        # The file leaves the system here: who took it, and when, belongs in the trail too.
+        audit.record(
+            request.user,
+            "export.download",
+            export.query,
+            ip=audit.client_ip(request),
+            export_id=export.pk,
+            format=export.format,
+            rows=export.rows_written,
+        )
         return FileResponse(
             handle,
             as_attachment=True,

@@ -109,6 +109,7 @@ class AuditEntry(models.Model):
         SAVED_QUERY_UPDATE = "saved_query.update"
         SAVED_QUERY_DELETE = "saved_query.delete"
         EXPORT = "export"
+        EXPORT_DOWNLOAD = "export.download"
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
     # Kept so that the trail still names the person after the account is deleted.

@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 
+import pytest
 from aiokafka.admin import AIOKafkaAdminClient
 from django.conf import settings
 
@@ -71,3 +72,10 @@ def test_make_run_sets_aside_an_analytics_store_from_an_older_version(settings, 
     kept = [p for p in folder.glob("analytics.sqlite3.old-*") if not p.name.endswith(("-wal", "-shm"))]
     assert len(kept) == 1
     assert sqlite3.connect(kept[0]).execute("SELECT count(*) FROM reports").fetchone() == (0,)
+
+
+@pytest.mark.django_db
+def test_every_model_change_has_its_migration():
+    from django.core.management import call_command
+
+    call_command("makemigrations", "--check", "--dry-run", verbosity=0)  # exits 1 if one is missing

@@ -77,7 +77,9 @@ def test_a_bad_query_gets_400_naming_the_problem(client, analyst, body, field, s
     assert response.status_code == 400
     assert response.json()["field"] == field
     assert says in response.json()["error"]
-    assert not AuditEntry.objects.exists()  # nothing was searched
+    refused = AuditEntry.objects.get()  # nothing was searched, but the attempt is on record
+    assert refused.action == "search"
+    assert says in refused.detail["refused"]
 
 
 def test_an_empty_body_searches_the_last_day(client, analyst):

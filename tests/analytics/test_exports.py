@@ -180,6 +180,8 @@ def test_the_api_queues_an_export_and_serves_the_file_to_its_owner(
     assert download["Content-Disposition"].endswith('.csv"')
     assert b"".join(download.streaming_content).count(b"\n") == 31
     assert [e["id"] for e in client.get(URL).json()["results"]] == [pk]
+    taken = AuditEntry.objects.get(action="export.download")
+    assert (taken.username, taken.detail) == ("analyst1", {"export_id": pk, "format": "csv", "rows": 30})
 
     stranger = _user_with_role(django_user_model, "analyst2", "analyst")
     client.force_login(stranger)
