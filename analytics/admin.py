@@ -2,7 +2,7 @@ from django.contrib import admin
 
 from analytics import audit, exports, saved_queries
 from analytics.models import AuditEntry, Export, SavedQuery
-from peacewatch.admin import ReadOnlyAdmin
+from peacewatch.admin import ReadOnlyAdmin, ViewAndDeleteAdmin
 
 
 @admin.register(AuditEntry)
@@ -25,19 +25,13 @@ class AuditEntryAdmin(ReadOnlyAdmin):
 
 
 @admin.register(SavedQuery)
-class SavedQueryAdmin(admin.ModelAdmin):
+class SavedQueryAdmin(ViewAndDeleteAdmin):
     list_display = ("name", "owner", "shared", "updated_at")
     list_filter = ("shared",)
     search_fields = ("name", "owner__username")
     date_hierarchy = "updated_at"
     fields = ("name", "owner", "shared", "query", "created_at", "updated_at")
     readonly_fields = fields
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
 
     # Deleting goes through the service so the audit log records it, as from the API.
     def delete_model(self, request, obj):
@@ -49,7 +43,7 @@ class SavedQueryAdmin(admin.ModelAdmin):
 
 
 @admin.register(Export)
-class ExportAdmin(admin.ModelAdmin):
+class ExportAdmin(ViewAndDeleteAdmin):
     list_display = ("id", "owner", "format", "status", "total", "rows_written", "created_at", "finished_at")
     list_filter = ("status", "format")
     search_fields = ("owner__username",)
@@ -67,12 +61,6 @@ class ExportAdmin(admin.ModelAdmin):
         "finished_at",
     )
     readonly_fields = fields
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
 
     def delete_model(self, request, obj):
         exports.delete_export(obj)

@@ -234,9 +234,8 @@ def plan(query: Query, *, now: datetime | None = None, threshold: float = 20.0) 
     now = now or datetime.now(tz=UTC)
     t = query.time
     if t.last is not None:
-        amount, unit = _RELATIVE.match(t.last).groups()
         end_ms = _ms(now) + 1  # "now" included
-        start_ms = end_ms - int(amount) * _UNITS[unit]
+        start_ms = end_ms - relative_ms(t.last)
     else:
         end_ms = _ms(t.to) if t.to else _ms(now) + 1
         start_ms = _ms(t.from_) if t.from_ else end_ms - 86_400_000
@@ -275,6 +274,15 @@ def plan(query: Query, *, now: datetime | None = None, threshold: float = 20.0) 
         newest_first=query.sort == "newest",
         after=decode_cursor(query.after) if query.after else None,
     )
+
+
+def relative_ms(text: str) -> int | None:
+    """The length of a relative range ("15m", "24h", "7d") in milliseconds, or None if it is not one."""
+    match = _RELATIVE.match(text)
+    if match is None:
+        return None
+    amount, unit = match.groups()
+    return int(amount) * _UNITS[unit]
 
 
 def choose_interval(span_ms: int) -> tuple[str, int]:

@@ -27,7 +27,7 @@ from datetime import datetime
 
 import msgspec
 
-from analytics.query import Plan, Query, describe, plan
+from analytics.query import Plan, Query, decode_cursor, describe, plan
 from analytics.store import get_store
 
 
@@ -74,10 +74,4 @@ def iter_hits(query: Query, *, now: datetime | None = None, page_size: int = 500
         yield from page["hits"]
         if not page["next"] or len(page["hits"]) < page_size:
             return
-        p = msgspec.structs.replace(p, after=_cursor(page["next"]))
-
-
-def _cursor(value: str) -> tuple[int, str]:
-    from analytics.query import decode_cursor
-
-    return decode_cursor(value)
+        p = msgspec.structs.replace(p, after=decode_cursor(page["next"]))

@@ -65,10 +65,7 @@ def _check_kafka() -> None:
 def _check_analytics() -> None:
     from analytics.store import get_store
 
-    store = get_store()
-    ping = getattr(store, "ping", None)  # every engine has one once the analytics issue lands
-    if ping is not None:
-        ping()
+    get_store().ping()
 
 
 @never_cache

@@ -68,33 +68,13 @@ class PlainJsonTransport(Transport):
         return response
 
 
-def detect_flavor(url: str, **kwargs) -> str:
-    """'opensearch' or 'elasticsearch', from the root endpoint, asked in plain JSON."""
-    transport = Transport([_node(url)], **{k: v for k, v in kwargs.items() if k in ("ca_certs", "verify_certs")})
-    try:
-        headers = {"accept": "application/json"}
-        if kwargs.get("api_key"):
-            headers["authorization"] = f"ApiKey {kwargs['api_key']}"
-        elif kwargs.get("basic_auth"):
-            import base64
-
-            user, password = kwargs["basic_auth"]
-            headers["authorization"] = "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
-        _, body = transport.perform_request("GET", "/", headers=headers)
-        version = body.get("version", {}) if isinstance(body, dict) else {}
-        return "opensearch" if version.get("distribution") == "opensearch" else "elasticsearch"
-    finally:
-        transport.close()
+_flavors: dict[str, str] = {}  # url -> flavor: asked once per process, not per client
 
 
-def _node(url: str):
-    from urllib.parse import urlsplit
-
-    from elastic_transport import NodeConfig
-
-    parts = urlsplit(url)
-    port = parts.port or (443 if parts.scheme == "https" else 80)
-    return NodeConfig(parts.scheme, parts.hostname, port, path_prefix=parts.path.rstrip("/"))
+def detect_flavor(client: Elasticsearch) -> str:
+    """'opensearch' or 'elasticsearch', from the root endpoint (ask with a plain-JSON client)."""
+    version = client.info().get("version", {})
+    return "opensearch" if version.get("distribution") == "opensearch" else "elasticsearch"
 
 
 def make_client(
@@ -108,20 +88,22 @@ def make_client(
     verify_certs: bool = True,
     timeout_s: float = 30.0,
 ) -> Elasticsearch:
-    auth: dict = {}
+    options: dict = {"request_timeout": timeout_s}
     if api_key:
-        auth["api_key"] = api_key
+        options["api_key"] = api_key
     elif username:
-        auth["basic_auth"] = (username, password or "")
-    tls: dict = {}
+        options["basic_auth"] = (username, password or "")
     if url.startswith("https"):
-        tls = {"verify_certs": verify_certs}
+        options["verify_certs"] = verify_certs
         if ca_certs:
-            tls["ca_certs"] = ca_certs
+            options["ca_certs"] = ca_certs
+    plain = Elasticsearch(url, transport_class=PlainJsonTransport, **options)
     if flavor == "auto":
-        flavor = detect_flavor(url, **auth, **tls)
-    transport = PlainJsonTransport if flavor == "opensearch" else Transport
-    return Elasticsearch(url, transport_class=transport, request_timeout=timeout_s, **auth, **tls)
+        flavor = _flavors.get(url) or _flavors.setdefault(url, detect_flavor(plain))
+    if flavor == "opensearch":
+        return plain
+    plain.close()
+    return Elasticsearch(url, **options)
 
 
 def index_template(prefix: str, *, shards: int, replicas: int) -> dict:
@@ -201,9 +183,8 @@ class ElasticStore:
         self.max_attempts = max_attempts
         self.refresh = refresh  # tests: make writes visible at once
         self.rejected: list[tuple[str, str]] = []
-        self.client.indices.put_index_template(
-            name=f"{prefix}-reports", **index_template(prefix, shards=shards, replicas=replicas)
-        )
+        self.template = index_template(prefix, shards=shards, replicas=replicas)
+        self.template_ready = False
 
     def close(self) -> None:
         self.client.close()
@@ -219,6 +200,10 @@ class ElasticStore:
 
     def index(self, reports: Sequence[Received]) -> int:
         """Index every report; returns how many were new. Rejected ones go to ``take_rejected``."""
+        if not self.template_ready:
+            # Only writers need it, once per store: readers (web threads) never send it.
+            self.client.indices.put_index_template(name=f"{self.prefix}-reports", **self.template)
+            self.template_ready = True
         now = int(time.time() * 1000)
         created = 0
         chunk: list[bytes] = []

@@ -17,6 +17,8 @@ import sqlite3
 from collections import Counter
 from dataclasses import dataclass
 
+import msgspec
+
 from analytics.query import (
     PERCENTS,
     Plan,
@@ -278,36 +280,29 @@ def _read_rollups(db: sqlite3.Connection, p: Plan, level: int, a: int, b: int, t
 
 def run_search(db: sqlite3.Connection, p: Plan) -> dict:
     totals = Totals()
-    rows: list = []
+    scan: dict[str, Sql] | None = None
+    hits_sql = build_hits_sql(p) if p.size else None  # straight from the time index, unless a scan has the ids
     if not p.aggs and not p.count_total:
-        # An export's pages: the time index walks from the cursor and stops at the page's end.
-        if p.size:
-            hits_sql = build_hits_sql(p)
-            rows = db.execute(hits_sql.sql, hits_sql.params).fetchall()
+        pass  # an export's pages: only the hits, the index walks from the cursor to the page's end
     elif uses_rollups(p):
         for level, a, b in segments(p.start_ms, p.end_ms):
             if level is None:
-                edge = Plan(**{**_fields(p), "start_ms": a, "end_ms": b, "size": 0, "after": None})
+                edge = msgspec.structs.replace(p, start_ms=a, end_ms=b, size=0, after=None)
                 _scan(db, edge, totals, build_sql(edge))
             else:
                 _read_rollups(db, p, level, a, b, totals)
-        if p.size:
-            hits_sql = build_hits_sql(p)
-            rows = db.execute(hits_sql.sql, hits_sql.params).fetchall()
     elif not p.aggs:
-        # Paging: one count over the filter, and the page straight from the time index.
+        # Paging: one count over the filter.
         count = build_count_sql(p)
         totals.total = db.execute(count.sql, count.params).fetchone()[0]
-        if p.size:
-            hits_sql = build_hits_sql(p)
-            rows = db.execute(hits_sql.sql, hits_sql.params).fetchall()
     else:
-        statements = build_sql(p)
-        _scan(db, p, totals, statements)
-        if p.size:
-            rows = db.execute(statements["hits"].sql, statements["hits"].params).fetchall()
-        db.execute(statements["clear"].sql)  # free the ids now, not at the next search
+        scan = build_sql(p)
+        _scan(db, p, totals, scan)
+        hits_sql = scan.get("hits")
 
+    rows = db.execute(hits_sql.sql, hits_sql.params).fetchall() if hits_sql else []
+    if scan is not None:
+        db.execute(scan["clear"].sql)  # free the ids now, not at the next search
     hits, next_cursor = [], None
     for report_id, ts, time_source, raw in rows[: p.size]:
         hits.append(hit(json.loads(raw), report_id=report_id, ts_ms=ts, time_source=time_source, threshold=p.threshold))
@@ -334,7 +329,3 @@ def aggregations(p: Plan, t: Totals) -> dict:
     if "grid" in p.aggs:
         out["grid"] = {"precision": p.grid_precision, "cells": grid_cells(t.grid, p.grid_precision)}
     return out
-
-
-def _fields(p: Plan) -> dict:
-    return {f: getattr(p, f) for f in p.__struct_fields__}

@@ -434,21 +434,9 @@
     );
   }
 
-  /**
-   * Enable the buttons that lead somewhere. The pager is not disabled while a
-   * page loads (goToPage ignores clicks then): a focused button that becomes
-   * disabled drops keyboard focus to the page's start. On the first or last
-   * page, focus moves to the button that still works.
-   */
+  /** Enable the buttons that lead somewhere (not disabled while a page loads: goToPage ignores clicks then). */
   function updatePager() {
-    const focused = document.activeElement;
-    dom.prev.disabled = !state.pager.hasPrevious;
-    dom.next.disabled = !state.pager.hasNext;
-    if (focused && focused.disabled && (focused === dom.prev || focused === dom.next)) {
-      const other = focused === dom.prev ? dom.next : dom.prev;
-      if (!other.disabled) other.focus();
-      else $("results-title").focus();
-    }
+    state.pager.syncButtons(dom.prev, dom.next, $("results-title"));
   }
 
   function renderHits(result) {

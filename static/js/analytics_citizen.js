@@ -91,16 +91,9 @@
     render(result, direction === null);
   }
 
-  /** As on the query page: never disable the focused button away without moving focus on. */
+  /** As on the query page: focus never drops with a disabled button (CursorPager.syncButtons). */
   function updatePager() {
-    const focused = document.activeElement;
-    dom.prev.disabled = !state.pager.hasPrevious;
-    dom.next.disabled = !state.pager.hasNext;
-    if (focused && focused.disabled && (focused === dom.prev || focused === dom.next)) {
-      const other = focused === dom.prev ? dom.next : dom.prev;
-      if (!other.disabled) other.focus();
-      else $("sightings-title").focus();
-    }
+    state.pager.syncButtons(dom.prev, dom.next, $("sightings-title"));
   }
 
   function pageText(rows) {

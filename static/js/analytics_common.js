@@ -214,6 +214,21 @@
       else if (direction < 0 && this.cursors.length > 1) this.cursors.pop();
       this.next = next || null;
     }
+    /**
+     * Enable the Previous/Next buttons as the pager allows. A button that gets
+     * disabled while focused would drop keyboard focus to the page's start, so
+     * focus moves to the other button if it still works, else to `fallback`.
+     */
+    syncButtons(prev, next, fallback) {
+      const focused = document.activeElement;
+      prev.disabled = !this.hasPrevious;
+      next.disabled = !this.hasNext;
+      if (focused && focused.disabled && (focused === prev || focused === next)) {
+        const other = focused === prev ? next : prev;
+        if (!other.disabled) other.focus();
+        else fallback.focus();
+      }
+    }
   }
 
   /** Announce in a polite live region; the same text twice is still read. */

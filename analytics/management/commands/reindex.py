@@ -14,27 +14,23 @@ TIME is RFC 3339 (2026-11-28T00:00:00Z) or relative (15m, 24h, 7d).
 from __future__ import annotations
 
 import asyncio
-import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from analytics import reindex
+from analytics.query import relative_ms
 from analytics.store import open_elastic, open_store
-
-_RELATIVE = re.compile(r"^(\d+)([mhd])$")
 
 
 def parse_since(value: str | None, *, now: datetime | None = None) -> int | None:
     if not value:
         return None
     now = now or datetime.now(tz=UTC)
-    match = _RELATIVE.match(value)
-    if match:
-        amount, unit = int(match.group(1)), match.group(2)
-        delta = {"m": timedelta(minutes=amount), "h": timedelta(hours=amount), "d": timedelta(days=amount)}[unit]
-        return int((now - delta).timestamp() * 1000)
+    span = relative_ms(value)  # the same "15m / 24h / 7d" as the analysts' queries
+    if span is not None:
+        return int(now.timestamp() * 1000) - span
     try:
         when = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
