@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: run test bench lint format clean chromium compose-check
+.PHONY: run test bench lint format clean chromium compose-check engines engines-down
 
 $(VENV)/bin/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "PeaceWatch needs Python 3.11 or newer")'
@@ -20,11 +20,27 @@ $(VENV)/.installed-dev: requirements.txt requirements-dev.txt | $(VENV)/bin/pyth
 	$(PIP) install --quiet -r requirements-dev.txt
 	@touch $@ $(VENV)/.installed
 
-run: $(VENV)/.installed
-	$(PY) manage.py migrate --noinput -v 0
-	$(PY) manage.py demo_users
-	$(PY) manage.py demo_fleet --drones 200
-	$(PY) manage.py runstack
+# `make run ENGINES=real`: the same stack on the real engines of `make engines`
+# (3 Kafka brokers, OpenSearch) instead of the embedded broker and analytics store.
+ENGINES ?= embedded
+ifeq ($(ENGINES),real)
+RUN_ENV := . var/engines/env && exec
+RUNSTACK_FLAGS := --no-broker
+endif
+
+run: $(VENV)/.installed $(if $(filter real,$(ENGINES)),engines)
+	$(RUN_ENV) $(PY) manage.py migrate --noinput -v 0
+	$(RUN_ENV) $(PY) manage.py demo_users
+	$(RUN_ENV) $(PY) manage.py demo_fleet --drones 200
+	$(RUN_ENV) $(PY) manage.py runstack $(RUNSTACK_FLAGS)
+
+# Real engines on loopback, no Docker: Apache Kafka (3 brokers, KRaft, jars from Maven
+# Central) and OpenSearch, data under var/engines/. Prints the env; engines-down stops them.
+engines: $(VENV)/.installed
+	@docker/engines/engines.sh up
+
+engines-down:
+	@docker/engines/engines.sh down
 
 test: $(VENV)/.installed-dev chromium
 	$(PY) -m pytest -n 2 --dist loadfile

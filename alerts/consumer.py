@@ -51,8 +51,8 @@ def process_batch(records: list[KafkaRecord]) -> BatchOutcome:
             continue
         try:
             citizens = decode_scores(raw).citizens
-        except (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError):
-            citizens = None
+        except (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError, RecursionError):
+            citizens = None  # absurd nesting included: the full decoder says schema
         if citizens is not None:
             for citizen in citizens:
                 if citizen.peacescore < threshold:

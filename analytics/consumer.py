@@ -16,6 +16,7 @@ from analytics.store.base import ReportStore
 from ingest.batch import BatchOutcome, KafkaRecord
 from ingest.deadletter import DeadLetter
 from ingest.reports import ReportError, decode_report
+from peacewatch import metrics
 
 
 def process_batch(records: list[KafkaRecord], store: ReportStore | None = None) -> BatchOutcome:
@@ -28,9 +29,11 @@ def process_batch(records: list[KafkaRecord], store: ReportStore | None = None) 
         else:
             received.append(decoded)
             source[decoded.report_id] = record
+            for field in decoded.dropped:  # counted here only: this consumer sees every record once
+                metrics.TELEMETRY_DROPPED.labels(field).inc()
     store = store or get_store()
-    stored = store.index(received)
-    rejected = store.take_rejected()
+    result = store.index(received)
+    stored, rejected = result.created, result.rejected
     for report_id, reason in rejected:
         dead_letters.append(DeadLetter.for_record(source[report_id], ReportError("rejected", reason)))
     return BatchOutcome(

@@ -66,9 +66,9 @@ def from_store(source: ReportStore, target: ReportStore, *, since_ms: int | None
     progress = Progress(total=source.count_since(since_ms))
     tick = _every(1.0, report)
     for batch in source.iter_received(since_ms=since_ms):
-        progress.stored += target.index(batch)
-        rejected = target.take_rejected()
-        progress.bad += len(rejected)
+        result = target.index(batch)
+        progress.stored += result.created
+        progress.bad += len(result.rejected)
         progress.done += len(batch)
         tick(progress)
     report(progress)
@@ -94,7 +94,7 @@ async def from_topic(
     await consumer.start()
     try:
         await consumer.topics()  # fetches the cluster metadata
-        partitions = sorted(consumer.partitions_for_topic(name) or ())
+        partitions = await kafka.topic_partitions(name)
         tps = [TopicPartition(name, p) for p in partitions]
         if not tps:
             raise RuntimeError(f"topic {name} has no partitions (is the broker the right one?)")

@@ -28,7 +28,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from common import ROOT, django_setup, emit, machine, median, progress
+from common import EMBEDDED_STORE, ROOT, django_setup, emit, machine, median, progress, set_labels
 
 DAY_START = datetime(2026, 11, 27, tzinfo=UTC)  # a fixed day: the same store file for every run
 DAY = timedelta(hours=24)
@@ -248,6 +248,7 @@ def main() -> int:
     parser.add_argument("--load-only", action="store_true", help="build the store file and stop")
     parser.add_argument("--data-dir", type=Path, default=DATA_DIR, help="where store files are built and reused")
     args = parser.parse_args()
+    set_labels(search=EMBEDDED_STORE)  # every figure line names its store
     django_setup()
     path = load(args.data_dir, args.reports, args.drones, args.seed)
     if args.load_only:

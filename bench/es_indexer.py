@@ -1,10 +1,14 @@
 """Elasticsearch indexer throughput against a bare ``helpers.streaming_bulk`` (issue 4).
 
-    python bench/es_indexer.py [--documents 20000] [--repeat 5]
+    python bench/es_indexer.py [--url URL] [--documents N] [--repeat 5]
 
-Starts osmem-server (an in-memory OpenSearch-compatible server), decodes
-``--documents`` simulated reports once, then for each repeat runs, alternating
-and on fresh indices:
+Against the node at ``--url`` (e.g. the OpenSearch of ``make engines``,
+http://127.0.0.1:19200; 200,000 documents by default), else against
+osmem-server, an in-memory OpenSearch-compatible stand-in it starts itself
+(20,000 by default; figures labelled ``"search": "osmem-server (stand-in)"``).
+Every index and template the run creates carries a prefix unique to the run
+and is deleted at the end. Decodes ``--documents`` simulated reports once, then
+for each repeat runs, alternating and on fresh indices:
 
 - **ours**: ``ElasticStore.index()`` from ``open_elastic(url, refresh=False)``,
   handed the decoded reports in batches of 5,000 as the indexer consumer does;
@@ -37,9 +41,21 @@ import logging
 import pstats
 import sys
 import time
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
-from common import django_setup, emit, machine, median, progress
+from common import (
+    STAND_IN,
+    django_setup,
+    drop_indices,
+    emit,
+    machine,
+    median,
+    progress,
+    run_suffix,
+    search_label,
+    set_labels,
+)
 
 DAY_START = datetime(2026, 11, 27, tzinfo=UTC)
 BATCH = 5000  # what the indexer consumer hands the store at a time
@@ -66,11 +82,12 @@ def run_ours(url: str, items: list, prefix: str) -> tuple[float, float]:
     store = open_elastic(url, prefix=prefix, refresh=False)
     try:
         started, cpu = time.perf_counter(), time.process_time()
-        created = 0
+        created, rejected = 0, []
         for start in range(0, len(items), BATCH):
-            created += store.index(items[start : start + BATCH])
+            result = store.index(items[start : start + BATCH])
+            created += result.created
+            rejected += result.rejected
         seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
-        rejected = store.take_rejected()
     finally:
         store.close()
     if created != len(items) or rejected:
@@ -134,58 +151,93 @@ def profile_ours(url: str, items: list, prefix: str, top: int = 25) -> None:
     drop(url, prefix)
 
 
+@contextmanager
+def search_node(url: str | None):
+    """The node to index into: ``url``, or a fresh osmem-server when None. Yields (url, label)."""
+    if url:
+        label = search_label(url)
+        progress(f"{label} at {url}")
+        yield url.rstrip("/"), label
+        return
+    from osmem_server import OsmemServer
+
+    with OsmemServer.start() as server:
+        progress(f"osmem-server {server.version} pid {server.pid} at {server.url} (stand-in)")
+        yield server.url, STAND_IN
+
+
+def cap_replicas(url: str) -> None:
+    """No more replicas than the node's cluster can place (else every index stays yellow)."""
+    from django.conf import settings
+
+    from analytics.store.elastic import make_client
+
+    client = make_client(url)
+    try:
+        nodes = client.cluster.health()["number_of_data_nodes"]
+    finally:
+        client.close()
+    settings.ELASTICSEARCH_REPLICAS = min(settings.ELASTICSEARCH_REPLICAS, max(nodes - 1, 0))
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--documents", type=int, default=20_000)
+    parser.add_argument("--url", help="an OpenSearch/Elasticsearch node (default: start the osmem-server stand-in)")
+    parser.add_argument("--documents", type=int, help="per run (default 200,000 with --url, 20,000 on the stand-in)")
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--drones", type=int, default=3500)
     parser.add_argument("--seed", type=int, default=5)
     parser.add_argument("--profile", action="store_true", help="cProfile one extra run of ours")
     args = parser.parse_args()
+    documents = args.documents or (200_000 if args.url else 20_000)
     django_setup()
     logging.getLogger("elastic_transport").setLevel(logging.WARNING)  # one INFO line per request otherwise
     from django.conf import settings
-    from osmem_server import OsmemServer
 
     from ingest.runner import tune_gc
 
-    progress(f"decoding {args.documents:,} simulated reports")
-    items = received(args.documents, args.drones, args.seed)
-    tune_gc()  # as in the indexer's process; both sides run under it
+    base = f"bench{run_suffix()}"  # every index and template of this run starts with it
     ours_rates, bare_rates, ratios = [], [], []
     cpu_us: dict[str, list[float]] = {"ours": [], "bare": []}
     limits = {"chunk_size": settings.ELASTICSEARCH_BULK_DOCS, "max_chunk_bytes": settings.ELASTICSEARCH_BULK_BYTES}
-    with OsmemServer.start() as server:
-        progress(f"osmem-server {server.version} pid {server.pid} at {server.url}")
-        url = server.url
-        warm = items[:BATCH]
-        run_ours(url, warm, "benchwarmours")
-        run_bare(url, warm, "benchwarmbare", **limits)
-        drop(url, "benchwarmours")
-        drop(url, "benchwarmbare")
-        for run in range(args.repeat):
-            # Alternate which side goes first, so neither always meets a warmer server.
-            order = ("ours", "bare") if run % 2 == 0 else ("bare", "ours")
-            rates = {}
-            for side in order:
-                prefix = f"bench{run}{side}"
-                if side == "ours":
-                    seconds, cpu = run_ours(url, items, prefix)
-                else:
-                    seconds, cpu = run_bare(url, items, prefix, **limits)
-                rates[side] = len(items) / seconds
-                cpu_us[side].append(cpu / len(items) * 1e6)
-                drop(url, prefix)
-            ours_rates.append(rates["ours"])
-            bare_rates.append(rates["bare"])
-            ratios.append(rates["ours"] / rates["bare"])
-            progress(
-                f"run {run + 1}: ours {rates['ours']:,.0f} docs/s, bare {rates['bare']:,.0f} docs/s, "
-                f"ratio {ratios[-1]:.3f}; client CPU ours {cpu_us['ours'][-1]:.0f} us/doc, "
-                f"bare {cpu_us['bare'][-1]:.0f} us/doc"
-            )
-        if args.profile:
-            profile_ours(url, items, "benchprofile")
+    with search_node(args.url) as (url, label):
+        set_labels(search=label)
+        if args.url:
+            cap_replicas(url)
+        progress(f"decoding {documents:,} simulated reports")
+        items = received(documents, args.drones, args.seed)
+        tune_gc()  # as in the indexer's process; both sides run under it
+        try:
+            warm = items[:BATCH]
+            run_ours(url, warm, f"{base}warmours")
+            run_bare(url, warm, f"{base}warmbare", **limits)
+            drop(url, f"{base}warmours")
+            drop(url, f"{base}warmbare")
+            for run in range(args.repeat):
+                # Alternate which side goes first, so neither always meets a warmer server.
+                order = ("ours", "bare") if run % 2 == 0 else ("bare", "ours")
+                rates = {}
+                for side in order:
+                    prefix = f"{base}r{run}{side}"
+                    if side == "ours":
+                        seconds, cpu = run_ours(url, items, prefix)
+                    else:
+                        seconds, cpu = run_bare(url, items, prefix, **limits)
+                    rates[side] = len(items) / seconds
+                    cpu_us[side].append(cpu / len(items) * 1e6)
+                    drop(url, prefix)
+                ours_rates.append(rates["ours"])
+                bare_rates.append(rates["bare"])
+                ratios.append(rates["ours"] / rates["bare"])
+                progress(
+                    f"run {run + 1}: ours {rates['ours']:,.0f} docs/s, bare {rates['bare']:,.0f} docs/s, "
+                    f"ratio {ratios[-1]:.3f}; client CPU ours {cpu_us['ours'][-1]:.0f} us/doc, "
+                    f"bare {cpu_us['bare'][-1]:.0f} us/doc"
+                )
+            if args.profile:
+                profile_ours(url, items, f"{base}profile")
+        finally:
+            drop_indices(url, base)
     emit("es_indexer_rate", round(median(ours_rates)), "docs/s", runs=[round(r) for r in ours_rates])
     emit("es_bare_streaming_bulk_rate", round(median(bare_rates)), "docs/s", runs=[round(r) for r in bare_rates])
     for side, values in cpu_us.items():
@@ -197,7 +249,8 @@ def main() -> int:
         runs=[round(r, 3) for r in ratios],
         target=">= 0.7",
         met=median(ratios) >= 0.7,
-        documents=args.documents,
+        documents=documents,
+        replicas=settings.ELASTICSEARCH_REPLICAS,
         machine=machine(),
     )
     return 0  # the target is reported, not enforced, as in the other benchmarks

@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 
 from analytics_query import DATA_DIR, load
-from common import ROOT, emit, machine, median, progress
+from common import EMBEDDED_STORE, ROOT, emit, machine, median, progress, set_labels
 
 CHILD = r"""
 import json, os, sys, time
@@ -105,6 +105,7 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--reports", type=int, default=5_000_000, help="size of the store to export from")
     args = parser.parse_args()
+    set_labels(search=EMBEDDED_STORE)  # every figure line names its store
     emit("machine", machine(), "info")
     store = load(DATA_DIR, args.reports, 3500, 4)
     meta = json.loads(store.with_suffix(".json").read_text())

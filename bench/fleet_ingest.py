@@ -24,7 +24,7 @@ import sys
 import time
 from pathlib import Path
 
-from common import ROOT, bench_env, emit, free_port, machine, median, progress
+from common import ROOT, TANSU, bench_env, emit, free_port, machine, median, progress, set_labels
 
 
 def register(drone_id: str) -> str:
@@ -101,6 +101,7 @@ wrk.headers["Authorization"] = "Bearer {token}"
 async def lag_run(seconds: float, rate: int, env: dict, scratch: Path) -> list[int]:
     from aiokafka import AIOKafkaConsumer, TopicPartition
 
+    from ingest.registry import KAFKA_CONSUMERS
     from ingest.simulator import Fleet
     from peacewatch import kafka
 
@@ -111,10 +112,12 @@ async def lag_run(seconds: float, rate: int, env: dict, scratch: Path) -> list[i
         stdout=open(scratch / "drones.log", "ab"),  # noqa: SIM115
         stderr=subprocess.STDOUT,
     )
-    probe = AIOKafkaConsumer(**kafka.client_kwargs(), group_id="peacewatch-drones", enable_auto_commit=False)
+    probe = AIOKafkaConsumer(
+        **kafka.client_kwargs(), group_id=KAFKA_CONSUMERS["drones"].group_id, enable_auto_commit=False
+    )
     await probe.start()
     topic = kafka.topic("reports")
-    partitions = [TopicPartition(topic, p) for p in sorted(probe.partitions_for_topic(topic) or [])]
+    partitions = [TopicPartition(topic, p) for p in await kafka.topic_partitions(topic)]
     producer = kafka.make_producer(linger_ms=5)
     await producer.start()
     fleet = Fleet(drones=3500, seed=3)
@@ -154,6 +157,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--lag-seconds", type=float, default=60)
     args = parser.parse_args()
+    set_labels(engine=TANSU)  # every figure line names its broker
     if not shutil.which("wrk"):
         sys.exit("bench/ingest.py needs wrk (sudo apt-get install wrk)")
     emit("machine", machine(), "info")

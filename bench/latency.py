@@ -1,13 +1,20 @@
 """Alert latency: from the producer's send to the WebSocket frame in each officer's browser.
 
-    python bench/latency.py [--clients 50] [--rates 3900,7800] [--seconds 45]
+    python bench/latency.py [--clients 50] [--rates 3900,7800] [--seconds 45] [--engines embedded|real]
 
-On the embedded stack (broker, alerts and indexer consumers, daphne), simulated
+On a fresh stack (broker, alerts and indexer consumers, daphne), simulated
 drones report at each rate while ``--clients`` WebSocket clients signed in as
 officers listen. For every alert event each client receives, latency is the
 time since the report that caused it was handed to the producer. The baseline,
 measured in the same run under the same load, is the broker alone: a bare
-consumer of the reports topic timing the same alert-bearing reports.
+consumer of the reports topic (``latency.py --broker-only``, a process of its
+own, not the load generator's) noting when each alert-bearing report arrives;
+its latency is that minus the same send time.
+
+``--engines embedded``: a Tansu broker of the run's own and the embedded
+analytics store. ``--engines real``: the 3-broker Apache Kafka cluster of
+``make engines`` (topics and groups of the run's own, RF 3, min ISR 2,
+idempotent producers) with the indexer writing to its OpenSearch node.
 """
 
 from __future__ import annotations
@@ -15,12 +22,29 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import msgspec
-from common import ROOT, bench_env, emit, free_port, machine, median, progress
+from common import (
+    EMBEDDED_STORE,
+    ROOT,
+    TANSU,
+    bench_env,
+    django_setup,
+    emit,
+    free_port,
+    kafka_label,
+    machine,
+    median,
+    progress,
+    read_status,
+    search_label,
+    set_labels,
+)
 
 THRESHOLD = 20.0
 
@@ -81,56 +105,95 @@ class Client:
                     self.frames.append((now, json.loads(text)))
 
 
-async def phase(rate: int, seconds: float, clients: list[Client], sent: dict, published: list) -> dict:
-    """Drive ``rate`` reports/s for ``seconds`` and collect latencies."""
+async def broker_only(out: Path, ready: Path) -> None:
+    """Child process: a bare consumer of the reports topic, from its end, until SIGTERM.
+
+    Notes when each alert-bearing report arrives (``time.time()``, the clock
+    the load generator stamps sends with) and writes ``{report_id: arrival}``
+    to ``out`` when stopped. ``ready`` appears once every partition is
+    positioned at its end, before the load starts.
+    """
     from aiokafka import AIOKafkaConsumer
+
+    from peacewatch import kafka
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    scores = msgspec.json.Decoder(_Scores)
+    arrivals: dict[str, float] = {}
+    consumer = AIOKafkaConsumer(
+        kafka.topic("reports"), **kafka.consumer_kwargs(), group_id=None, auto_offset_reset="latest"
+    )
+    await consumer.start()
+    try:
+        deadline = time.monotonic() + 60
+        while not consumer.assignment():  # without a group, every partition once metadata arrives
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"no partitions of {kafka.topic('reports')} assigned in 60 s")
+            await consumer.getmany(timeout_ms=100)
+        for tp in consumer.assignment():
+            await consumer.position(tp)  # resolved to the end now, before the load starts
+        ready.write_text("ready")
+        while not stop.is_set():
+            for records in (await consumer.getmany(timeout_ms=100)).values():
+                now = time.time()
+                for record in records:
+                    doc = scores.decode(record.value)
+                    if min((c.peacescore for c in doc.citizens), default=100) < THRESHOLD:
+                        arrivals[doc.report_id] = now
+    finally:
+        await consumer.stop()
+        tmp = out.with_suffix(".tmp")
+        tmp.write_text(json.dumps(arrivals))
+        tmp.replace(out)
+
+
+class BrokerOnly:
+    """The broker-only baseline in its own process, for one load phase."""
+
+    def __init__(self, env: dict, scratch: Path, name: str) -> None:
+        self.out, self.ready, self.log = scratch / f"{name}.json", scratch / f"{name}.ready", scratch / f"{name}.log"
+        self.out.unlink(missing_ok=True)
+        self.ready.unlink(missing_ok=True)
+        argv = [sys.executable, __file__, "--broker-only", "--out", str(self.out), "--ready", str(self.ready)]
+        log = open(self.log, "ab")  # noqa: SIM115 - the child's for its lifetime
+        self.process = subprocess.Popen(argv, env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+
+    async def wait_ready(self, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while not self.ready.exists():
+            if self.process.poll() is not None:
+                tail = self.log.read_text(errors="replace")[-3000:]
+                raise RuntimeError(f"broker-only baseline exited with {self.process.returncode}:\n{tail}")
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"broker-only baseline not positioned after {timeout}s")
+            await asyncio.sleep(0.1)
+
+    async def arrivals(self) -> dict[str, float]:
+        self.process.terminate()
+        await asyncio.to_thread(self.process.wait, 30)
+        return json.loads(self.out.read_text())
+
+    def kill(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+
+
+async def drive(rate: int, seconds: float, sent: dict) -> int:
+    """The load generator: simulated drones at ``rate`` reports/s for ``seconds``; returns reports sent."""
+    from datetime import UTC, datetime
 
     from ingest.simulator import Fleet
     from peacewatch import kafka
-
-    for client in clients:
-        client.frames.clear()
-    published.clear()
-    baseline: list[float] = []
-    scores = msgspec.json.Decoder(_Scores)
-
-    async def broker_only(stop: asyncio.Event) -> None:
-        consumer = AIOKafkaConsumer(kafka.topic("reports"), **kafka.consumer_kwargs(), group_id=None)
-        await consumer.start()
-        try:
-            while not stop.is_set():
-                for records in (await consumer.getmany(timeout_ms=100)).values():
-                    now = time.time()
-                    for record in records:
-                        doc = scores.decode(record.value)
-                        if min((c.peacescore for c in doc.citizens), default=100) < THRESHOLD:
-                            baseline.append(now - sent[doc.report_id])
-        finally:
-            await consumer.stop()
-
-    async def alert_events(stop: asyncio.Event) -> None:
-        consumer = AIOKafkaConsumer(kafka.topic("alerts"), **kafka.consumer_kwargs(), group_id=None)
-        await consumer.start()
-        try:
-            while not stop.is_set():
-                for records in (await consumer.getmany(timeout_ms=100)).values():
-                    for record in records:
-                        event = json.loads(record.value)
-                        published.append((event["alert"]["id"], event["alert"]["version"]))
-        finally:
-            await consumer.stop()
-
-    stop_readers = asyncio.Event()
-    readers = [asyncio.create_task(broker_only(stop_readers)), asyncio.create_task(alert_events(stop_readers))]
-    await asyncio.sleep(2)  # readers positioned at the end before the load starts
 
     fleet = Fleet(drones=3500, seed=rate)
     encoder = msgspec.json.Encoder()
     producer = kafka.make_producer(linger_ms=0)
     await producer.start()
     topic = kafka.topic("reports")
-    from datetime import UTC, datetime
-
     started = time.monotonic()
     count = 0
     try:
@@ -147,9 +210,49 @@ async def phase(rate: int, seconds: float, clients: list[Client], sent: dict, pu
     finally:
         await producer.stop()
     progress(f"{rate}/s: {count:,} reports sent in {time.monotonic() - started:.1f}s; draining")
-    await asyncio.sleep(6)
-    stop_readers.set()
-    await asyncio.gather(*readers)
+    return count
+
+
+async def phase(
+    rate: int, seconds: float, clients: list[Client], sent: dict, published: list, env: dict, scratch: Path
+) -> dict:
+    """Drive ``rate`` reports/s for ``seconds`` and collect latencies."""
+    from aiokafka import AIOKafkaConsumer
+
+    from peacewatch import kafka
+
+    for client in clients:
+        client.frames.clear()
+    published.clear()
+
+    async def alert_events(stop: asyncio.Event) -> None:
+        consumer = AIOKafkaConsumer(kafka.topic("alerts"), **kafka.consumer_kwargs(), group_id=None)
+        await consumer.start()
+        try:
+            while not stop.is_set():
+                for records in (await consumer.getmany(timeout_ms=100)).values():
+                    for record in records:
+                        event = json.loads(record.value)
+                        published.append((event["alert"]["id"], event["alert"]["version"]))
+        finally:
+            await consumer.stop()
+
+    stop_readers = asyncio.Event()
+    readers = [asyncio.create_task(alert_events(stop_readers))]
+    baseline_process = BrokerOnly(env, scratch, f"broker-only-{rate}")
+    try:
+        await baseline_process.wait_ready()
+        await asyncio.sleep(2)  # readers positioned at the end before the load starts
+        count = await drive(rate, seconds, sent)
+        await asyncio.sleep(6)
+        stop_readers.set()
+        await asyncio.gather(*readers)
+        arrivals = await baseline_process.arrivals()
+    finally:
+        stop_readers.set()
+        await asyncio.gather(*readers, return_exceptions=True)
+        baseline_process.kill()
+    baseline = [arrived - sent[report_id] for report_id, arrived in arrivals.items() if report_id in sent]
 
     expected = set(published)
     latencies: list[float] = []
@@ -178,6 +281,18 @@ async def phase(rate: int, seconds: float, clients: list[Client], sent: dict, pu
     }
 
 
+async def consumers_assigned(scratch: Path, names: tuple[str, ...], timeout: float = 90) -> None:
+    """Until every consumer's liveness file shows partitions assigned (its group joined)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        waiting = [n for n in names if not read_status(scratch / "run" / f"consumer-{n}.json").get("partitions")]
+        if not waiting:
+            return
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"consumers {waiting} joined no group in {timeout}s (see {scratch}/*.log)")
+        await asyncio.sleep(0.25)
+
+
 async def run(args, env, scratch) -> list[dict]:
     port = free_port()
     processes = []
@@ -194,7 +309,9 @@ async def run(args, env, scratch) -> list[dict]:
         daphne = [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "peacewatch.asgi:application"]
         start("web", daphne)
         wait_for_port("127.0.0.1", port, timeout=60)
-        await asyncio.sleep(8)  # consumers join their groups
+        joined = time.monotonic() + 8
+        await consumers_assigned(scratch, ("alerts", "indexer"))
+        await asyncio.sleep(max(0.0, joined - time.monotonic()))  # at least 8 s, as the embedded figures had
         cookies = await asyncio.to_thread(officer_cookies, args.clients)
         origin = f"http://127.0.0.1:{port}"
         clients = [Client(f"ws://127.0.0.1:{port}/ws/alerts/", cookie, origin) for cookie in cookies]
@@ -208,7 +325,7 @@ async def run(args, env, scratch) -> list[dict]:
         results = []
         for rate in args.rates:
             progress(f"load {rate} reports/s for {args.seconds}s")
-            results.append(await phase(rate, args.seconds, clients, sent, published))
+            results.append(await phase(rate, args.seconds, clients, sent, published, env, scratch))
         stop.set()
         await asyncio.gather(*tasks, return_exceptions=True)
         return results
@@ -218,21 +335,34 @@ async def run(args, env, scratch) -> list[dict]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--rates", default="3900,7800")
     parser.add_argument("--seconds", type=float, default=45)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--engines", choices=("embedded", "real"), default="embedded")
+    parser.add_argument("--broker-only", action="store_true", help="child process: the broker-only baseline")
+    parser.add_argument("--out", type=Path, help="with --broker-only: where the arrivals go")
+    parser.add_argument("--ready", type=Path, help="with --broker-only: created once positioned")
     args = parser.parse_args()
+    if args.broker_only:
+        django_setup()
+        asyncio.run(broker_only(args.out, args.ready))
+        return
     rates = [int(r) for r in args.rates.split(",")]
+    real = args.engines == "real"
+    set_labels(engine=kafka_label() if real else TANSU)
     emit("machine", machine(), "info")
     for rate in rates:
         runs = []
+        search = EMBEDDED_STORE
         for attempt in range(args.repeat):
             # A fresh stack per run: each load level starts from the same empty state.
-            progress(f"{rate}/s, run {attempt + 1}/{args.repeat}")
+            progress(f"{rate}/s, run {attempt + 1}/{args.repeat} on the {args.engines} engines")
             args.rates = [rate]
-            with bench_env() as (scratch, env):
+            with bench_env(args.engines, search=real) as (scratch, env):
+                if real:
+                    search = search_label(env["ELASTICSEARCH_URL"])
                 subprocess.run([sys.executable, str(ROOT / "manage.py"), "migrate", "-v", "0"], env=env, check=True)
                 [result] = asyncio.run(run(args, env, scratch))
             result["p99_to_broker_p99"] = round(result["p99_ms"] / result["broker_p99_ms"], 2)
@@ -251,9 +381,11 @@ def main() -> None:
                 "fraction_every_client": min(r["fraction_every_client"] for r in runs),
             },
             "ms (median of runs; fraction is the worst run)",
+            search=search,
             runs=runs,
             clients=args.clients,
             seconds=args.seconds,
+            baseline="bare consumer of the reports topic in its own process",
             target="fraction 1.000; p99 <= 3x broker p99 at 1x, <= 5x at 2x",
         )
 

@@ -1,33 +1,66 @@
 """Backbone benchmark: raw consume rate vs the alerts consumer, indexer throughput, consumer memory.
 
-    python bench/pipeline.py [--reports 1000000] [--repeat 3]
+    python bench/pipeline.py [--reports 1000000] [--repeat 3] [--engines embedded|real]
 
 Every figure is measured side by side in the same run, on the same broker and
 topic; each is repeated and the median quoted (shared machines are noisy).
+Three child processes read the whole topic, each with a new consumer group,
+and are measured the same way (their liveness files, RSS from /proc):
+
+- **raw**: ``pipeline.py --raw-only``, a bare aiokafka ``getmany`` loop that
+  does nothing with the records (same fetch settings and GC tuning as the runner);
+- **alerts**: ``manage.py run_consumer alerts`` on a fresh SQLite database;
+- **indexer**: ``manage.py run_consumer indexer``, into a fresh embedded store
+  (``--engines embedded``) or a fresh index prefix on the OpenSearch node of
+  ``make engines`` (``--engines real``).
+
+``--engines real`` runs on the 3-broker Apache Kafka cluster of ``make engines``
+(topics and groups of the run's own, idempotent producers, RF 3, min ISR 2).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import signal
 import subprocess
 import sys
 import time
 
-from common import ROOT, bench_env, emit, machine, median, preload, progress, run_consumer_process
+from common import (
+    EMBEDDED_STORE,
+    ROOT,
+    bench_env,
+    django_setup,
+    drop_indices,
+    emit,
+    machine,
+    median,
+    preload,
+    progress,
+    run_consumer_process,
+    search_label,
+)
 
 
-async def raw_consume(count: int, group: str, max_records: int) -> float:
-    """A bare aiokafka getmany loop that does nothing with the records.
+async def raw_consume(group: str, max_records: int) -> None:
+    """A bare aiokafka getmany loop that does nothing with the records, until SIGTERM.
 
     Same fetch settings and GC tuning as the runner, so the ratio measures
-    what the consumer's own work costs, nothing else.
+    what the consumer's own work costs, nothing else. Writes the runner's
+    liveness file (``consumer-raw.json``) with the same counters, at most once
+    a second, so the parent measures it exactly as it measures the consumers.
     """
     from aiokafka import AIOKafkaConsumer
 
-    from ingest.runner import tune_gc
+    from ingest.runner import Liveness, tune_gc
     from peacewatch import kafka
 
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    liveness = Liveness("raw")
     tune_gc()
     consumer = AIOKafkaConsumer(
         kafka.topic("reports"),
@@ -39,18 +72,22 @@ async def raw_consume(count: int, group: str, max_records: int) -> float:
         fetch_max_bytes=64 * 1024 * 1024,
         max_partition_fetch_bytes=8 * 1024 * 1024,
     )
+    stats = {"consumed": 0, "first_batch_records": 0, "first_batch_at": None, "last_batch_at": None}
     await consumer.start()
     try:
-        done = 0
-        started = None
-        while done < count:
+        while not stop.is_set():
             batch = await consumer.getmany(timeout_ms=200, max_records=max_records)
             n = sum(len(records) for records in batch.values())
-            if n and started is None:
-                started, first = time.perf_counter(), n
-            done += n
-        return (done - first) / (time.perf_counter() - started)
+            if n:
+                now = time.time()
+                if stats["first_batch_at"] is None:
+                    stats["first_batch_at"], stats["first_batch_records"] = now, n
+                stats["last_batch_at"] = now
+                stats["consumed"] += n
+            if liveness.due():
+                liveness.beat({"state": "running", **stats})
     finally:
+        liveness.beat({"state": "stopped", **stats})
         await consumer.stop()
 
 
@@ -61,36 +98,68 @@ def fresh_database(scratch, env, run: int) -> dict:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--reports", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--engines", choices=("embedded", "real"), default="embedded")
+    parser.add_argument("--raw-only", action="store_true", help="child process: the bare getmany loop alone")
+    parser.add_argument("--group", help="with --raw-only: the consumer group")
+    parser.add_argument("--max-records", type=int, help="with --raw-only: records per getmany")
     args = parser.parse_args()
+    if args.raw_only:
+        django_setup()
+        asyncio.run(raw_consume(args.group, args.max_records))
+        return
     n = args.reports
-    emit("machine", machine(), "info")
-    with bench_env() as (scratch, env):
+    real = args.engines == "real"
+    with bench_env(args.engines, search=real) as (scratch, env):
+        emit("machine", machine(), "info")
+        from django.conf import settings
+
         from ingest.registry import KAFKA_CONSUMERS
 
+        search = search_label(env["ELASTICSEARCH_URL"]) if real else EMBEDDED_STORE
+        prefix = settings.KAFKA_GROUP_PREFIX
+        max_records = KAFKA_CONSUMERS["alerts"].max_batch
         progress(f"preloading {n:,} simulated reports")
         seconds = asyncio.run(preload(n))
         emit("preload_produce_rate", round(n / seconds), "reports/s", note="one aiokafka producer, simulator included")
 
         raw, alerts, indexer = [], [], []
         for run in range(args.repeat):
-            progress(f"run {run + 1}/{args.repeat}: raw getmany loop")
-            raw.append(asyncio.run(raw_consume(n, f"bench-raw-{run}", KAFKA_CONSUMERS["alerts"].max_batch)))
+            progress(f"run {run + 1}/{args.repeat}: raw getmany loop (own process)")
+            group = f"{prefix}-bench-raw-{run}"
+            raw_argv = [sys.executable, __file__, "--raw-only", "--group", group, "--max-records", str(max_records)]
+            raw.append(run_consumer_process("raw", group, n, scratch, env, argv=raw_argv))
             progress(f"run {run + 1}/{args.repeat}: alerts consumer")
             alerts_env = fresh_database(scratch, env, run)
-            alerts.append(run_consumer_process("alerts", f"bench-alerts-{run}", n, scratch, alerts_env))
-            progress(f"run {run + 1}/{args.repeat}: indexer consumer")
-            index_env = {**env, "ANALYTICS_SQLITE_PATH": f"{scratch}/analytics-{run}.sqlite3"}
-            indexer.append(run_consumer_process("indexer", f"bench-indexer-{run}", n, scratch, index_env))
+            alerts.append(run_consumer_process("alerts", f"{prefix}-bench-alerts-{run}", n, scratch, alerts_env))
+            progress(f"run {run + 1}/{args.repeat}: indexer consumer into {search}")
+            if real:
+                index_env = {**env, "ELASTICSEARCH_INDEX_PREFIX": f"{env['ELASTICSEARCH_INDEX_PREFIX']}r{run}"}
+            else:
+                index_env = {**env, "ANALYTICS_SQLITE_PATH": f"{scratch}/analytics-{run}.sqlite3"}
+            try:
+                indexer.append(
+                    run_consumer_process("indexer", f"{prefix}-bench-indexer-{run}", n, scratch, index_env, 1800)
+                )
+            finally:
+                if real:  # free the node's disk between runs
+                    drop_indices(env["ELASTICSEARCH_URL"], index_env["ELASTICSEARCH_INDEX_PREFIX"])
             progress(
-                f"run {run + 1}: raw {raw[-1]:,.0f}/s, alerts {alerts[-1]['rate']:,.0f}/s, "
+                f"run {run + 1}: raw {raw[-1]['rate']:,.0f}/s, alerts {alerts[-1]['rate']:,.0f}/s, "
                 f"indexer {indexer[-1]['rate']:,.0f}/s"
             )
 
-    ratios = [a["rate"] / r for a, r in zip(alerts, raw, strict=True)]
-    emit("raw_consume_rate", round(median(raw)), "reports/s", runs=[round(r) for r in raw], reports=n)
+    ratios = [a["rate"] / r["rate"] for a, r in zip(alerts, raw, strict=True)]
+    emit(
+        "raw_consume_rate",
+        round(median([r["rate"] for r in raw])),
+        "reports/s",
+        runs=[round(r["rate"]) for r in raw],
+        reports=n,
+        note="bare aiokafka getmany loop in its own process",
+    )
     emit(
         "alerts_consumer_rate",
         round(median([a["rate"] for a in alerts])),
@@ -105,9 +174,10 @@ def main() -> None:
         "reports/s",
         runs=[round(i["rate"]) for i in indexer],
         reports=n,
+        search=search,
         target=">= 4000 sustained over 1,000,000",
     )
-    for name, results in (("alerts", alerts), ("indexer", indexer)):
+    for name, results in (("raw", raw), ("alerts", alerts), ("indexer", indexer)):
         growth = [r["rss_end_mib"] / r["rss_at_20pct_mib"] for r in results]
         emit(
             f"{name}_rss",
@@ -117,6 +187,7 @@ def main() -> None:
             rss_end=[round(r["rss_end_mib"], 1) for r in results],
             growth_end_vs_20pct=round(median(growth), 3),
             target="flat (growth ~1.0)",
+            **({"search": search} if name == "indexer" else {}),
         )
 
 

@@ -1,11 +1,21 @@
 """`make bench`: every benchmark, one JSON line per figure (progress on stderr).
 
-    python bench/run_all.py [--quick] [--analytics-reports N] [--es-documents N]
+    python bench/run_all.py [--quick] [--engines auto|embedded|real] [--analytics-reports N]
+                            [--es-documents N] [--es-real-documents N]
 
 ``--quick`` runs smaller sizes once, to check the benchmarks work; the figures
 in docs/BENCHMARKS.md come from the full run. The analytics query benchmark
 builds its 5,000,000-report store once (10-30 minutes on 2 cores) under
 var/bench/ and reuses it afterwards.
+
+Every benchmark runs on the embedded engines (a Tansu broker of its own, the
+embedded store, osmem-server as the OpenSearch stand-in). When the real engines
+of ``make engines`` are up (var/engines/env exists and the brokers and
+OpenSearch answer), the real-engine variants run after them in the same run:
+pipeline and latency on the 3-broker Apache Kafka cluster, the Elasticsearch
+indexer against the OpenSearch node. ``--engines embedded`` skips them,
+``--engines real`` runs only them (and fails when the engines are down).
+Every figure line names the engines it ran on (``engine``, ``search``).
 """
 
 from __future__ import annotations
@@ -14,6 +24,8 @@ import argparse
 import subprocess
 import sys
 from pathlib import Path
+
+from common import ENGINES_ENV, read_engines_env, real_engines_up
 
 HERE = Path(__file__).resolve().parent
 
@@ -46,12 +58,46 @@ BENCHMARKS = [
     ),
 ]
 
+# On the engines of `make engines`; "{url}" is its OpenSearch node.
+REAL_BENCHMARKS = [
+    (
+        "pipeline.py",
+        ["--engines", "real", "--reports", "1000000", "--repeat", "3"],
+        ["--engines", "real", "--reports", "20000", "--repeat", "1"],
+    ),
+    (
+        "latency.py",
+        ["--engines", "real", "--clients", "50", "--rates", "3900", "--seconds", "45", "--repeat", "3"],
+        ["--engines", "real", "--clients", "5", "--rates", "500", "--seconds", "8", "--repeat", "1"],
+    ),
+    (
+        "es_indexer.py",
+        ["--url", "{url}", "--documents", "200000", "--repeat", "5"],
+        ["--url", "{url}", "--documents", "5000", "--repeat", "1"],
+    ),
+]
+
+
+def run(script: str, options: list[str], sizes: dict, label: str = "") -> bool:
+    print(f"# {script}{label}", file=sys.stderr, flush=True)
+    option, size = sizes.get(script, (None, None))
+    if size is not None:
+        options[options.index(option) + 1] = str(size)
+    return subprocess.run([sys.executable, str(HERE / script), *options], cwd=HERE).returncode == 0
+
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument(
+        "--engines",
+        choices=("auto", "embedded", "real"),
+        default="auto",
+        help="auto: embedded, then the real engines when they are up (default)",
+    )
     parser.add_argument("--analytics-reports", type=int, help="reports in the analytics store (default 5,000,000)")
-    parser.add_argument("--es-documents", type=int, help="documents per Elasticsearch indexer run (default 20,000)")
+    parser.add_argument("--es-documents", type=int, help="documents per indexer run on the stand-in (default 20,000)")
+    parser.add_argument("--es-real-documents", type=int, help="documents per indexer run on OpenSearch (200,000)")
     args = parser.parse_args()
     sizes = {
         "analytics_query.py": ("--reports", args.analytics_reports),
@@ -59,14 +105,24 @@ def main() -> int:
         "es_indexer.py": ("--documents", args.es_documents),
     }
     failed = 0
-    for script, full, quick in BENCHMARKS:
-        print(f"# {script}", file=sys.stderr, flush=True)
-        options = list(quick if args.quick else full)
-        option, size = sizes.get(script, (None, None))
-        if size is not None:
-            options[options.index(option) + 1] = str(size)
-        result = subprocess.run([sys.executable, str(HERE / script), *options], cwd=HERE)
-        failed += result.returncode != 0
+    if args.engines != "real":
+        for script, full, quick in BENCHMARKS:
+            failed += not run(script, list(quick if args.quick else full), sizes)
+    if args.engines == "embedded":
+        return 1 if failed else 0
+    why_not = real_engines_up()
+    if why_not is not None:
+        print(
+            f"# NOTE: real engines not up ({why_not}); `make engines` to include real-engine figures",
+            file=sys.stderr,
+            flush=True,
+        )
+        return 1 if failed or args.engines == "real" else 0
+    url = read_engines_env(ENGINES_ENV)["ELASTICSEARCH_URL"]
+    sizes["es_indexer.py"] = ("--documents", args.es_real_documents)
+    for script, full, quick in REAL_BENCHMARKS:
+        options = [url if o == "{url}" else o for o in (quick if args.quick else full)]
+        failed += not run(script, options, sizes, " (real engines)")
     return 1 if failed else 0
 
 

@@ -58,3 +58,23 @@ class BatchOutcome:
     # e.g. to mark outbox rows as published.
     after_delivery: Callable[[], None] | None = None
     counts: Counter = field(default_factory=Counter)
+
+    @classmethod
+    def merged(cls, outcomes: Sequence[BatchOutcome], *, records: int) -> BatchOutcome:
+        """One outcome for a batch handled in parts (the runner isolating a poison record)."""
+        merged = cls(records=records)
+        callbacks = []
+        for outcome in outcomes:
+            merged.dead_letters += outcome.dead_letters
+            merged.messages += outcome.messages
+            merged.counts.update(outcome.counts)
+            if outcome.after_delivery is not None:
+                callbacks.append(outcome.after_delivery)
+        if callbacks:
+
+            def after_delivery() -> None:
+                for callback in callbacks:
+                    callback()
+
+            merged.after_delivery = after_delivery
+        return merged

@@ -8,9 +8,12 @@ operator can inspect it, fix the sender, and replay it.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from ingest.reports import ReportError
+if TYPE_CHECKING:
+    from ingest.reports import ReportError
 
+HANDLER_ERROR = "handler_error"  # a record that made a handler raise (the runner isolated it)
 HEADER_NAMES = ("error", "detail", "source_topic", "source_partition", "source_offset")
 
 
@@ -31,6 +34,19 @@ class DeadLetter:
             value=record.value,
             error=error.code,
             detail=error.detail,
+            source_topic=record.topic,
+            source_partition=record.partition,
+            source_offset=record.offset,
+        )
+
+    @classmethod
+    def for_failure(cls, record, exc: BaseException) -> DeadLetter:
+        """A record the handler raised on when given it alone, while other records went through."""
+        return cls(
+            key=record.key,
+            value=record.value,
+            error=HANDLER_ERROR,
+            detail=f"{type(exc).__name__}: {exc}",
             source_topic=record.topic,
             source_partition=record.partition,
             source_offset=record.offset,

@@ -10,6 +10,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import import_module
 
+from django.conf import settings
+
 from ingest.batch import BatchOutcome
 
 
@@ -17,13 +19,17 @@ from ingest.batch import BatchOutcome
 class ConsumerSpec:
     name: str
     topic: str  # logical topic name, see peacewatch.kafka.topic()
-    group_id: str
+    group: str  # the consumer group is KAFKA_GROUP_PREFIX-<group>, e.g. peacewatch-alerts
     handler: str  # "module:function" taking list[KafkaRecord] -> BatchOutcome
     # Optional "module:function" -> BatchOutcome of messages left unpublished by
     # a previous run (a transactional outbox), published before consuming.
     recover: str | None = None
     description: str = ""
     max_batch: int | None = None  # records per batch; None means CONSUMER_MAX_BATCH
+
+    @property
+    def group_id(self) -> str:
+        return f"{settings.KAFKA_GROUP_PREFIX}-{self.group}"
 
     def load_handler(self) -> Callable[[list], BatchOutcome]:
         return _load(self.handler)
@@ -43,7 +49,7 @@ KAFKA_CONSUMERS: dict[str, ConsumerSpec] = {
         ConsumerSpec(
             name="alerts",
             topic="reports",
-            group_id="peacewatch-alerts",
+            group="alerts",
             handler="alerts.consumer:process_batch",
             recover="alerts.consumer:pending_events",
             description="raises and updates alerts, publishes alert events",
@@ -52,7 +58,7 @@ KAFKA_CONSUMERS: dict[str, ConsumerSpec] = {
         ConsumerSpec(
             name="indexer",
             topic="reports",
-            group_id="peacewatch-indexer",
+            group="indexer",
             handler="analytics.consumer:process_batch",
             description="stores every valid report in the analytics store; dead-letters bad ones",
             # Bigger batches amortise SQLite's per-commit page writes (see BENCHMARKS).
@@ -61,7 +67,7 @@ KAFKA_CONSUMERS: dict[str, ConsumerSpec] = {
         ConsumerSpec(
             name="drones",
             topic="reports",
-            group_id="peacewatch-drones",
+            group="drones",
             handler="ingest.drone_consumer:process_batch",
             description="keeps drone health (last seen, battery, seq gaps, online) current",
             max_batch=5000,

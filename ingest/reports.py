@@ -1,20 +1,40 @@
-"""The drone report, wire format v1 (CONTRACT section 1), defined once.
+"""The drone report, wire format v1.1 (CONTRACT section 1), defined once.
 
 ``decode_report`` turns the raw bytes of one Kafka record (or one item of an
 HTTP ingest body) into a validated :class:`Report` or a :class:`ReportError`
-with a stable code. It never raises on bad input: a bad report is data to be
-dead-lettered, not an exception that could stop a consumer.
+with a stable code. It is total: for any bytes and any record timestamp it
+returns one of the two and raises nothing, because a bad report is data to be
+dead-lettered, not an exception that could stop a consumer. Hence the v1.1
+limits on what JSON itself allows: nesting depth, 64-bit integers, no control
+characters, dates that convert to UTC and stay in a window every store and
+date computation downstream can represent.
+
+Strict core, lenient telemetry: a report whose ``drone_id``, ``location``,
+``citizens``, ``words``, ``report_id`` or ``sent_at`` format breaks a rule is
+bad; an optional telemetry field that breaks its rule is dropped from the
+decoded report (the raw bytes keep it) and named in ``Received.dropped``, so a
+faulty sensor never silences the citizens in the report.
 """
 
 from __future__ import annotations
 
 import hashlib
+import re
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 import msgspec
 
 MAX_REPORT_BYTES = 256 * 1024
+MAX_DEPTH = 32  # containers nested in one another, the report object included
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+# Every date a report yields lies in [EARLIEST, LATEST): representable as epoch
+# milliseconds, as Parquet nanoseconds (which end in 2262) and with room for
+# date arithmetic, so no store or partitioning downstream can overflow on it.
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(2200, 1, 1, tzinfo=UTC)
+_EARLIEST_MS = int(EARLIEST.timestamp() * 1000)
+_LATEST_MS = int(LATEST.timestamp() * 1000)
 
 DroneId = Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._-]+$")]
 Lat = Annotated[float, msgspec.Meta(ge=-90, le=90)]
@@ -24,6 +44,10 @@ Name = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
 Word = Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
 ShortText = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
 AwareDatetime = Annotated[datetime, msgspec.Meta(tz=True)]
+Seq = Annotated[int, msgspec.Meta(ge=0, le=INT64_MAX)]
+Percent = Annotated[float, msgspec.Meta(ge=0, le=100)]
+Heading = Annotated[float, msgspec.Meta(ge=0, lt=360)]
+Speed = Annotated[float, msgspec.Meta(ge=0)]
 
 
 class Location(msgspec.Struct, omit_defaults=True):
@@ -39,7 +63,7 @@ class Citizen(msgspec.Struct, omit_defaults=True):
 
 
 class Report(msgspec.Struct, omit_defaults=True, kw_only=True):
-    """A validated v1 report. Unknown fields are not kept here but in ``raw``."""
+    """A validated report. Unknown fields are not kept here but in ``raw``."""
 
     drone_id: DroneId
     location: Location
@@ -47,14 +71,47 @@ class Report(msgspec.Struct, omit_defaults=True, kw_only=True):
     words: Annotated[list[Word], msgspec.Meta(max_length=1000)]
     report_id: ShortText | None = None
     sent_at: AwareDatetime | None = None
-    seq: Annotated[int, msgspec.Meta(ge=0)] | None = None
-    battery_pct: Annotated[float, msgspec.Meta(ge=0, le=100)] | None = None
-    heading_deg: Annotated[float, msgspec.Meta(ge=0, lt=360)] | None = None
-    speed_mps: Annotated[float, msgspec.Meta(ge=0)] | None = None
+    seq: Seq | None = None
+    battery_pct: Percent | None = None
+    heading_deg: Heading | None = None
+    speed_mps: Speed | None = None
     firmware: ShortText | None = None
 
     def min_peacescore(self) -> float | None:
         return min((c.peacescore for c in self.citizens), default=None)
+
+
+# The rule of each telemetry field, by its name in the report (CONTRACT v1.1).
+TELEMETRY: dict[str, Any] = {
+    "location.alt_m": float,
+    "seq": Seq,
+    "battery_pct": Percent,
+    "heading_deg": Heading,
+    "speed_mps": Speed,
+    "firmware": ShortText,
+}
+
+
+class _LenientLocation(msgspec.Struct):
+    lat: Lat
+    lon: Lon
+    alt_m: Any = None
+
+
+class _LenientReport(msgspec.Struct, kw_only=True):
+    """The strict core of :class:`Report`; telemetry of any JSON type, judged field by field."""
+
+    drone_id: DroneId
+    location: _LenientLocation
+    citizens: Annotated[list[Citizen], msgspec.Meta(max_length=200)]
+    words: Annotated[list[Word], msgspec.Meta(max_length=1000)]
+    report_id: ShortText | None = None
+    sent_at: AwareDatetime | None = None
+    seq: Any = None
+    battery_pct: Any = None
+    heading_deg: Any = None
+    speed_mps: Any = None
+    firmware: Any = None
 
 
 class ReportError(msgspec.Struct, frozen=True):
@@ -70,11 +127,25 @@ class Received(msgspec.Struct):
     report: Report
     report_id: str
     observed_at: datetime
-    time_source: str  # "drone" (sent_at) or "broker" (Kafka record timestamp)
+    time_source: str  # "drone" (sent_at) or "broker" (Kafka record timestamp, or arrival)
     raw: bytes  # the original JSON, unknown fields included
+    # Telemetry fields that broke their rule and were left out of ``report``
+    # (names as in TELEMETRY); a store may flag the report with them.
+    dropped: tuple[str, ...] = ()
 
 
 _decoder = msgspec.json.Decoder(Report)
+_lenient_decoder = msgspec.json.Decoder(_LenientReport)
+
+# Raw-bytes checks of the v1.1 limits. They run on JSON msgspec has already
+# accepted, so string boundaries are unambiguous.
+_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"')
+_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
+_INNERMOST = re.compile(rb"[\[{][\]}]")
+_LONG_DIGITS = re.compile(rb"\d{19}")  # 18 digits always fit in 64 bits
+_INTEGER = re.compile(rb"(?<![\w.+-])-?\d{19,}(?![\w.])")  # a whole integer token, not part of a float
+# An escape of U+0000-U+001F or U+007F: an odd run of backslashes, then the escape.
+_CONTROL_ESCAPE = re.compile(rb"(?<!\\)(?:\\\\)*\\(?:[bfnrt]|u00[01][0-9A-Fa-f]|u007[Ff])")
 
 
 def derive_report_id(raw: bytes) -> str:
@@ -83,13 +154,19 @@ def derive_report_id(raw: bytes) -> str:
 
 
 def decode_report(raw: bytes | None, *, timestamp_ms: int | None = None) -> Received | ReportError:
-    """Validate one record value; ``timestamp_ms`` is the Kafka record time."""
+    """Validate one record value; ``timestamp_ms`` is the Kafka record time (any value)."""
     if not raw:
         return ReportError("empty", "record has no value")
     if len(raw) > MAX_REPORT_BYTES:
         return ReportError("too_large", f"record is {len(raw)} bytes, the limit is {MAX_REPORT_BYTES}")
+    dropped: tuple[str, ...] = ()
     try:
-        report = _decoder.decode(raw)
+        try:
+            report = _decoder.decode(raw)
+        except msgspec.ValidationError as strict_error:
+            # Maybe only telemetry is wrong: the lenient decode says whether
+            # the core holds (if not, its error names the core field).
+            report, dropped = _drop_bad_telemetry(_lenient_decoder.decode(raw), strict_error)
     except UnicodeDecodeError as exc:
         return ReportError("invalid_utf8", f"not UTF-8: {exc.reason} at byte {exc.start}")
     except msgspec.ValidationError as exc:
@@ -102,19 +179,103 @@ def decode_report(raw: bytes | None, *, timestamp_ms: int | None = None) -> Rece
         except UnicodeDecodeError as uexc:
             return ReportError("invalid_utf8", f"not UTF-8: {uexc.reason} at byte {uexc.start}")
         return ReportError("invalid_json", str(exc))
+    except RecursionError:
+        return ReportError("schema", f"nested deeper than {MAX_DEPTH} levels")
+    problem = _limits_problem(raw)
+    if problem is not None:
+        return ReportError("schema", problem)
     if report.sent_at is not None:
-        observed_at, time_source = report.sent_at.astimezone(UTC), "drone"
+        try:
+            observed_at = report.sent_at.astimezone(UTC)
+        except OverflowError:
+            return ReportError("schema", f"sent_at {report.sent_at.isoformat()} cannot be converted to UTC")
+        if not EARLIEST <= observed_at < LATEST:
+            window = f"{EARLIEST:%Y-%m-%d}..{LATEST:%Y-%m-%d}"
+            return ReportError("schema", f"sent_at {report.sent_at.isoformat()} is outside {window} - at `$.sent_at`")
+        time_source = "drone"
     else:
-        ts = timestamp_ms if timestamp_ms is not None and timestamp_ms >= 0 else None
-        observed_at = datetime.fromtimestamp(ts / 1000, tz=UTC) if ts is not None else datetime.now(tz=UTC)
-        time_source = "broker"
+        observed_at, time_source = _broker_time(timestamp_ms), "broker"
     return Received(
         report=report,
         report_id=report.report_id or derive_report_id(raw),
         observed_at=observed_at,
         time_source=time_source,
         raw=raw,
+        dropped=dropped,
     )
+
+
+def _drop_bad_telemetry(wire: _LenientReport, strict_error: msgspec.ValidationError) -> tuple[Report, tuple[str, ...]]:
+    values = {
+        "location.alt_m": wire.location.alt_m,
+        "seq": wire.seq,
+        "battery_pct": wire.battery_pct,
+        "heading_deg": wire.heading_deg,
+        "speed_mps": wire.speed_mps,
+        "firmware": wire.firmware,
+    }
+    kept, dropped = {}, []
+    for name, value in values.items():
+        if value is None:
+            kept[name] = None
+            continue
+        try:
+            kept[name] = msgspec.convert(value, TELEMETRY[name])
+        except msgspec.ValidationError:
+            kept[name] = None
+            dropped.append(name)
+    if not dropped:  # cannot happen while the lenient core equals the strict one; stay strict if it does
+        raise strict_error
+    report = Report(
+        drone_id=wire.drone_id,
+        location=Location(lat=wire.location.lat, lon=wire.location.lon, alt_m=kept["location.alt_m"]),
+        citizens=wire.citizens,
+        words=wire.words,
+        report_id=wire.report_id,
+        sent_at=wire.sent_at,
+        seq=kept["seq"],
+        battery_pct=kept["battery_pct"],
+        heading_deg=kept["heading_deg"],
+        speed_mps=kept["speed_mps"],
+        firmware=kept["firmware"],
+    )
+    return report, tuple(dropped)
+
+
+def _limits_problem(raw: bytes) -> str | None:
+    """The v1.1 limit valid JSON ``raw`` breaks, if any. Cheap unless a quick test finds a suspect."""
+    if b"\x7f" in raw:
+        return "control character U+007F in a string"
+    if b"\\" in raw and _CONTROL_ESCAPE.search(raw):
+        return "control character (U+0000-U+001F) in a string"
+    deep = raw.count(b"{") + raw.count(b"[") > MAX_DEPTH
+    long_digits = _LONG_DIGITS.search(raw) is not None
+    if not (deep or long_digits):
+        return None
+    skeleton = _STRING.sub(b'""', raw)  # strings out: what is left is structure and numbers
+    if deep and _depth_exceeds(skeleton.translate(None, _NOT_BRACKETS), MAX_DEPTH):
+        return f"nested deeper than {MAX_DEPTH} levels"
+    if long_digits:
+        for match in _INTEGER.finditer(skeleton):
+            if not INT64_MIN <= int(match.group()) <= INT64_MAX:
+                return f"integer {match.group()[:40].decode()} does not fit in 64 bits"
+    return None
+
+
+def _depth_exceeds(brackets: bytes, limit: int) -> bool:
+    """Whether balanced ``brackets`` nest deeper than ``limit``: each pass removes the innermost level."""
+    for _ in range(limit):
+        if not brackets:
+            return False
+        brackets = _INNERMOST.sub(b"", brackets)
+    return bool(brackets)
+
+
+def _broker_time(timestamp_ms: int | None) -> datetime:
+    """The record's broker time; arrival time when it is missing or outside the window."""
+    if isinstance(timestamp_ms, int) and _EARLIEST_MS <= timestamp_ms < _LATEST_MS:
+        return datetime.fromtimestamp(timestamp_ms / 1000, tz=UTC)
+    return datetime.now(tz=UTC)
 
 
 def encode_report(report: Report) -> bytes:

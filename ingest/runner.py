@@ -9,6 +9,14 @@ commit, exit), and a liveness file with counters.
 
 Delivery is at-least-once: a crash between the handler's writes and the
 commit replays the batch, which is why every handler write is idempotent.
+
+A handler that raises is either facing a poison record or a broken
+dependency, and the two need opposite answers (see ``ConsumerRunner._handle``):
+a poison record is dead-lettered (``handler_error``) so the records behind it
+go on; a broken dependency is waited out with back-off, dead-lettering
+nothing. Liveness means progress: a consumer that commits nothing for
+``stall_after_s`` while records wait (or while it cannot even tell, its
+sessions failing) reports ``stalled``, not ``running``.
 """
 
 from __future__ import annotations
@@ -26,9 +34,10 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from django.conf import settings
-from django.db import close_old_connections
+from django.db import InterfaceError, OperationalError, close_old_connections
 
 from ingest.batch import BatchOutcome
+from ingest.deadletter import DeadLetter
 from ingest.registry import ConsumerSpec
 from peacewatch import kafka, metrics
 from peacewatch.logs import log
@@ -37,6 +46,40 @@ logger = logging.getLogger(__name__)
 
 RECOVER_EVERY_S = 5.0
 LAG_EVERY_S = 1.0  # lag per partition is a gauge for humans and alerts: once a second is plenty
+# No commit for this long while records wait: the consumer is stuck, whatever its heartbeat says.
+STALL_AFTER_S = 120.0
+RETRY_IN_SESSION_S = 120.0  # aiokafka leaves the group when not polled for max_poll_interval_ms (300 s)
+
+
+def infrastructure_errors() -> tuple[type[BaseException], ...]:
+    """Exceptions about a service a handler depends on (database, broker, engine), never about a record.
+
+    Connection-level failures only: a database that refuses one value
+    (``IntegrityError``, ``DataError``) is about that value and may be poison.
+    """
+    from aiokafka.errors import KafkaError
+
+    found: list[type[BaseException]] = [OperationalError, InterfaceError, KafkaError, OSError, MemoryError]
+    try:
+        from elastic_transport import TransportError  # connection errors and timeouts, not HTTP answers
+
+        found.append(TransportError)
+    except ImportError:
+        pass
+    return tuple(found)
+
+
+def is_infrastructure_error(exc: BaseException) -> bool:
+    """Whether ``exc``, or an exception it was explicitly raised from, is an infrastructure failure."""
+    kinds = infrastructure_errors()
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        if isinstance(current, kinds):
+            return True
+        seen.add(id(current))
+        current = current.__cause__  # only "raise ... from": __context__ may be an unrelated handled error
+    return False
 
 
 class Backoff:
@@ -78,6 +121,22 @@ class Liveness:
         except FileNotFoundError:
             return None
 
+    def problem(self, max_age: float) -> str | None:
+        """Why this consumer is not ready (no beat for ``max_age`` seconds, or stalled); None when it is."""
+        age = self.age()
+        if age is None or age > max_age:
+            return f"consumer {self.name} not alive (last beat {age}s ago)"
+        try:
+            status = json.loads(self.path.read_text())
+        except (OSError, ValueError):
+            return f"consumer {self.name} status file unreadable"
+        if status.get("state") == "stalled":
+            return (
+                f"consumer {self.name} stalled: nothing committed for {status.get('since_progress_s')}s "
+                f"while {status.get('lag')} records wait"
+            )
+        return None
+
 
 def tune_gc() -> None:
     """Make the cyclic garbage collector cheap for batch consumers.
@@ -103,6 +162,7 @@ class ConsumerRunner:
         poll_timeout_ms: int | None = None,
         status_file: Path | None = None,
         group_id: str | None = None,
+        stall_after_s: float = STALL_AFTER_S,
     ) -> None:
         self.spec = spec
         self.handler = spec.load_handler()
@@ -128,6 +188,13 @@ class ConsumerRunner:
         self.partitions_metric = metrics.CONSUMER_PARTITIONS.labels(spec.name)
         self.committed: dict = {}  # TopicPartition -> next offset this session committed
         self._lag_at = 0.0
+        # Progress, for liveness: when a batch was last committed (or nothing was waiting).
+        self.stall_after_s = stall_after_s
+        self.progress_at = time.time()
+        self.lag: int | None = None  # records waiting on the partitions held, as last observed
+        # A record the handler went through: replaying it is harmless (handlers are
+        # idempotent), so it tells "this record is poison" from "the handler cannot work".
+        self.known_good = None
 
     # --- lifecycle ----------------------------------------------------------------
     def request_stop(self) -> None:
@@ -153,6 +220,8 @@ class ConsumerRunner:
                     self.stats["reconnects"] += 1
                     metrics.CONSUMER_RECONNECTS.labels(self.spec.name).inc()
                     self.partitions_metric.set(0)
+                    self.lag = None  # unknown while disconnected: no news of progress is not progress
+                    self._beat()
                     delay = backoff.next()
                     log(
                         logger,
@@ -219,11 +288,12 @@ class ConsumerRunner:
                     continue
                 records = [record for partition_records in batch.values() for record in partition_records]
                 started = time.perf_counter()
-                outcome = await self._in_worker(self.handler, records)
+                outcome = await self._handle_until_done(records, backoff)
                 await self._deliver(producer, outcome)
                 offsets = {tp: recs[-1].offset + 1 for tp, recs in batch.items()}
                 await consumer.commit(offsets)
                 self.committed.update(offsets)
+                self.progress_at = time.time()
                 backoff.reset()
                 self._account(outcome, len(records), time.perf_counter() - started)
         finally:
@@ -239,6 +309,117 @@ class ConsumerRunner:
                 except Exception as exc:
                     log(logger, logging.DEBUG, "client_stop_failed", error=repr(exc))
 
+    # --- poison isolation -------------------------------------------------------------
+    async def _handle_until_done(self, records: list, backoff: Backoff) -> BatchOutcome:
+        """``_handle``, retried with back-off in this session while the failure is not the records' fault.
+
+        Staying connected spares the group a rebalance per attempt; past
+        ``RETRY_IN_SESSION_S`` (well under the broker's poll interval) the
+        failure goes up and the session is rebuilt, as for a broker error.
+        """
+        deadline = time.monotonic() + RETRY_IN_SESSION_S
+        while True:
+            try:
+                return await self._handle(records)
+            except Exception as exc:
+                if self.stopping.is_set() or time.monotonic() > deadline:
+                    raise
+                self.stats["batch_retries"] += 1
+                self.lag = None  # what waits is unknown until the batch goes through
+                self._beat()
+                delay = backoff.next()
+                log(
+                    logger,
+                    logging.WARNING,
+                    "consumer_batch_failed",
+                    consumer=self.spec.name,
+                    error=f"{type(exc).__name__}: {exc}"[:500],
+                    retry_in_s=round(delay, 2),
+                )
+                await self._sleep(delay)
+
+    async def _handle(self, records: list) -> BatchOutcome:
+        """The handler's outcome for ``records``, or the batch narrowed down to its poison records.
+
+        The rule: a record is poison when it makes the handler fail alone while
+        its neighbours succeed. So when the handler raises:
+
+        1. an infrastructure error (``is_infrastructure_error``: database,
+           broker or engine unreachable) is re-raised: the session backs off
+           and the batch is retried; nothing is dead-lettered;
+        2. otherwise a probe asks whether the handler works at all: it handles
+           a record it went through before (harmless to replay), or an empty
+           batch when it has none yet. A probe that fails means the failure is
+           not about these records (a bug, a missing table): re-raised, retried;
+        3. otherwise the batch is split in halves, recursively; every part that
+           succeeds keeps its outcome (its writes are done, its messages are
+           delivered with the batch's), every single record that still fails
+           alone is poison: a ``handler_error`` dead letter;
+        4. unless no part succeeded in a batch of several records handled
+           without a known-good probe: then nothing shows that the records
+           are at fault, and the failure is retried like in 2.
+
+        The batch's offsets are committed only after all of that is written
+        and acknowledged, as for a batch that went through at once.
+        """
+        try:
+            outcome = await self._in_worker(self.handler, records)
+        except Exception as exc:
+            if is_infrastructure_error(exc):
+                raise
+            return await self._isolate(records, exc)
+        if records:
+            self.known_good = records[-1]
+        return outcome
+
+    async def _isolate(self, records: list, error: Exception) -> BatchOutcome:
+        probe_records = [self.known_good] if self.known_good is not None else []
+        try:
+            probe = await self._in_worker(self.handler, probe_records)
+        except Exception:
+            raise error from None  # the handler fails without these records: not their fault
+        probe.counts.clear()  # a replay, not work done; its messages (if any) still go out
+        outcomes: list[BatchOutcome] = [probe]
+        poison: list[tuple[object, Exception]] = []
+        if len(records) == 1:
+            poison.append((records[0], error))
+        else:
+            await self._bisect(records, outcomes, poison)
+        if len(outcomes) == 1 and len(records) > 1 and not probe_records:
+            raise error  # step 4: every record failed alone and nothing is known to work
+        condemned = {id(record) for record, _ in poison}
+        self.known_good = next((r for r in reversed(records) if id(r) not in condemned), self.known_good)
+        letters = [DeadLetter.for_failure(record, exc) for record, exc in poison]
+        self.stats["poison_isolated"] += len(letters)
+        for letter in letters:
+            log(
+                logger,
+                logging.WARNING,
+                "poison_record_isolated",
+                consumer=self.spec.name,
+                detail=letter.detail[:200],
+                partition=letter.source_partition,
+                offset=letter.source_offset,
+                batch=len(records),
+            )
+        merged = BatchOutcome.merged(outcomes, records=len(records))
+        merged.dead_letters += letters
+        return merged
+
+    async def _bisect(self, records: list, outcomes: list[BatchOutcome], poison: list) -> None:
+        """Handle the halves of ``records`` (known to fail together), recursing into those that fail."""
+        middle = len(records) // 2
+        for part in (records[:middle], records[middle:]):
+            try:
+                outcomes.append(await self._in_worker(self.handler, part))
+            except Exception as exc:
+                if is_infrastructure_error(exc):
+                    raise
+                if len(part) == 1:
+                    poison.append((part[0], exc))
+                else:
+                    await self._bisect(part, outcomes, poison)
+
     async def _observe_lag(self, consumer) -> None:
         """Publish partitions held and lag per partition: high watermark minus what is committed."""
         now = time.monotonic()
@@ -247,6 +428,7 @@ class ConsumerRunner:
         self._lag_at = now
         assigned = consumer.assignment()
         self.partitions_metric.set(len(assigned))
+        total: int | None = None
         for tp in assigned:
             highwater = consumer.highwater(tp)  # from the latest fetch of that partition
             if highwater is None:
@@ -259,7 +441,13 @@ class ConsumerRunner:
                     done = await asyncio.wait_for(consumer.position(tp), timeout=0.2)
                 except Exception:  # timed out or lost meanwhile: next time
                     continue
-            metrics.CONSUMER_LAG.labels(self.spec.name, tp.topic, str(tp.partition)).set(max(0, highwater - done))
+            lag = max(0, highwater - done)
+            metrics.CONSUMER_LAG.labels(self.spec.name, tp.topic, str(tp.partition)).set(lag)
+            total = (total or 0) + lag
+        if total is not None:
+            self.lag = total
+            if total == 0:
+                self.progress_at = time.time()  # nothing waiting: idle is not stuck
 
     def _fetch(self, consumer) -> asyncio.Future:
         return asyncio.ensure_future(consumer.getmany(timeout_ms=self.poll_timeout_ms, max_records=self.max_batch))
@@ -325,9 +513,15 @@ class ConsumerRunner:
             "last_batch_at": self.last_batch_at,
         }
 
-    def _beat(self, *, force: bool = False, state: str = "running") -> None:
+    def _beat(self, *, force: bool = False, state: str | None = None) -> None:
         if force or self.liveness.due():  # the summary is only built when it is written
-            self.liveness.beat({"state": state, **self._summary()})
+            since_progress = time.time() - self.progress_at
+            if state is None:
+                stalled = self.lag != 0 and since_progress > self.stall_after_s
+                state = "stalled" if stalled else "running"
+            self.liveness.beat(
+                {"state": state, "lag": self.lag, "since_progress_s": round(since_progress, 1), **self._summary()}
+            )
 
 
 def run(spec: ConsumerSpec, **options) -> None:

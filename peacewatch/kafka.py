@@ -95,6 +95,25 @@ async def ping() -> None:
         await client.close()
 
 
+async def topic_partitions(name: str) -> list[int]:
+    """The partition numbers of a topic, asked of the cluster.
+
+    A consumer that subscribes to nothing (one that assigns partitions itself)
+    only knows the topics it was told about; Tansu answers with every topic,
+    Apache Kafka with those asked for, so ask.
+    """
+    from aiokafka.client import AIOKafkaClient
+
+    client = AIOKafkaClient(**client_kwargs())
+    await client.bootstrap()
+    try:
+        await client.add_topic(name)
+        await client.force_metadata_update()
+        return sorted(client.cluster.partitions_for_topic(name) or ())
+    finally:
+        await client.close()
+
+
 def topic_configs() -> dict[str, str]:
     """Per-topic configuration set at creation: durability and retention from settings."""
     configs = {}

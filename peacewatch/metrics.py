@@ -70,6 +70,11 @@ CONSUMER_PARTITIONS = Gauge(
     ["consumer"],
     multiprocess_mode="livesum",
 )
+TELEMETRY_DROPPED = Counter(
+    "peacewatch_telemetry_dropped_total",
+    "Telemetry fields left out of otherwise valid reports for breaking their rule (counted by the indexer), by field.",
+    ["field"],
+)
 CONSUMER_RECONNECTS = Counter(
     "peacewatch_consumer_reconnects_total",
     "Consumer sessions that failed and were retried with back-off.",

@@ -208,6 +208,8 @@ KAFKA_TOPICS = {
 }
 # Six partitions let up to six processes of each consumer group share the load
 # on one machine; production sizes this from throughput (docs/OPERATIONS.md).
+# Consumer groups are <prefix>-alerts, <prefix>-indexer...: two installations can share a cluster.
+KAFKA_GROUP_PREFIX = env_str("KAFKA_GROUP_PREFIX", "peacewatch")
 KAFKA_REPORTS_PARTITIONS = env_int("KAFKA_REPORTS_PARTITIONS", 6, minimum=1)
 KAFKA_REPLICATION_FACTOR = env_int("KAFKA_REPLICATION_FACTOR", 1, minimum=1)
 # With acks=all, a write is acknowledged once this many replicas hold it: 2 of 3

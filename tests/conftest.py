@@ -1,9 +1,23 @@
-"""Shared fixtures: the real embedded broker, an isolated analytics store, users by role."""
+"""Shared fixtures: a real broker, a real search engine, an isolated analytics store, users by role.
+
+By default each test that asks for ``broker`` gets its own embedded Tansu broker,
+and ``search_engine`` is osmem-server (a quick local loop). With
+``PEACEWATCH_TEST_KAFKA`` (bootstrap servers) and ``PEACEWATCH_TEST_OPENSEARCH``
+(a URL), as ``.ci/run`` sets them after ``make engines``, the same tests run on
+the real Apache Kafka cluster and the real OpenSearch node: each test gets its
+own topics, consumer groups and index prefix there, and tests that stop the
+cluster hold it alone while they do.
+"""
 
 from __future__ import annotations
 
+import fcntl
+import os
 import socket
-from dataclasses import dataclass
+import subprocess
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
 from subprocess import Popen
 
 import pytest
@@ -40,6 +54,23 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+EXTERNAL_KAFKA = os.environ.get("PEACEWATCH_TEST_KAFKA", "")
+EXTERNAL_OPENSEARCH = os.environ.get("PEACEWATCH_TEST_OPENSEARCH", "")
+ENGINES_SCRIPT = Path(__file__).resolve().parent.parent / "docker" / "engines" / "engines.sh"
+
+
+def engines(*args: str, timeout: float = 240) -> str:
+    """Run ``docker/engines/engines.sh`` (the fault hooks of ``make engines``)."""
+    done = subprocess.run(["bash", str(ENGINES_SCRIPT), *args], capture_output=True, text=True, timeout=timeout)
+    if done.returncode:
+        raise RuntimeError(f"engines.sh {' '.join(args)} failed: {done.stdout[-2000:]}{done.stderr[-2000:]}")
+    return done.stdout
+
+
+def unique_suffix() -> str:
+    return uuid.uuid4().hex[:10]
+
+
 @dataclass
 class Broker:
     address: str
@@ -68,9 +99,111 @@ def isolated_state(settings, tmp_path, monkeypatch):
     reset_store()
 
 
+@dataclass
+class ExternalCluster:
+    """The real Kafka cluster of ``make engines``, shared by every test of the run.
+
+    Each test holds a shared lock on it; stopping it takes the lock alone, so no
+    other test's brokers vanish under it.
+    """
+
+    address: str
+    lock_path: Path
+    lock_file: object = field(default=None, repr=False)
+    exclusive: bool = False
+
+    def acquire(self, mode: int) -> None:
+        if self.lock_file is None:
+            self.lock_file = open(self.lock_path, "a+")  # noqa: SIM115 - held for the test
+        fcntl.flock(self.lock_file, mode)
+
+    def release(self) -> None:
+        if self.lock_file is not None:
+            fcntl.flock(self.lock_file, fcntl.LOCK_UN)
+            self.lock_file.close()
+            self.lock_file = None
+
+    def hold_alone(self) -> None:
+        if not self.exclusive:
+            self.acquire(fcntl.LOCK_EX)
+            self.exclusive = True
+
+    def stop(self) -> None:
+        """Every broker stopped (data on disk kept)."""
+        self.hold_alone()
+        engines("stop-kafka")
+
+    def restart(self) -> None:
+        engines("start-kafka")
+        run_async(kafka.ensure_topics)
+
+    def kill_broker(self, node: int) -> None:
+        self.hold_alone()
+        engines("kill-broker", str(node))
+
+    def start_broker(self, node: int) -> None:
+        engines("start-broker", str(node))
+
+
+def use_external_kafka(settings, monkeypatch, address: str) -> dict[str, str]:
+    """Point this test (and the processes it starts) at the real cluster, on topics of its own."""
+    suffix = unique_suffix()
+    values = {
+        "KAFKA_BOOTSTRAP_SERVERS": address,
+        "KAFKA_IDEMPOTENCE": "true",
+        "KAFKA_REPLICATION_FACTOR": "3",
+        "KAFKA_MIN_INSYNC_REPLICAS": "2",
+        "KAFKA_GROUP_PREFIX": f"peacewatch-{suffix}",
+        "KAFKA_TOPIC_REPORTS": f"peacewatch.reports.{suffix}",
+        "KAFKA_TOPIC_ALERTS": f"peacewatch.alerts.{suffix}",
+        "KAFKA_TOPIC_DEADLETTER": f"peacewatch.deadletter.{suffix}",
+    }
+    for name, value in values.items():
+        monkeypatch.setenv(name, value)
+    settings.KAFKA_BOOTSTRAP_SERVERS = address
+    settings.KAFKA_IDEMPOTENCE = True
+    settings.KAFKA_REPLICATION_FACTOR = 3
+    settings.KAFKA_MIN_INSYNC_REPLICAS = 2
+    settings.KAFKA_GROUP_PREFIX = values["KAFKA_GROUP_PREFIX"]
+    settings.KAFKA_TOPICS = {
+        "reports": values["KAFKA_TOPIC_REPORTS"],
+        "alerts": values["KAFKA_TOPIC_ALERTS"],
+        "deadletter": values["KAFKA_TOPIC_DEADLETTER"],
+    }
+    return values
+
+
+async def delete_topics(names: list[str]) -> None:
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    admin = AIOKafkaAdminClient(**kafka.client_kwargs())
+    await admin.start()
+    try:
+        await admin.delete_topics(names)
+    finally:
+        await admin.close()
+
+
 @pytest.fixture
 def broker(settings, monkeypatch, tmp_path):
-    """A real Tansu broker on a free loopback port, with the contract's topics."""
+    """A real broker with the contract's topics: the test's own Tansu, or the real cluster."""
+    if EXTERNAL_KAFKA:
+        use_external_kafka(settings, monkeypatch, EXTERNAL_KAFKA)
+        cluster = ExternalCluster(
+            EXTERNAL_KAFKA, Path(os.environ.get("PEACEWATCH_TEST_KAFKA_LOCK", "/tmp/pw-kafka.lock"))
+        )
+        cluster.acquire(fcntl.LOCK_SH)
+        try:
+            run_async(kafka.ensure_topics)
+            yield cluster
+        finally:
+            try:
+                if cluster.exclusive:
+                    engines("start-kafka")  # whatever the test stopped is back before others run
+                run_async(delete_topics, list(settings.KAFKA_TOPICS.values()))
+            finally:
+                cluster.release()
+        return
     address = f"127.0.0.1:{free_port()}"
     log_path = tmp_path / "broker.log"
     process = start_broker(address, log_path=log_path)
@@ -84,6 +217,38 @@ def broker(settings, monkeypatch, tmp_path):
         yield running
     finally:
         running.stop()
+
+
+@dataclass
+class SearchEngine:
+    url: str
+    prefix: str
+
+
+@pytest.fixture
+def search_engine(request, settings, monkeypatch):
+    """An OpenSearch-compatible engine and an index prefix of this test's own.
+
+    The real OpenSearch node of ``make engines`` when ``PEACEWATCH_TEST_OPENSEARCH``
+    is set (as in CI), else osmem-server, an in-memory stand-in for a quick loop.
+    """
+    prefix = f"pw{unique_suffix()}"
+    settings.ELASTICSEARCH_INDEX_PREFIX = prefix
+    monkeypatch.setenv("ELASTICSEARCH_INDEX_PREFIX", prefix)
+    if not EXTERNAL_OPENSEARCH:
+        yield SearchEngine(request.getfixturevalue("osmem_clone").url, prefix)
+        return
+    from analytics.store.elastic import make_client
+
+    yield SearchEngine(EXTERNAL_OPENSEARCH, prefix)
+    client = make_client(EXTERNAL_OPENSEARCH)
+    try:
+        client.options(ignore_status=404).indices.delete(index=f"{prefix}-*", expand_wildcards="all")
+        for template in client.indices.get_index_template().body.get("index_templates", []):
+            if template["name"].startswith(prefix):
+                client.indices.delete_index_template(name=template["name"])
+    finally:
+        client.close()
 
 
 def _user_with_role(django_user_model, username: str, role: str, **extra):

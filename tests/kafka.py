@@ -54,7 +54,7 @@ async def read_topic(topic: str, *, expected: int, timeout: float = 15.0) -> lis
     consumer = AIOKafkaConsumer(**kafka.client_kwargs(), enable_auto_commit=False, auto_offset_reset="earliest")
     await consumer.start()
     try:
-        partitions = [TopicPartition(topic, p) for p in (consumer.partitions_for_topic(topic) or {0})]
+        partitions = [TopicPartition(topic, p) for p in await kafka.topic_partitions(topic)]
         consumer.assign(partitions)
         await consumer.seek_to_beginning(*partitions)
         records: list = []

@@ -34,7 +34,7 @@ def child_env(tmp_path: Path) -> dict[str, str]:
         "PEACEWATCH_VAR_DIR": str(tmp_path),
         "ANALYTICS_SQLITE_PATH": str(settings.ANALYTICS_SQLITE_PATH),
         "KAFKA_BOOTSTRAP_SERVERS": settings.KAFKA_BOOTSTRAP_SERVERS,
-        "KAFKA_IDEMPOTENCE": "false",
+        "KAFKA_IDEMPOTENCE": str(settings.KAFKA_IDEMPOTENCE).lower(),
         "DEBUG": "true",
     }
 

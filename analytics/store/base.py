@@ -7,17 +7,26 @@ Elasticsearch/OpenSearch (production). The indexer only needs ``index``.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from analytics.query import Plan
 from ingest.reports import Received
 
 
+@dataclass
+class IndexResult:
+    """What one ``index`` call did: reports new to the store, and those the engine refused for good."""
+
+    created: int = 0
+    rejected: list[tuple[str, str]] = field(default_factory=list)  # (report id, reason)
+
+
 class ReportStore(Protocol):
     name: str
 
-    def index(self, reports: Sequence[Received]) -> int:
-        """Store the reports; idempotent by report id. Returns how many were new."""
+    def index(self, reports: Sequence[Received]) -> IndexResult:
+        """Store the reports; idempotent by report id. Says how many were new and which were refused."""
 
     def count(self) -> int:
         """Number of reports stored."""
@@ -33,9 +42,6 @@ class ReportStore(Protocol):
 
     def iter_received(self, *, since_ms: int | None = None, batch: int = 2000) -> Iterator[list[Received]]:
         """Every stored report, rebuilt as received, a batch at a time (re-indexing)."""
-
-    def take_rejected(self) -> list[tuple[str, str]]:
-        """(report id, reason) of reports the engine refused since the last call."""
 
     def ping(self) -> None:
         """Raises if the engine cannot be reached."""

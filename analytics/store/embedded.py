@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from analytics.query import Plan, tile_xy
+from analytics.store.base import IndexResult
 from analytics.tokens import word_token
 from ingest.reports import Received, decode_report
 
@@ -134,9 +135,9 @@ class EmbeddedStore:
     def ping(self) -> None:
         self.db.execute("SELECT 1").fetchone()
 
-    def index(self, reports: Sequence[Received]) -> int:
+    def index(self, reports: Sequence[Received]) -> IndexResult:
         if not reports:
-            return 0
+            return IndexResult()
         db = self.db
         db.execute("BEGIN IMMEDIATE")
         try:
@@ -151,7 +152,7 @@ class EmbeddedStore:
         except BaseException:
             db.execute("ROLLBACK")
             raise
-        return len(fresh)
+        return IndexResult(created=len(fresh))
 
     def _insert(self, fresh: list[Received]) -> None:
         db = self.db
@@ -247,9 +248,6 @@ class EmbeddedStore:
                 if isinstance(decoded, Received):
                     out.append(decoded)
             yield out
-
-    def take_rejected(self) -> list[tuple[str, str]]:
-        return []  # every valid report fits the SQLite schema
 
     def search(self, p: Plan) -> dict:
         from analytics.store.embedded_search import run_search

@@ -107,7 +107,10 @@ def test_the_threshold_changes_at_run_time_without_a_restart():
 
 
 def test_invalid_records_are_skipped_and_counted_not_alerted():
-    batch = [Record(value=b"garbage"), *records(report(citizens=[citizen("Bad Schema", 5)], battery_pct=500))]
+    batch = [
+        Record(value=b"garbage"),
+        *records(report(citizens=[citizen("Bad Schema", 5)], location={"lat": 123, "lon": 0})),
+    ]
     outcome = process_batch(batch)
     assert not Alert.objects.exists()
     assert outcome.counts["invalid_skipped"] == 2

@@ -18,19 +18,19 @@ from tests.factories import report
 from tests.kafka import consumed, produce_sync, read_topic_sync, run_async, run_consumer_until
 
 
-def test_the_client_detects_opensearch_and_speaks_plain_json_to_it(osmem_clone):
-    client = make_client(osmem_clone.url)
+def test_the_client_detects_opensearch_and_speaks_plain_json_to_it(search_engine):
+    client = make_client(search_engine.url)
     assert isinstance(client.transport, PlainJsonTransport)
     assert client.info()["version"]["distribution"] == "opensearch"
     # Why the adapter exists: the official client's versioned media types are refused.
-    strict = make_client(osmem_clone.url, flavor="elasticsearch")
+    strict = make_client(search_engine.url, flavor="elasticsearch")
     with pytest.raises(ApiError) as refused:
         strict.search(index="*", size=0)
     assert refused.value.meta.status == 406
 
 
-def test_the_indexer_consumer_fills_elasticsearch_and_dead_letters_bad_records(broker, settings, osmem_clone):
-    settings.ELASTICSEARCH_URL = osmem_clone.url
+def test_the_indexer_consumer_fills_elasticsearch_and_dead_letters_bad_records(broker, settings, search_engine):
+    settings.ELASTICSEARCH_URL = search_engine.url
     reset_store()
     good = [report(report_id=f"es-{i}", drone_id=f"pw-{i % 7:05d}") for i in range(300)]
     produce_sync([*good, b"{broken", {"drone_id": "x", "location": {"lat": 1, "lon": 1}}])
@@ -45,13 +45,13 @@ def test_the_indexer_consumer_fills_elasticsearch_and_dead_letters_bad_records(b
     assert sorted(parse_headers(r.headers)["error"] for r in letters) == ["invalid_json", "schema"]
 
 
-def test_a_report_the_engine_refuses_is_dead_lettered_not_lost(broker, settings, osmem_clone):
+def test_a_report_the_engine_refuses_is_dead_lettered_not_lost(broker, settings, search_engine):
     # A day index created by hand with a conflicting mapping: drone ids cannot be numbers.
-    client = make_client(osmem_clone.url)
+    client = make_client(search_engine.url)
     client.indices.create(
-        index="peacewatch-reports-2026.11.28", mappings={"properties": {"drone_id": {"type": "long"}}}
+        index=f"{search_engine.prefix}-reports-2026.11.28", mappings={"properties": {"drone_id": {"type": "long"}}}
     )
-    settings.ELASTICSEARCH_URL = osmem_clone.url
+    settings.ELASTICSEARCH_URL = search_engine.url
     reset_store()
     refused = report(report_id="refused", sent_at="2026-11-28T04:00:00Z")
     accepted = report(report_id="accepted", sent_at="2026-11-27T04:00:00Z")
@@ -69,8 +69,8 @@ def test_a_report_the_engine_refuses_is_dead_lettered_not_lost(broker, settings,
     assert store.get("accepted") is not None
 
 
-def test_retention_drops_whole_days_older_than_the_setting(osmem_clone):
-    store = open_elastic(osmem_clone.url, refresh=True)
+def test_retention_drops_whole_days_older_than_the_setting(search_engine):
+    store = open_elastic(search_engine.url, refresh=True)
     today = datetime(2026, 11, 28, 10, tzinfo=UTC)
     for days_ago in (0, 1, 5, 40):
         sent = (today - timedelta(days=days_ago)).isoformat()
@@ -78,7 +78,7 @@ def test_retention_drops_whole_days_older_than_the_setting(osmem_clone):
 
     dropped = store.prune(keep_days=5, now=today)
 
-    assert dropped == ["peacewatch-reports-2026.10.19"]
+    assert dropped == [f"{search_engine.prefix}-reports-2026.10.19"]
     assert store.get("d40") is None
     assert all(store.get(f"d{n}") for n in (0, 1, 5))
 
@@ -179,26 +179,26 @@ class ThrottlingProxy:
         self.server.server_close()
 
 
-def test_throttled_or_stalled_bulk_requests_are_retried_and_nothing_is_dropped(osmem_clone):
+def test_throttled_or_stalled_bulk_requests_are_retried_and_nothing_is_dropped(search_engine):
     from analytics.store.elastic import ElasticStore
 
-    proxy = ThrottlingProxy(osmem_clone.url, ["429", "stall", "429"])
+    proxy = ThrottlingProxy(search_engine.url, ["429", "stall", "429"])
     try:
         client = make_client(proxy.url, timeout_s=1.0)
-        store = ElasticStore(client, bulk_docs=50, refresh=True)
+        store = ElasticStore(client, prefix=search_engine.prefix, bulk_docs=50, refresh=True)
         reports = [decode_report(json.dumps(report(report_id=f"t{i}")).encode()) for i in range(120)]
 
-        assert store.index(reports) == 120
+        assert store.index(reports).created == 120
 
         assert proxy.bulk_requests == 3 + 3  # chunks of 50, 50 and 20, plus the three refused attempts
-        assert open_elastic(osmem_clone.url).count() == 120
+        assert open_elastic(search_engine.url).count() == 120
     finally:
         proxy.close()
 
 
 @pytest.mark.django_db
-def test_the_search_api_answers_from_elasticsearch_when_it_is_configured(client, analyst, settings, osmem_clone):
-    settings.ELASTICSEARCH_URL = osmem_clone.url
+def test_the_search_api_answers_from_elasticsearch_when_it_is_configured(client, analyst, settings, search_engine):
+    settings.ELASTICSEARCH_URL = search_engine.url
     reset_store()
     store = get_store()
     now = datetime.now(tz=UTC)

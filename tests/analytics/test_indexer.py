@@ -88,7 +88,7 @@ def test_the_store_is_shared_safely_with_another_process(tmp_path):
         f"s = EmbeddedStore({str(path)!r});"
         "docs = [dict(drone_id='pw-9', location=dict(lat=1, lon=2), citizens=[], words=['w'], report_id=f'child-{i}')"
         " for i in range(500)];"
-        "print(s.index([decode_report(json.dumps(d).encode()) for d in docs]))"
+        "print(s.index([decode_report(json.dumps(d).encode()) for d in docs]).created)"
     )
     child = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True)
     assert child.stdout.strip() == "500"

@@ -31,16 +31,16 @@ def reindex(*args: str) -> str:
     return out.getvalue()
 
 
-def test_it_copies_the_embedded_store_into_elasticsearch_idempotently(settings, osmem_clone, tmp_path):
+def test_it_copies_the_embedded_store_into_elasticsearch_idempotently(settings, search_engine, tmp_path):
     source = EmbeddedStore(tmp_path / "source.sqlite3")
     source.index(simulated(1500))
-    settings.ELASTICSEARCH_URL = osmem_clone.url
+    settings.ELASTICSEARCH_URL = search_engine.url
 
     output = reindex("--from-store", "--source-path", str(tmp_path / "source.sqlite3"))
 
     assert "1,500 / 1,500 reports (100.0%)" in output
     assert "1,500 new" in output
-    target = open_elastic(osmem_clone.url)
+    target = open_elastic(search_engine.url)
     target.refresh_now()
     assert target.count() == 1500
     query = parse_query({"time": {"last": "24h"}, "aggs": ["top_words", "top_drones"], "size": 5})
@@ -53,17 +53,17 @@ def test_it_copies_the_embedded_store_into_elasticsearch_idempotently(settings, 
     assert target.count() == 1500
 
 
-def test_it_copies_only_reports_since_the_given_time(settings, osmem_clone, tmp_path):
+def test_it_copies_only_reports_since_the_given_time(settings, search_engine, tmp_path):
     source = EmbeddedStore(tmp_path / "source.sqlite3")
     reports = simulated(600)
     source.index(reports)
-    settings.ELASTICSEARCH_URL = osmem_clone.url
+    settings.ELASTICSEARCH_URL = search_engine.url
     since = NOW - timedelta(hours=5)
     expected = sum(1 for r in reports if r.observed_at >= since)
 
     reindex("--from-store", "--source-path", str(tmp_path / "source.sqlite3"), "--since", since.isoformat())
 
-    target = open_elastic(osmem_clone.url)
+    target = open_elastic(search_engine.url)
     target.refresh_now()
     assert 0 < target.count() == expected < 600
 
@@ -99,15 +99,15 @@ def test_a_replay_needs_a_time_and_a_bad_time_is_refused():
         reindex("--from-topic", "--since", "yesterday")
 
 
-def test_a_replay_can_build_new_indices_beside_the_old_ones(broker, settings, osmem_clone):
-    settings.ELASTICSEARCH_URL = osmem_clone.url
+def test_a_replay_can_build_new_indices_beside_the_old_ones(broker, settings, search_engine):
+    settings.ELASTICSEARCH_URL = search_engine.url
     cut = datetime.now(tz=UTC) - timedelta(seconds=1)
     produce_sync([report(report_id=f"v2-{i}") for i in range(25)])
 
-    output = reindex("--from-topic", "--since", cut.isoformat(), "--target-prefix", "peacewatch-v2")
+    output = reindex("--from-topic", "--since", cut.isoformat(), "--target-prefix", f"{search_engine.prefix}-v2")
 
     assert "25 / 25 reports (100.0%)" in output
-    new = open_elastic(osmem_clone.url, prefix="peacewatch-v2")
+    new = open_elastic(search_engine.url, prefix=f"{search_engine.prefix}-v2")
     new.refresh_now()
     assert new.count() == 25
-    assert open_elastic(osmem_clone.url).count() == 0  # the live indices were not touched
+    assert open_elastic(search_engine.url).count() == 0  # the live indices were not touched

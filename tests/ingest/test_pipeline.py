@@ -17,6 +17,7 @@ from alerts.models import Alert, OutboxEvent, Sighting
 from analytics.store.embedded import EmbeddedStore
 from ingest.broker import stop_process
 from ingest.deadletter import parse_headers
+from ingest.registry import KAFKA_CONSUMERS
 from peacewatch import kafka
 from tests.factories import citizen, report
 from tests.kafka import consumed, produce, produce_sync, read_topic_sync, run_consumer_until
@@ -70,7 +71,7 @@ def test_every_report_is_stored_once_alerts_raised_once_and_bad_records_dead_let
     for letter in letters:
         headers = parse_headers(letter.headers)
         assert headers["error"] == BAD_RECORDS[letter.value]
-        assert headers["source_topic"] == "peacewatch.reports"
+        assert headers["source_topic"] == kafka.topic("reports")
         assert int(headers["source_offset"]) >= 0 and headers["detail"]
 
     events = [decode_event(r.value) for r in read_topic_sync(kafka.topic("alerts"), expected=7)]
@@ -135,7 +136,7 @@ def test_sigterm_finishes_the_batch_commits_and_exits_cleanly(broker, tmp_path):
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=30) == 0
     stored = store.count()
-    committed = asyncio.run(_committed("peacewatch-indexer"))
+    committed = asyncio.run(_committed(KAFKA_CONSUMERS["indexer"].group_id))
     assert committed == stored  # everything stored is committed, nothing committed is unstored
 
 
@@ -234,7 +235,7 @@ async def _committed(group: str) -> int:
     try:
         topic = kafka.topic("reports")
         total = 0
-        for p in consumer.partitions_for_topic(topic) or ():
+        for p in range(settings.KAFKA_REPORTS_PARTITIONS):
             total += await consumer.committed(TopicPartition(topic, p)) or 0
         return total
     finally:

@@ -8,6 +8,7 @@ import pytest
 
 from ingest.reports import Received, decode_report
 from ingest.simulator import Fleet
+from peacewatch import kafka
 from tests.kafka import read_topic_sync
 
 NOW = datetime(2026, 11, 28, 4, 0, tzinfo=UTC)
@@ -79,6 +80,6 @@ def test_the_simulate_command_produces_the_requested_count(broker):
     from django.core.management import call_command
 
     call_command("simulate", "--drones", "10", "--rate", "2000", "--count", "300", "--quiet")
-    records = read_topic_sync("peacewatch.reports", expected=300)
+    records = read_topic_sync(kafka.topic("reports"), expected=300)
     assert len(records) == 300
     assert {r.key for r in records} == {f"pw-{i:05d}".encode() for i in range(10)}

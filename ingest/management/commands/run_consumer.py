@@ -19,15 +19,17 @@ class Command(BaseCommand):
             "--check",
             type=float,
             metavar="SECONDS",
-            help="exit 0 if this consumer's liveness file is younger than SECONDS (container healthcheck)",
+            help="exit 0 if this consumer's liveness file is younger than SECONDS and it is not stalled "
+            "(container healthcheck)",
         )
 
     def handle(self, *args, name: str, max_batch, group_id, check, **options):
         spec = KAFKA_CONSUMERS[name]
         if check is not None:
-            age = runner.Liveness(name).age()
-            if age is None or age > check:
-                raise CommandError(f"consumer {name} not alive (last beat {age}s ago)")
-            self.stdout.write(f"{name} alive, last beat {age:.1f}s ago")
+            liveness = runner.Liveness(name)
+            problem = liveness.problem(check)
+            if problem is not None:
+                raise CommandError(problem)
+            self.stdout.write(f"{name} alive, last beat {liveness.age():.1f}s ago")
             return
         runner.run(spec, max_batch=max_batch, group_id=group_id)

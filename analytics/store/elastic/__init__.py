@@ -1,0 +1,162 @@
+"""The Elasticsearch / OpenSearch engine: where the data outgrows one machine.
+
+Three parts: ``client`` (connecting, flavour and version detection),
+``writer`` (template, documents, bulk with retries) and ``compiler`` (a Plan to
+a search body and back, pure). :class:`ElasticStore` puts them behind the
+``ReportStore`` interface.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime, timedelta
+
+import msgspec
+from elasticsearch import Elasticsearch
+
+from analytics.query import Plan, iso
+from analytics.store.base import IndexResult
+from analytics.store.elastic.client import PlainJsonTransport, make_client
+from analytics.store.elastic.compiler import (
+    build_body,
+    build_filters,
+    build_recount,
+    inexact_tops,
+    merge_recount,
+    parse_response,
+)
+from analytics.store.elastic.writer import BulkWriter, document, index_name, index_template
+from ingest.reports import Received, decode_report
+from peacewatch.logs import log
+
+__all__ = [
+    "ElasticStore",
+    "PlainJsonTransport",
+    "build_body",
+    "build_filters",
+    "document",
+    "index_template",
+    "make_client",
+    "parse_response",
+]
+
+logger = logging.getLogger(__name__)
+_encoder = msgspec.json.Encoder()
+
+
+class ElasticStore:
+    name = "elasticsearch"
+
+    def __init__(
+        self,
+        client: Elasticsearch,
+        *,
+        prefix: str = "peacewatch",
+        shards: int = 1,
+        replicas: int = 1,
+        bulk_bytes: int = 5 * 1024 * 1024,
+        bulk_docs: int = 5000,
+        max_attempts: int = 8,
+        refresh: bool = False,
+    ) -> None:
+        self.client = client
+        self.prefix = prefix
+        self.pattern = f"{prefix}-reports-*"
+        self.writer = BulkWriter(
+            client,
+            prefix=prefix,
+            template=index_template(prefix, shards=shards, replicas=replicas),
+            bulk_bytes=bulk_bytes,
+            bulk_docs=bulk_docs,
+            max_attempts=max_attempts,
+            refresh=refresh,  # tests: make writes visible at once
+        )
+
+    def close(self) -> None:
+        self.client.close()
+
+    def ping(self) -> None:
+        self.client.info()
+
+    def index_name(self, observed_at_ms: int) -> str:
+        return index_name(self.prefix, observed_at_ms)
+
+    def index(self, reports: Sequence[Received]) -> IndexResult:
+        return self.writer.index(reports)
+
+    def refresh_now(self) -> None:
+        self.client.indices.refresh(index=self.pattern)
+
+    def count(self) -> int:
+        return self.client.count(index=self.pattern, ignore_unavailable=True, allow_no_indices=True)["count"]
+
+    def count_since(self, since_ms: int | None) -> int:
+        if since_ms is None:
+            return self.count()
+        query = {"range": {"observed_at": {"gte": since_ms, "format": "epoch_millis"}}}
+        return self.client.count(index=self.pattern, query=query, allow_no_indices=True)["count"]
+
+    def get(self, report_id: str) -> dict | None:
+        found = self.client.search(
+            index=self.pattern, query={"ids": {"values": [report_id]}}, size=1, allow_no_indices=True
+        )["hits"]["hits"]
+        if not found:
+            return None
+        doc = dict(found[0]["_source"])
+        doc["observed_at"] = iso(doc["observed_at"])
+        doc["stored_at"] = iso(doc["stored_at"])
+        for derived in ("point", "min_score", "tokens"):
+            doc.pop(derived, None)
+        return doc
+
+    def prune(self, keep_days: int, *, now: datetime | None = None) -> list[str]:
+        """Delete daily indices older than ``keep_days``; returns their names."""
+        cutoff = (now or datetime.now(tz=UTC)) - timedelta(days=keep_days)
+        oldest_kept = f"{self.prefix}-reports-{cutoff:%Y.%m.%d}"
+        names = sorted(self.client.indices.get(index=self.pattern, allow_no_indices=True).body)
+        doomed = [name for name in names if name < oldest_kept]
+        for name in doomed:
+            self.client.indices.delete(index=name)
+            log(logger, logging.INFO, "analytics_index_dropped", index=name, keep_days=keep_days)
+        return doomed
+
+    def iter_received(self, *, since_ms: int | None = None, batch: int = 2000) -> Iterator[list[Received]]:
+        """Every stored report rebuilt as received (re-indexing into the other engine)."""
+        after = None
+        query = {"range": {"observed_at": {"gte": since_ms, "format": "epoch_millis"}}} if since_ms else None
+        while True:
+            body = {
+                "size": batch,
+                "sort": [{"observed_at": "asc"}, {"report_id": "asc"}],
+                "_source": {"excludes": ["point", "min_score", "tokens", "stored_at"]},
+            }
+            if query:
+                body["query"] = query
+            if after:
+                body["search_after"] = after
+            found = self.client.search(index=self.pattern, allow_no_indices=True, **body)["hits"]["hits"]
+            if not found:
+                return
+            out = []
+            for h in found:
+                source = h["_source"]
+                ts = source.pop("observed_at")
+                if source.pop("time_source", "drone") == "broker":
+                    source.pop("sent_at", None)
+                decoded = decode_report(_encoder.encode(source), timestamp_ms=ts)
+                if isinstance(decoded, Received):
+                    out.append(decoded)
+            after = found[-1]["sort"]
+            yield out
+
+    def search(self, p: Plan) -> dict:
+        body = build_body(p)
+        answer = self._search(body)
+        candidates = inexact_tops(p, answer)
+        if candidates:
+            answer = merge_recount(answer, self._search(build_recount(p, candidates)), candidates)
+        return parse_response(p, answer)
+
+    def _search(self, body: dict) -> dict:
+        return self.client.search(index=self.pattern, allow_no_indices=True, ignore_unavailable=True, **body).body

@@ -1,0 +1,210 @@
+"""Plans compiled to Elasticsearch/OpenSearch search bodies, and answers parsed back (pure)."""
+
+from __future__ import annotations
+
+from analytics.query import (
+    PERCENTS,
+    Plan,
+    encode_cursor,
+    grid_cells,
+    histogram_buckets,
+    hit,
+    score_stats,
+    top_buckets,
+)
+
+TERMS_SHARD_SIZE = 1000
+
+
+def build_filters(p: Plan) -> list[dict]:
+    filters: list[dict] = [{"range": {"observed_at": {"gte": p.start_ms, "lt": p.end_ms, "format": "epoch_millis"}}}]
+    if p.drones:
+        filters.append({"terms": {"drone_id": list(p.drones)}})
+    score: dict = {}
+    if p.score_min is not None:
+        score["gte"] = p.score_min
+    if p.score_max is not None:
+        score["lte"] = p.score_max
+    nested: list[dict] = []
+    if p.citizen is not None:
+        nested.append({"prefix" if p.citizen_prefix else "term": {"citizens.name": p.citizen}})
+    if score:
+        nested.append({"range": {"citizens.peacescore": score}})
+    if nested:
+        filters.append({"nested": {"path": "citizens", "query": {"bool": {"filter": nested}}}})
+    if p.words_any:
+        filters.append({"terms": {"tokens": list(p.words_any)}})
+    filters.extend({"term": {"tokens": token}} for token in p.words_all)
+    if p.box is not None:
+        south, west, north, east = p.box
+        filters.append(
+            {
+                "geo_bounding_box": {
+                    "point": {"top_left": {"lat": north, "lon": west}, "bottom_right": {"lat": south, "lon": east}}
+                }
+            }
+        )
+    if p.circle is not None:
+        lat, lon, radius = p.circle
+        filters.append({"geo_distance": {"distance": f"{radius}m", "point": {"lat": lat, "lon": lon}}})
+    if p.below is not None:
+        filters.append({"range": {"min_score": {"lt": p.below}}})
+    return filters
+
+
+def build_body(p: Plan) -> dict:
+    order = "desc" if p.newest_first else "asc"
+    body: dict = {
+        "query": {"bool": {"filter": build_filters(p)}},
+        "size": p.size + 1 if p.size else 0,
+        "track_total_hits": p.count_total,
+    }
+    if p.size:
+        body["sort"] = [{"observed_at": {"order": order}}, {"report_id": {"order": order}}]
+        body["_source"] = {"excludes": ["point", "tokens", "min_score", "stored_at"]}
+        if p.after is not None:
+            body["search_after"] = list(p.after)
+    aggs: dict = {}
+    top_order = [{"_count": "desc"}, {"_key": "asc"}]
+    # Each shard (one daily index at least) sends its own top list; a generous
+    # shard_size keeps the merged top N exact unless a shard holds more
+    # distinct values than that, as Elasticsearch's error bound would then say.
+    shard_size = max(TERMS_SHARD_SIZE, p.top * 20)
+    if "histogram" in p.aggs:
+        aggs["histogram"] = {
+            "date_histogram": {
+                "field": "observed_at",
+                "fixed_interval": f"{p.interval_ms // 1000}s",
+                "min_doc_count": 1,
+            }
+        }
+    if "top_drones" in p.aggs:
+        aggs["top_drones"] = {
+            "terms": {"field": "drone_id", "size": shard_size, "shard_size": shard_size, "order": top_order}
+        }
+    if "top_words" in p.aggs:
+        aggs["top_words"] = {
+            "terms": {"field": "tokens", "size": shard_size, "shard_size": shard_size, "order": top_order}
+        }
+    if "top_citizens" in p.aggs or "score" in p.aggs:
+        inner: dict = {}
+        if "top_citizens" in p.aggs:
+            inner["names"] = {
+                "terms": {"field": "citizens.name", "size": shard_size, "shard_size": shard_size, "order": top_order}
+            }
+        if "score" in p.aggs:
+            inner["stats"] = {"stats": {"field": "citizens.peacescore"}}
+            inner["percentiles"] = {"percentiles": {"field": "citizens.peacescore", "percents": list(PERCENTS)}}
+        aggs["citizens"] = {"nested": {"path": "citizens"}, "aggs": inner}
+    if "grid" in p.aggs:
+        aggs["grid"] = {"geotile_grid": {"field": "point", "precision": p.grid_precision, "size": 10_000}}
+    if aggs:
+        body["aggs"] = aggs
+    return body
+
+
+TOP_PATHS = {"top_drones": ("top_drones",), "top_words": ("top_words",), "top_citizens": ("citizens", "names")}
+
+
+def _dig(aggs: dict, path: tuple[str, ...]) -> dict:
+    for name in path:
+        aggs = aggs[name]
+    return aggs
+
+
+def inexact_tops(p: Plan, body: dict) -> dict[str, list[str]]:
+    """Top lists whose counts a shard may have cut short, with the candidate keys to recount.
+
+    Each shard sends only its ``shard_size`` most frequent values; a value just
+    below one shard's cut loses that shard's count in the merge, and the engine
+    says so in ``doc_count_error_upper_bound``. Those lists are recounted.
+    """
+    raw = body.get("aggregations", {})
+    out = {}
+    for name, path in TOP_PATHS.items():
+        if name in p.aggs:
+            agg = _dig(raw, path)
+            if agg.get("doc_count_error_upper_bound", 0) > 0 and agg["buckets"]:
+                out[name] = [b["key"] for b in agg["buckets"]]
+    return out
+
+
+def build_recount(p: Plan, candidates: dict[str, list[str]]) -> dict:
+    """Exact counts of the candidate keys: every shard returns every candidate it holds."""
+    fields = {"top_drones": "drone_id", "top_words": "tokens", "top_citizens": "citizens.name"}
+    aggs: dict = {}
+    for name, keys in candidates.items():
+        terms = {"terms": {"field": fields[name], "include": keys, "size": len(keys), "shard_size": len(keys)}}
+        if name == "top_citizens":
+            aggs["citizens"] = {"nested": {"path": "citizens"}, "aggs": {"names": terms}}
+        else:
+            aggs[name] = terms
+    return {"query": {"bool": {"filter": build_filters(p)}}, "size": 0, "track_total_hits": False, "aggs": aggs}
+
+
+def merge_recount(body: dict, recount: dict, candidates: dict[str, list[str]]) -> dict:
+    """The first answer with the recounted top lists in place of the cut-short ones."""
+    merged = {**body, "aggregations": dict(body.get("aggregations", {}))}
+    for name in candidates:
+        path = TOP_PATHS[name]
+        exact = _dig(recount["aggregations"], path)["buckets"]
+        if name == "top_citizens":
+            nested = dict(merged["aggregations"]["citizens"])
+            nested["names"] = {"buckets": exact}
+            merged["aggregations"]["citizens"] = nested
+        else:
+            merged["aggregations"][name] = {"buckets": exact}
+    return merged
+
+
+def parse_response(p: Plan, body: dict) -> dict:
+    found = body["hits"]["hits"]
+    hits = []
+    for h in found[: p.size]:
+        source = h["_source"]
+        ts, report_id = h["sort"]
+        hits.append(
+            hit(
+                source,
+                report_id=report_id,
+                ts_ms=int(ts),
+                time_source=source.get("time_source", "drone"),
+                threshold=p.threshold,
+                citizens=source.get("citizens", []),
+            )
+        )
+    next_cursor = None
+    if p.size and len(found) > p.size:
+        ts, report_id = found[p.size - 1]["sort"]
+        next_cursor = encode_cursor(int(ts), report_id)
+    raw = body.get("aggregations", {})
+    out: dict = {}
+    if "histogram" in p.aggs:
+        counts = {int(b["key"]): b["doc_count"] for b in raw["histogram"]["buckets"]}
+        out["histogram"] = {"interval": p.interval, "buckets": histogram_buckets(counts, p)}
+    for name in ("top_drones", "top_words"):
+        if name in p.aggs:
+            out[name] = top_buckets([(b["key"], b["doc_count"]) for b in raw[name]["buckets"]], p.top)
+    if "top_citizens" in p.aggs:
+        names = raw["citizens"]["names"]["buckets"]
+        out["top_citizens"] = top_buckets([(b["key"], b["doc_count"]) for b in names], p.top)
+    if "score" in p.aggs:
+        stats = raw["citizens"]["stats"]
+        values = raw["citizens"]["percentiles"]["values"]
+        percentiles = {float(k): v for k, v in values.items()}
+        out["score"] = score_stats(
+            stats["count"], stats["sum"] or 0.0, stats["min"], stats["max"], {q: percentiles.get(q) for q in PERCENTS}
+        )
+    if "grid" in p.aggs:
+        counts = {}
+        for b in raw["grid"]["buckets"]:
+            _, x, y = (int(part) for part in b["key"].split("/"))
+            counts[(x, y)] = b["doc_count"]
+        out["grid"] = {"precision": p.grid_precision, "cells": grid_cells(counts, p.grid_precision)}
+    total = body["hits"].get("total") if p.count_total else None
+    return {
+        "total": total["value"] if isinstance(total, dict) else total,
+        "hits": hits,
+        "next": next_cursor,
+        "aggregations": out,
+    }
