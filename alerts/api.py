@@ -2,6 +2,13 @@
 
 Thin: parse and check input, call the workflow, return the alert in the same
 shape as the alert events (``alerts.events.AlertPayload``).
+
+``?after_seq=N`` is the browsers' catch-up: every alert changed after change
+N, in ``seq`` order, paged by a seq cursor. Changes commit in ``seq`` order
+(``alerts.models.ChangeCounter``), so paging forward never skips one, even
+when many alerts share a timestamp or change during the paging. Every list
+answer carries ``last_seq``, the last change committed before the query: a
+client that read the whole answer has seen every change up to it.
 """
 
 from __future__ import annotations
@@ -17,7 +24,7 @@ from rest_framework.response import Response
 
 from alerts.live import hub
 from alerts.models import Alert
-from alerts.services import alert_event
+from alerts.services import alert_event, current_seq
 from alerts.workflow import AlertChangeError, update_alert
 from peacewatch.roles import OFFICER, has_role
 
@@ -34,6 +41,7 @@ class AlertFilters(serializers.Serializer):
     severity = serializers.MultipleChoiceField(choices=Alert.Severity.choices, required=False)
     kind = serializers.MultipleChoiceField(choices=Alert.Kind.choices, required=False)
     since = serializers.DateTimeField(required=False, help_text="Only alerts changed at or after this time.")
+    after_seq = serializers.IntegerField(required=False, min_value=0, help_text="Only alerts changed after change N.")
     open = serializers.BooleanField(required=False, allow_null=True, default=None)
 
 
@@ -80,6 +88,9 @@ class AlertOut(serializers.Serializer):
     acknowledged_at = serializers.DateTimeField(allow_null=True)
     closed_by = serializers.CharField(allow_null=True)
     closed_at = serializers.DateTimeField(allow_null=True)
+    citizen_id = serializers.CharField(allow_null=True)
+    confidence = serializers.FloatField(allow_null=True)
+    seq = serializers.IntegerField(help_text="The alert's latest change in the global change sequence.")
 
 
 class AlertPages(CursorPagination):
@@ -88,10 +99,20 @@ class AlertPages(CursorPagination):
     page_size_query_param = "page_size"
     ordering = ("-raised_at", "-id")
 
+    def get_paginated_response_schema(self, schema):
+        schema = super().get_paginated_response_schema(schema)
+        schema["properties"]["last_seq"] = {"type": "integer", "description": "Last change committed before the query"}
+        return schema
+
 
 class ChangesSincePages(AlertPages):
-    # A reconnecting browser pages forward through everything changed since it left.
+    # Kept for clients of v1.0; two changes can share a timestamp, so prefer after_seq.
     ordering = ("updated_at", "id")
+
+
+class ChangesAfterSeqPages(AlertPages):
+    # seq is unique per alert and only grows: a plain cursor on it never skips a change.
+    ordering = ("seq",)
 
 
 def payload(alert: Alert) -> dict:
@@ -107,7 +128,13 @@ class AlertViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     @property
     def paginator(self):
         if not hasattr(self, "_paginator"):
-            self._paginator = ChangesSincePages() if "since" in self.request.query_params else AlertPages()
+            params = self.request.query_params
+            if "after_seq" in params:
+                self._paginator = ChangesAfterSeqPages()
+            elif "since" in params:
+                self._paginator = ChangesSincePages()
+            else:
+                self._paginator = AlertPages()
         return self._paginator
 
     def filter_queryset(self, queryset):
@@ -119,6 +146,8 @@ class AlertViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
                 queryset = queryset.filter(**{f"{name}__in": sorted(values[name])})
         if values.get("since"):
             queryset = queryset.filter(updated_at__gte=values["since"])
+        if values.get("after_seq") is not None:
+            queryset = queryset.filter(seq__gt=values["after_seq"])
         if values.get("open") is not None:
             in_open = {"status__in": Alert.OPEN_STATUSES}
             queryset = queryset.filter(**in_open) if values["open"] else queryset.exclude(**in_open)
@@ -130,12 +159,20 @@ class AlertViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
             OpenApiParameter("severity", str, many=True, enum=Alert.Severity.values),
             OpenApiParameter("kind", str, many=True, enum=Alert.Kind.values),
             OpenApiParameter("since", str, description="ISO 8601; alerts changed at or after it, oldest first"),
+            OpenApiParameter(
+                "after_seq", int, description="Alerts changed after change N, in seq order: the reconnect catch-up"
+            ),
             OpenApiParameter("open", bool),
         ]
     )
     def list(self, request, *args, **kwargs):
+        # Read before the page: every change up to it is committed, so it is in
+        # this page or a later one (changes commit in seq order).
+        last_seq = current_seq()
         page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
-        return self.get_paginated_response([payload(alert) for alert in page])
+        response = self.get_paginated_response([payload(alert) for alert in page])
+        response.data["last_seq"] = last_seq
+        return response
 
     @extend_schema(request=AlertChange, responses=AlertOut)
     def partial_update(self, request, pk=None):

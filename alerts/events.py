@@ -39,6 +39,11 @@ class AlertPayload(msgspec.Struct):
     acknowledged_at: datetime | None = None
     closed_by: str | None = None
     closed_at: datetime | None = None
+    # v1.1: the subject id and recognition confidence (null when unknown), and
+    # the alert change sequence (0 only in events written before it existed).
+    citizen_id: str | None = None
+    confidence: float | None = None
+    seq: int = 0
 
 
 class AlertEvent(msgspec.Struct):

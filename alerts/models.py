@@ -77,6 +77,12 @@ class Alert(models.Model):
     sightings = models.PositiveIntegerField(default=1)
     # Bumped on every change; clients keep the highest version they saw.
     version = models.PositiveIntegerField(default=1)
+    # The change sequence (CONTRACT section 3 v1.1): the value ChangeCounter gave
+    # this alert's latest change. Global over all alerts, so "every alert changed
+    # after N" is one indexed range: the browsers' reconnect catch-up.
+    seq = models.BigIntegerField(default=0, editable=False)
+    citizen_id = models.CharField(max_length=64, null=True, blank=True, help_text="The subject id, when reported.")
+    confidence = models.FloatField(null=True, blank=True, help_text="Recognition confidence of the latest sighting.")
 
     assigned_to = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -102,6 +108,7 @@ class Alert(models.Model):
         indexes = [
             models.Index(fields=["status", "-raised_at"], name="alert_status_raised"),
             models.Index(fields=["updated_at"], name="alert_updated"),
+            models.Index(fields=["seq"], name="alert_seq"),
         ]
         ordering = ["-raised_at"]
 
@@ -132,6 +139,26 @@ class Sighting(models.Model):
         return f"{self.subject} in report {self.report_id}"
 
 
+class ChangeCounter(models.Model):
+    """The one change sequence of all alerts: a single row, advanced in the changing transaction.
+
+    A counter row rather than a PostgreSQL SEQUENCE: ``nextval`` is not
+    transactional, so change 11 could become visible before change 10 and a
+    reader paging "after 10" would never see 10. Every alert-changing
+    transaction locks this row first (``alerts.services.ChangeSeq``) and keeps
+    the lock until it commits, so changes become visible in ``seq`` order,
+    values are dense (a rolled-back change gives its numbers back), and, taken
+    before any alert row, the lock cannot deadlock with them. The price:
+    alert-changing transactions run one at a time, which they nearly did anyway
+    (SQLite has one writer; on PostgreSQL they contend on the same open alerts).
+    """
+
+    value = models.BigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"alert change {self.value}"
+
+
 class OutboxEvent(models.Model):
     """Alert events written in the same transaction as the alert change.
 
@@ -141,6 +168,8 @@ class OutboxEvent(models.Model):
 
     alert = models.ForeignKey(Alert, on_delete=models.CASCADE, related_name="+")
     payload = models.BinaryField()
+    # The change's seq: lets a web process tell an event not yet published from one its reader missed.
+    seq = models.BigIntegerField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     published_at = models.DateTimeField(null=True, blank=True)
 

@@ -7,7 +7,8 @@ batch neither opens a second alert nor counts a sighting twice.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -15,7 +16,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from alerts.events import CREATED, UPDATED, AlertEvent, AlertPayload, EventLocation, encode_event
-from alerts.models import Alert, AlertSettings, OutboxEvent, Sighting
+from alerts.models import Alert, AlertSettings, ChangeCounter, OutboxEvent, Sighting
 from ingest.reports import Received
 from peacewatch import metrics
 
@@ -33,6 +34,8 @@ class Observation:
     lon: float
     report_id: str
     observed_at: datetime
+    citizen_id: str | None = None
+    confidence: float | None = None
 
 
 def observations_from(received: Iterable[Received], threshold: float) -> list[Observation]:
@@ -53,6 +56,9 @@ def observations_from(received: Iterable[Received], threshold: float) -> list[Ob
                         lon=report.location.lon,
                         report_id=item.report_id,
                         observed_at=item.observed_at,
+                        # ``id`` is v1.1 (CONTRACT section 1); read softly while the report struct gains it.
+                        citizen_id=getattr(citizen, "id", None),
+                        confidence=citizen.confidence,
                     )
                 )
     return found
@@ -86,8 +92,58 @@ def alert_event(alert: Alert, event_type: str) -> AlertEvent:
             acknowledged_at=alert.acknowledged_at,
             closed_by=username(alert.closed_by),
             closed_at=alert.closed_at,
+            citizen_id=alert.citizen_id,
+            confidence=alert.confidence,
+            seq=alert.seq,
         ),
     )
+
+
+# --- the change sequence ------------------------------------------------------------
+class ChangeSeq:
+    """The alert change sequence inside one transaction (see ``ChangeCounter`` for why a locked row)."""
+
+    def __init__(self, last: int) -> None:
+        self.last = last
+
+    def next(self) -> int:
+        self.last += 1
+        return self.last
+
+
+@contextmanager
+def numbered_changes() -> Iterator[ChangeSeq]:
+    """Number this transaction's alert changes; use inside ``transaction.atomic()``, before touching alerts.
+
+    Locks the counter row until the transaction ends: taken first, it orders
+    every alert-changing transaction (no deadlock with alert row locks) and
+    makes changes visible in ``seq`` order.
+    """
+    table = connection.ops.quote_name(ChangeCounter._meta.db_table)
+    lock = f"UPDATE {table} SET value = value WHERE id = 1 RETURNING value"
+    with connection.cursor() as cursor:
+        cursor.execute(lock)
+        row = cursor.fetchone()
+        if row is None:
+            # No counter row (a flushed test database): start after the highest seq in use.
+            alerts = connection.ops.quote_name(Alert._meta.db_table)
+            cursor.execute(
+                f"INSERT INTO {table} (id, value) SELECT 1, COALESCE(MAX(seq), 0) FROM {alerts} WHERE 1 = 1"
+                " ON CONFLICT (id) DO NOTHING"
+            )
+            cursor.execute(lock)
+            row = cursor.fetchone()
+    seq = ChangeSeq(row[0])
+    first = seq.last
+    yield seq
+    if seq.last != first:
+        with connection.cursor() as cursor:
+            cursor.execute(f"UPDATE {table} SET value = %s WHERE id = 1", [seq.last])
+
+
+def current_seq() -> int:
+    """The last change number committed (0 before any)."""
+    return ChangeCounter.objects.filter(pk=1).values_list("value", flat=True).first() or 0
 
 
 def raise_alerts(observations: Sequence[Observation], alert_settings: AlertSettings) -> list[PendingEvent]:
@@ -97,7 +153,7 @@ def raise_alerts(observations: Sequence[Observation], alert_settings: AlertSetti
     """
     if not observations:
         return []
-    with transaction.atomic():
+    with transaction.atomic(), numbered_changes() as seq:
         fresh = _drop_known_sightings(observations)
         if not fresh:
             return []
@@ -105,11 +161,11 @@ def raise_alerts(observations: Sequence[Observation], alert_settings: AlertSetti
         for obs in fresh:
             per_subject.setdefault((obs.kind, obs.subject), []).append(obs)
         now = timezone.now()
-        upserted = _upsert_open_alerts(list(per_subject.values()), alert_settings, now)
+        upserted = _upsert_open_alerts(list(per_subject.values()), alert_settings, now, seq)
         touched = {alert_id: CREATED if created else UPDATED for alert_id, created in upserted.values()}
         _insert_sightings(fresh, upserted)
         alerts = Alert.objects.select_related("assigned_to", "acknowledged_by", "closed_by").in_bulk(list(touched))
-        events = write_events([(pk, encode_event(alert_event(alerts[pk], touched[pk]))) for pk in sorted(touched)])
+        events = write_events([(alerts[pk], touched[pk]) for pk in sorted(touched, key=lambda pk: alerts[pk].seq)])
     # Counted once committed: a rolled-back batch is replayed and counted then.
     for (kind, _subject), (_pk, created) in upserted.items():
         metrics.ALERTS_RAISED.labels(kind, "created" if created else "updated").inc()
@@ -159,14 +215,15 @@ _UPSERT_ROWS = 500  # rows per statement, well under SQLite's bound-parameter li
 
 
 def _upsert_open_alerts(
-    groups: list[list[Observation]], alert_settings: AlertSettings, now: datetime
+    groups: list[list[Observation]], alert_settings: AlertSettings, now: datetime, seq: ChangeSeq
 ) -> dict[tuple[str, str], tuple[int, bool]]:
     """INSERT ... ON CONFLICT on the partial unique index: no read-then-write race.
 
     One statement per chunk of subjects (each group is one subject, so no two
-    rows of a statement hit the same open alert). Works on SQLite (>= 3.35) and
-    PostgreSQL alike. ``version`` is 1 only for a row the statement inserted,
-    which tells created from updated. Returns (kind, subject) -> (id, created).
+    rows of a statement hit the same open alert, and each takes one change
+    number). Works on SQLite (>= 3.35) and PostgreSQL alike. ``version`` is 1
+    only for a row the statement inserted, which tells created from updated.
+    Returns (kind, subject) -> (id, created).
     """
     table = connection.ops.quote_name(Alert._meta.db_table)
     dt = connection.ops.adapt_datetimefield_value
@@ -194,16 +251,21 @@ def _upsert_open_alerts(
                 dt(now),
                 dt(now),
                 len(group),
+                seq.next(),
+                latest.citizen_id,
+                latest.confidence,
             ]
         )
     result: dict[tuple[str, str], tuple[int, bool]] = {}
     for start in range(0, len(rows), _UPSERT_ROWS):
         chunk = rows[start : start + _UPSERT_ROWS]
-        values = ", ".join(["(%s, %s, %s, %s, %s, 'new', %s, %s, %s, %s, %s, %s, %s, %s, %s, 1, '')"] * len(chunk))
+        values = ", ".join(
+            ["(%s, %s, %s, %s, %s, 'new', %s, %s, %s, %s, %s, %s, %s, %s, %s, 1, '', %s, %s, %s)"] * len(chunk)
+        )
         sql = f"""
             INSERT INTO {table} (kind, subject, citizen, peacescore, severity, status, drone_id, lat, lon,
                                  report_id, observed_at, first_observed_at, raised_at, updated_at, sightings,
-                                 version, note)
+                                 version, note, seq, citizen_id, confidence)
             VALUES {values}
             ON CONFLICT (kind, subject) WHERE status IN ('new', 'acknowledged') DO UPDATE SET
                 peacescore = CASE WHEN {table}.peacescore IS NULL OR excluded.peacescore < {table}.peacescore
@@ -214,6 +276,9 @@ def _upsert_open_alerts(
                 lon = CASE WHEN {newer} THEN excluded.lon ELSE {table}.lon END,
                 report_id = CASE WHEN {newer} THEN excluded.report_id ELSE {table}.report_id END,
                 observed_at = CASE WHEN {newer} THEN excluded.observed_at ELSE {table}.observed_at END,
+                confidence = CASE WHEN {newer} THEN excluded.confidence ELSE {table}.confidence END,
+                citizen_id = COALESCE(excluded.citizen_id, {table}.citizen_id),
+                seq = excluded.seq,
                 sightings = {table}.sightings + excluded.sightings,
                 updated_at = excluded.updated_at,
                 version = {table}.version + 1
@@ -230,7 +295,7 @@ def close_system_alert(kind: str, subject: str, *, reason: str = "condition clea
     """Resolve the open alert of ``kind`` for ``subject`` on the system's behalf (e.g. a drone back online)."""
     from alerts.models import AlertAction
 
-    with transaction.atomic():
+    with transaction.atomic(), numbered_changes() as seq:
         # of=("self",): PostgreSQL cannot lock the nullable side of the joins to users.
         alert = (
             Alert.objects.select_for_update(of=("self",))
@@ -244,9 +309,10 @@ def close_system_alert(kind: str, subject: str, *, reason: str = "condition clea
         alert.status, alert.closed_at, alert.closed_by = Alert.Status.RESOLVED, now, None
         alert.updated_at = now
         alert.version += 1
-        alert.save(update_fields=["status", "closed_at", "closed_by", "updated_at", "version"])
+        alert.seq = seq.next()
+        alert.save(update_fields=["status", "closed_at", "closed_by", "updated_at", "version", "seq"])
         AlertAction.objects.create(alert=alert, at=now, by=None, action="resolved", detail=reason)
-        return write_events([(alert.pk, encode_event(alert_event(alert, UPDATED)))])
+        return write_events([(alert, UPDATED)])
 
 
 # --- outbox -----------------------------------------------------------------------
@@ -262,18 +328,19 @@ class PendingEvent:
 _OUTBOX_ROWS = 300
 
 
-def write_events(events: Sequence[tuple[int, bytes]]) -> list[PendingEvent]:
-    """Write (alert id, encoded event) pairs to the outbox; call inside the alert's transaction."""
+def write_events(changes: Sequence[tuple[Alert, str]]) -> list[PendingEvent]:
+    """Write the event of each (changed alert, event type) to the outbox; call inside the alert's transaction."""
     table = connection.ops.quote_name(OutboxEvent._meta.db_table)
     now = connection.ops.adapt_datetimefield_value(timezone.now())
+    events = [(alert.pk, alert.seq, encode_event(alert_event(alert, event_type))) for alert, event_type in changes]
     written: list[PendingEvent] = []
     with connection.cursor() as cursor:
         for start in range(0, len(events), _OUTBOX_ROWS):
             chunk = events[start : start + _OUTBOX_ROWS]
-            values = ", ".join(["(%s, %s, %s, NULL)"] * len(chunk))
-            params = [p for alert_id, payload in chunk for p in (alert_id, payload, now)]
+            values = ", ".join(["(%s, %s, %s, %s, NULL)"] * len(chunk))
+            params = [p for alert_id, seq, payload in chunk for p in (alert_id, seq, payload, now)]
             cursor.execute(
-                f"INSERT INTO {table} (alert_id, payload, created_at, published_at) VALUES {values}"
+                f"INSERT INTO {table} (alert_id, seq, payload, created_at, published_at) VALUES {values}"
                 " RETURNING id, alert_id, payload",
                 params,
             )

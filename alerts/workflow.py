@@ -12,9 +12,9 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from alerts.events import UPDATED, encode_event
+from alerts.events import UPDATED
 from alerts.models import Alert, AlertAction
-from alerts.services import alert_event, write_events
+from alerts.services import numbered_changes, write_events
 from peacewatch.roles import OFFICER, has_role
 
 Status = Alert.Status
@@ -42,7 +42,7 @@ def update_alert(
     note: str | None = None,
 ) -> Alert:
     """Apply an officer's changes to one alert atomically; ``...`` means "leave as is"."""
-    with transaction.atomic():
+    with transaction.atomic(), numbered_changes() as seq:
         alert = Alert.objects.select_for_update().get(pk=alert_id)
         now = timezone.now()
         actions: list[AlertAction] = []
@@ -66,10 +66,11 @@ def update_alert(
             raise AlertChangeError("nothing to change: give status, assigned_to or note")
         alert.updated_at = now
         alert.version = F("version") + 1
+        alert.seq = seq.next()
         alert.save()
         alert.refresh_from_db()
         AlertAction.objects.bulk_create(actions)
-        write_events([(alert.pk, encode_event(alert_event(alert, UPDATED)))])
+        write_events([(alert, UPDATED)])
     return alert
 
 

@@ -7,12 +7,23 @@
  *
  * Data flow (why it looks like this: an officer must never miss an alert):
  *   1. open the WebSocket and hold back alert events while we catch up;
- *   2. catch up over REST: the open alerts on first load, or everything changed
- *      since the newest `updated_at` we have seen after a reconnect;
+ *   2. catch up over REST: the open alerts on first load, or every alert
+ *      changed after the last change we hold (`after_seq`) after a reconnect;
  *   3. apply the held-back events, then apply events as they arrive.
  * Every copy of an alert, from REST or WebSocket, goes through `applyAlerts`,
  * which keeps an alert only if its `version` is not older than the one held,
  * so duplicates from the overlap between REST and WebSocket are harmless.
+ *
+ * Every alert change has the next number of one server-wide sequence (`seq`),
+ * and every change reaches this page as an event, whatever the filters. So the
+ * page knows `seq.through`, the change up to which it holds everything: a
+ * number that stays missing above it for GAP_WAIT_MS (events of two
+ * publishers can cross, so not at once) means an event was lost on the way,
+ * and the page catches up `after_seq=through` without waiting for a reconnect.
+ *
+ * Flow control: the page acknowledges the frames it has read (`ack`); the
+ * server sends no more than a window ahead of that, and cuts (4409) a page
+ * that stops reading, which then reconnects and catches up.
  *
  * The page must run under a strict Content-Security-Policy: no inline script,
  * no HTML built from server data (DOM nodes and textContent only).
@@ -40,10 +51,14 @@
   const INITIAL_PAGE_SIZE = 100;
   const CATCH_UP_PAGE_SIZE = 500;
   const HISTORY_PAGE_SIZE = 100;
-  // `updated_at` is stamped before commit, so a change can become visible a
-  // little after a later-stamped one; asking for a bit more than strictly
-  // needed costs only duplicates, which the version check drops.
-  const CATCH_UP_MARGIN_MS = 30 * 1000;
+  // A change missing from the live stream for this long was lost: catch up.
+  // Events of the consumer and of officers' changes are published by different
+  // processes and can cross by a second or two.
+  const GAP_WAIT_MS = 3000;
+  const MAX_AHEAD = 5000; // changes held above a gap before catching up at once
+  // Acknowledge read frames in batches: every ACK_EVERY frames, or ACK_DELAY_MS after the first unacknowledged.
+  const ACK_EVERY = 50;
+  const ACK_DELAY_MS = 200;
   // The server may cut a connection that lags (4409); the client also holds
   // events during catch-up. Past this many held events, resync from scratch.
   const MAX_HELD_EVENTS = 20000;
@@ -103,9 +118,9 @@
     alerts: new Map(), // id -> alert, the newest version seen
     drones: new Map(), // drone_id -> {drone_id, lat, lon, battery_pct, seen_at}
     connection: "reconnecting", // "live" | "reconnecting" | "signed-out"
-    // Newest `updated_at` seen from the ordered sources (live stream and catch-up):
-    // the `since` of the next catch-up. {iso, key} or null before the first load.
-    lastUpdated: null,
+    // The change sequence: `through` is the seq up to which every change is
+    // applied (null before the first load), `ahead` the seqs seen above a gap.
+    seq: { through: null, ahead: new Set(), gapTimer: null },
     filter: { status: "open", severity: "all" },
     muted: readMuted(),
     unseen: 0, // new alerts announced since the officer last looked
@@ -602,26 +617,16 @@
     return held ? "updated" : "created";
   }
 
-  function noteUpdatedAt(iso) {
-    const key = timeKey(iso);
-    if (Number.isNaN(key)) return;
-    if (!state.lastUpdated || key > state.lastUpdated.key) state.lastUpdated = { iso, key };
-  }
-
   /**
-   * Apply copies of alerts.
-   * advance: the source is ordered and complete up to these alerts (live stream,
-   *   catch-up, initial load), so they may move `lastUpdated` forward. A PATCH
-   *   answer or an on-demand history page must not: moving past changes we
-   *   have not received yet would skip them at the next catch-up.
+   * Apply copies of alerts (from any source: `seq.through` moves only with the
+   * live stream and complete catch-ups, see noteSeq and markCaughtUp).
    * announce: alerts we had never seen that are still `new` get the cues.
    */
-  function applyAlerts(alerts, { advance, announce }) {
+  function applyAlerts(alerts, { announce }) {
     const changed = [];
     const fresh = [];
     for (const alert of alerts) {
       const result = storeAlert(alert);
-      if (advance && isAlertShape(alert)) noteUpdatedAt(alert.updated_at);
       if (!result) continue;
       changed.push(alert.id);
       if (result === "created" && announce && alert.status === "new") fresh.push(alert);
@@ -865,41 +870,99 @@
     return { body: await response.json(), date: response.headers.get("Date") };
   }
 
-  /** First load: the open alerts, newest first, a few pages. Applied all at once. */
+  /**
+   * First load: the open alerts, newest first, a few pages. Applied all at once.
+   * The first answer's `last_seq` was read before its query: every change up
+   * to it is in the open alerts (or closed, which the first load leaves out).
+   */
   async function loadInitialAlerts() {
     const results = [];
     let url = apiUrl({ open: "true", page_size: String(INITIAL_PAGE_SIZE) });
-    let serverDate = null;
+    let lastSeq = null;
     for (let page = 0; url && page < INITIAL_PAGES; page += 1) {
-      const { body, date } = await getJson(url);
-      serverDate = serverDate || date;
+      const { body } = await getJson(url);
+      if (lastSeq === null && Number.isInteger(body.last_seq)) lastSeq = body.last_seq;
       results.push(...(body.results || []));
       url = sameOriginPath(body.next);
     }
-    applyAlerts(results, { advance: true, announce: false });
-    // No open alert at all: start the next catch-up from the server's clock, so
-    // alerts raised and closed while we are away are still fetched.
-    if (!state.lastUpdated && serverDate && !Number.isNaN(Date.parse(serverDate))) {
-      const iso = new Date(Date.parse(serverDate)).toISOString();
-      state.lastUpdated = { iso, key: timeKey(iso) };
-    }
+    applyAlerts(results, { announce: false });
+    markCaughtUp(lastSeq === null ? 0 : lastSeq);
   }
 
-  /** After a reconnect: everything changed since we last heard, oldest first, all pages. */
-  async function loadChangesSince() {
-    const sinceMs = Math.floor(state.lastUpdated.key / 1000) - CATCH_UP_MARGIN_MS;
-    let url = apiUrl({ since: new Date(sinceMs).toISOString(), page_size: String(CATCH_UP_PAGE_SIZE) });
+  /**
+   * Every alert changed after `seq.through`, in seq order, all pages. Changes
+   * commit in seq order, so once a page is applied we hold every change up to
+   * its last row, and after the last page every change up to its `last_seq`.
+   */
+  async function loadChangesAfter() {
+    let url = apiUrl({ after_seq: String(state.seq.through), page_size: String(CATCH_UP_PAGE_SIZE) });
     while (url) {
       const { body } = await getJson(url);
-      // Page by page: pages are oldest first, so a failure half-way still leaves
-      // `lastUpdated` at a point everything before which has been applied.
-      applyAlerts(body.results || [], { advance: true, announce: true });
+      const results = body.results || [];
+      applyAlerts(results, { announce: true });
+      let reached = state.seq.through;
+      for (const alert of results) if (Number.isInteger(alert.seq) && alert.seq > reached) reached = alert.seq;
       url = sameOriginPath(body.next);
+      if (!url && Number.isInteger(body.last_seq)) reached = Math.max(reached, body.last_seq);
+      markCaughtUp(reached); // page by page: a failure half-way keeps what was done
     }
   }
 
+  let catchingUp = null; // the catch-up in flight: one at a time
+
   function catchUp() {
-    return state.lastUpdated ? loadChangesSince() : loadInitialAlerts();
+    if (!catchingUp) {
+      const run = state.seq.through === null ? loadInitialAlerts() : loadChangesAfter();
+      catchingUp = run.finally(() => {
+        catchingUp = null;
+      });
+    }
+    return catchingUp;
+  }
+
+  /** Every change up to `seq` is applied. */
+  function markCaughtUp(seq) {
+    const tracker = state.seq;
+    if (tracker.through === null || seq > tracker.through) tracker.through = seq;
+    for (const n of tracker.ahead) if (n <= tracker.through) tracker.ahead.delete(n);
+    advanceThrough();
+  }
+
+  /** A live event with this seq was applied. */
+  function noteSeq(seq) {
+    const tracker = state.seq;
+    if (!Number.isInteger(seq) || seq <= 0 || tracker.through === null || seq <= tracker.through) return;
+    tracker.ahead.add(seq);
+    advanceThrough();
+    if (tracker.ahead.size > MAX_AHEAD) fillGap();
+  }
+
+  function advanceThrough() {
+    const tracker = state.seq;
+    while (tracker.ahead.has(tracker.through + 1)) {
+      tracker.through += 1;
+      tracker.ahead.delete(tracker.through);
+    }
+    if (!tracker.ahead.size) {
+      clearTimeout(tracker.gapTimer);
+      tracker.gapTimer = null;
+    } else if (!tracker.gapTimer) {
+      tracker.gapTimer = setTimeout(fillGap, GAP_WAIT_MS);
+    }
+  }
+
+  /** A change is still missing from the stream: fetch it (and whatever else) over REST. */
+  function fillGap() {
+    const tracker = state.seq;
+    clearTimeout(tracker.gapTimer);
+    tracker.gapTimer = null;
+    if (!tracker.ahead.size || conn.held) return; // a (re)connect's catch-up is on its way
+    const generation = conn.generation;
+    catchUp().catch((error) => {
+      if (generation !== conn.generation) return;
+      if (error instanceof SignedOutError) signOut();
+      else dropSocket(); // the reconnect catches up
+    });
   }
 
   /**
@@ -914,7 +977,7 @@
     params.page_size = String(HISTORY_PAGE_SIZE);
     try {
       const { body } = await getJson(apiUrl(params));
-      applyAlerts(body.results || [], { advance: false, announce: false });
+      applyAlerts(body.results || [], { announce: false });
     } catch (error) {
       state.historyLoaded.delete(statusFilter);
       if (error instanceof SignedOutError) signOut();
@@ -941,7 +1004,7 @@
       const body = await response.json().catch(() => null);
       if (response.ok && isAlertShape(body)) {
         clearMessage();
-        applyAlerts([body], { advance: false, announce: false });
+        applyAlerts([body], { announce: false });
       } else {
         showMessage(describeFailure(response.status, body));
       }
@@ -986,6 +1049,9 @@
     attempt: 0, // failed attempts in a row, for the back-off
     retryTimer: null,
     pingTimer: null,
+    received: 0, // frames read on this socket, for the flow-control acks
+    acked: 0,
+    ackTimer: null,
     lastHeardAt: 0,
     held: null, // alert events received during catch-up, or null when live
     stopped: false, // signed out: no more reconnecting
@@ -1017,6 +1083,10 @@
     }
     conn.socket = socket;
     conn.held = [];
+    conn.received = 0;
+    conn.acked = 0;
+    clearTimeout(conn.ackTimer);
+    conn.ackTimer = null;
     conn.lastHeardAt = Date.now();
     const current = () => generation === conn.generation;
     socket.onopen = () => current() && onSocketOpen(generation);
@@ -1051,6 +1121,7 @@
 
   function onSocketMessage(event) {
     conn.lastHeardAt = Date.now();
+    noteFrameRead();
     let message;
     try {
       message = JSON.parse(event.data);
@@ -1078,11 +1149,28 @@
   }
 
   function handleAlertEvent(message) {
-    applyAlerts([message.alert], { advance: true, announce: message.type === "alert.created" });
+    applyAlerts([message.alert], { announce: message.type === "alert.created" });
+    if (message.alert) noteSeq(message.alert.seq);
+  }
+
+  function noteFrameRead() {
+    conn.received += 1;
+    if (conn.received - conn.acked >= ACK_EVERY) sendAck();
+    else if (!conn.ackTimer) conn.ackTimer = setTimeout(sendAck, ACK_DELAY_MS);
+  }
+
+  function sendAck() {
+    clearTimeout(conn.ackTimer);
+    conn.ackTimer = null;
+    const socket = conn.socket;
+    if (!socket || socket.readyState !== WebSocket.OPEN || conn.acked === conn.received) return;
+    socket.send(JSON.stringify({ type: "ack", received: conn.received }));
+    conn.acked = conn.received;
   }
 
   function onSocketClose(code) {
     stopPing();
+    conn.generation += 1; // a catch-up still running for this socket must not declare us live
     conn.socket = null;
     conn.held = null;
     if (code === CLOSE_FORBIDDEN) {

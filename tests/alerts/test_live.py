@@ -6,15 +6,19 @@ embedded broker, the real alerts consumer runner.
 
 import asyncio
 import json
+import time
 
 import pytest
 from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
 
 from alerts.live import hub
+from alerts.models import Alert
+from alerts.services import current_seq
+from peacewatch import kafka
 from peacewatch.asgi import application
 from tests.factories import citizen, report
-from tests.kafka import produce, run_consumer_until
+from tests.kafka import produce, run_async, run_consumer_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -124,3 +128,237 @@ async def test_browsers_are_told_to_resync_when_the_event_stream_restarts(client
         if output["type"] == "websocket.close":
             break
     assert output["code"] == 4409
+
+
+# --- issue 12: a stream that goes back, start-up, slow clients, revoked users -------------------
+
+
+async def next_alert_or_close(communicator, timeout: float = 30):
+    """The next alert event, or the close code if the server closes first."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        remaining = max(deadline - asyncio.get_running_loop().time(), 0.01)
+        output = await communicator.receive_output(timeout=remaining)
+        if output["type"] == "websocket.close":
+            return None, output.get("code")
+        message = json.loads(output["text"])
+        if message["type"].startswith("alert."):
+            return message, None
+
+
+async def wait_closed(communicator, timeout: float = 20) -> int:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        remaining = max(deadline - asyncio.get_running_loop().time(), 0.01)
+        output = await communicator.receive_output(timeout=remaining)
+        if output["type"] == "websocket.close":
+            return output["code"]
+
+
+def recreate_alerts_topic(broker) -> None:
+    """The embedded broker restarted (memory only: empty), or on a real cluster the topic deleted and created again."""
+    from tests.conftest import Broker, delete_topics
+
+    if isinstance(broker, Broker):
+        broker.restart()
+        return
+    run_async(delete_topics, [kafka.topic("alerts")])
+    deadline = time.monotonic() + 60
+    while True:  # deletion completes asynchronously on Apache Kafka
+        try:
+            if kafka.topic("alerts") in run_async(kafka.ensure_topics):
+                return
+        except Exception:
+            if time.monotonic() > deadline:
+                raise
+        time.sleep(0.5)
+
+
+async def catch_up(client, after: int) -> tuple[dict, int]:
+    seen, reached = {}, after
+    page = (await database_sync_to_async(client.get)("/api/v1/alerts/", {"after_seq": after})).json()
+    while True:
+        for row in page["results"]:
+            seen[row["id"]] = row
+            reached = max(reached, row["seq"])
+        if not page["next"]:
+            return seen, max(reached, page["last_seq"])
+        page = (await database_sync_to_async(client.get)(page["next"])).json()
+
+
+async def test_alerts_still_reach_a_connected_officer_after_the_alerts_topic_is_recreated(
+    client, officer, live_hub, broker, monkeypatch
+):
+    from alerts import live
+
+    monkeypatch.setattr(live, "CHECK_EVERY_S", 0.5)
+    communicator, connected, _ = await connect_as(client, officer)
+    assert connected
+    await produce([report(citizens=[citizen(f"Before {i}", 5.0)]) for i in range(5)])
+    await run_consumer_until("alerts", lambda r: r.stats["alert_events"] >= 5)
+    for _ in range(5):
+        await receive_type(communicator, "alert.created")
+
+    await asyncio.to_thread(recreate_alerts_topic, broker)  # the reader's offset is now beyond the log end
+
+    await produce([report(citizens=[citizen("After Recreate", 4.0)])])
+    await run_consumer_until("alerts", lambda r: r.stats["alert_events"] >= 1, timeout=60)
+    event, code = await next_alert_or_close(communicator)
+    if event is None:
+        # Told to resync: what a browser does, reconnect and catch up.
+        assert code == 4409
+        communicator, connected, _ = await connect_as(client, officer)
+        assert connected
+        seen, _ = await catch_up(client, after=0)
+        assert "After Recreate" in {row["citizen"] for row in seen.values()}
+    else:
+        assert event["alert"]["citizen"] == "After Recreate"
+    # From here on, alerts arrive live again.
+    await produce([report(citizens=[citizen("Later Still", 3.0)])])
+    await run_consumer_until("alerts", lambda r: r.stats["alert_events"] >= 1, timeout=60)
+    while True:
+        event, code = await next_alert_or_close(communicator)
+        assert code is None, f"closed with {code} instead of delivering live"
+        if event["alert"]["citizen"] == "Later Still":
+            break
+    assert live_hub.stats["stream_resets"] >= 1
+    await communicator.disconnect()
+
+
+async def test_a_web_process_started_during_a_burst_delivers_every_alert_live_or_by_catch_up(client, officer, live_hub):
+    await live_hub.stop()  # a process just started: no reader yet
+    first = [report(citizens=[citizen(f"Burst {i}", 5.0)]) for i in range(200)]
+    second = [report(citizens=[citizen(f"Burst {i}", 5.0)]) for i in range(200, 400)]
+    await produce(first)
+    consumer = asyncio.create_task(run_consumer_until("alerts", lambda r: r.stats["alert_events"] >= 400, timeout=90))
+    for _ in range(3000):  # connect once the burst is under way
+        if await database_sync_to_async(Alert.objects.count)():
+            break
+        await asyncio.sleep(0.01)
+
+    communicator, connected, _ = await connect_as(client, officer)  # waits for the reader's position
+    assert connected
+    live_seqs = set()
+
+    async def read_live():
+        while True:
+            message = json.loads(await communicator.receive_from(timeout=60))
+            if message["type"].startswith("alert."):
+                live_seqs.add(message["alert"]["seq"])
+
+    reader = asyncio.create_task(read_live())
+    _, reached = await catch_up(client, after=0)  # the browser's catch-up, once connected
+    await produce(second)
+    await consumer
+    final = await database_sync_to_async(current_seq)()
+    for _ in range(300):
+        if set(range(reached + 1, final + 1)) <= live_seqs:
+            break
+        await asyncio.sleep(0.1)
+    reader.cancel()
+    # Everything up to the catch-up came by REST, everything after live: no gap in between.
+    assert set(range(reached + 1, final + 1)) <= live_seqs
+    assert reached < final  # the burst really went on after the connection
+    assert await database_sync_to_async(Alert.objects.count)() == 400
+    await communicator.disconnect()
+
+
+async def test_a_client_that_stops_acknowledging_gets_no_more_than_the_window_then_is_cut(
+    client, officer, live_hub, monkeypatch
+):
+    from alerts import live
+
+    monkeypatch.setattr(live, "STALL_S", 1.0)
+    communicator, connected, _ = await connect_as(client, officer)
+    assert connected
+    for i in range(live.WINDOW_FRAMES + 50):
+        live_hub.broadcast(json.dumps({"type": "test", "n": i}))
+    frames = 0
+    while True:
+        output = await communicator.receive_output(timeout=10)
+        if output["type"] == "websocket.close":
+            break
+        frames += 1
+    assert frames == live.WINDOW_FRAMES  # hello and snapshot included
+    assert output["code"] == 4409
+
+
+async def test_a_client_that_acknowledges_receives_everything_beyond_the_window(client, officer, live_hub):
+    from alerts import live
+
+    communicator, connected, _ = await connect_as(client, officer)
+    assert connected
+    total = live.WINDOW_FRAMES * 3
+    for i in range(total):
+        live_hub.broadcast(json.dumps({"type": "test", "n": i}))
+    received, got = 0, []
+    while len(got) < total:
+        message = json.loads(await communicator.receive_from(timeout=10))
+        received += 1
+        if message["type"] == "test":
+            got.append(message["n"])
+        if received % 50 == 0:
+            await communicator.send_to(text_data=json.dumps({"type": "ack", "received": received}))
+    assert got == list(range(total))
+    await communicator.disconnect()
+
+
+@pytest.mark.parametrize("how", ["logout", "deactivation", "officer_role_removed"])
+async def test_an_officer_signed_out_deactivated_or_demoted_is_disconnected_within_five_seconds(
+    client, officer, live_hub, how
+):
+    communicator, connected, _ = await connect_as(client, officer)
+    assert connected
+    await asyncio.sleep(0.5)
+    started = time.monotonic()
+
+    def revoke():
+        if how == "logout":
+            client.logout()
+        elif how == "deactivation":
+            officer.is_active = False
+            officer.save(update_fields=["is_active"])
+        else:
+            officer.groups.clear()
+
+    await database_sync_to_async(revoke)()
+    assert await wait_closed(communicator, timeout=10) == 4403
+    assert time.monotonic() - started < 5
+
+
+async def test_an_officer_still_allowed_stays_connected(client, officer, live_hub, monkeypatch):
+    from alerts import live
+
+    monkeypatch.setattr(live, "USER_CHECK_EVERY_S", 0.2)
+    communicator, connected, _ = await connect_as(client, officer)
+    assert connected
+    before = live_hub.stats["connections_revoked"]
+    live_hub.request_user_check()
+    await asyncio.sleep(1.5)
+    assert live_hub.stats["connections_revoked"] == before
+    await communicator.send_to(text_data='{"type": "ping"}')
+    await receive_type(communicator, "pong", timeout=5)
+    await communicator.disconnect()
+
+
+def test_the_hub_calls_a_change_lost_only_once_it_was_published_and_still_never_came():
+    from alerts.live import MISSING_AFTER_S, SeqWatch
+
+    watch = SeqWatch(10)
+    for seq in (11, 13, 14):
+        watch.seen(seq)
+    assert watch.through == 11  # 12 missing
+    published, unpublished = (lambda lo, hi: True), (lambda lo, hi: False)
+    # Still in the outbox: a slow publisher, not a loss, however long.
+    assert not watch.missing_for(14, unpublished, now=0)
+    assert not watch.missing_for(14, unpublished, now=100)
+    # Published and not seen: lost once that lasts.
+    assert not watch.missing_for(14, published, now=100)
+    assert not watch.missing_for(14, published, now=100 + MISSING_AFTER_S / 2)
+    assert watch.missing_for(14, published, now=100 + MISSING_AFTER_S)
+    # A reader still working through a burst is behind, not missing anything.
+    assert not watch.missing_for(14, published, now=200, read_to_end=False)
+    assert not watch.missing_for(14, published, now=200 + MISSING_AFTER_S)
+    watch.seen(12)
+    assert watch.through == 14
+    assert not watch.missing_for(14, published, now=1000)

@@ -76,3 +76,25 @@ def test_the_live_map_reads_well_on_a_laptop_screen(stack, new_page, officer):
     no_horizontal_scroll = page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
     assert no_horizontal_scroll
     page.screenshot(path=str(stack.tmp_path / "live-map.png"))
+
+
+def test_a_change_whose_event_was_lost_on_the_way_still_reaches_the_page(stack, new_page, officer):
+    from django.db import transaction
+    from django.utils import timezone
+
+    from alerts.models import Alert, OutboxEvent
+    from alerts.workflow import acknowledge_alert
+
+    page = new_page()
+    sign_in(page, stack, officer.username)
+    produce_in_thread([report(citizens=[citizen("Lost Update", 7.0)])])
+    alert_item(page, "Lost Update").wait_for(timeout=5000)
+    with transaction.atomic():
+        # A change committed whose event never reaches any web process (as if the topic lost it).
+        acknowledge_alert(Alert.objects.get(citizen="Lost Update").pk, by=officer)
+        OutboxEvent.objects.filter(published_at__isnull=True).update(published_at=timezone.now())
+    # The next event's seq skips the lost one: the page notices the gap and catches up by itself.
+    produce_in_thread([report(citizens=[citizen("Next One", 6.0)])])
+    alert_item(page, "Next One").wait_for(timeout=5000)
+    page.locator('#alert-list li[data-status="acknowledged"]', has_text="Lost Update").wait_for(timeout=8000)
+    assert page.evaluate("window.peacewatchLive.connection") == "live"

@@ -173,6 +173,32 @@ def test_a_consumer_killed_mid_stream_loses_nothing_and_duplicates_nothing(broke
 
 
 # --- helpers ------------------------------------------------------------------------
+def test_a_killed_consumers_partitions_move_to_the_other_process_of_its_group_within_seconds(broker, tmp_path):
+    """Two indexer processes share the partitions; SIGKILL one, and the other holds them all within
+    the session timeout (plus a heartbeat and a rejoin), then stores what arrives."""
+    partitions = settings.KAFKA_REPORTS_PARTITIONS
+    slots = {name: tmp_path / name for name in ("a", "b")}
+    for slot in slots.values():
+        slot.mkdir()
+    with _processes() as started:
+        workers = {name: started(_consumer_process("indexer", slot)) for name, slot in slots.items()}
+
+        def held(name: str) -> int:
+            status = slots[name] / "run" / "consumer-indexer.json"
+            return json.loads(status.read_text()).get("partitions", 0) if status.exists() else 0
+
+        _wait_sync(lambda: held("a") > 0 and held("b") > 0 and held("a") + held("b") == partitions, workers["b"])
+        _kill(workers["a"])
+        killed_at = time.monotonic()
+        _wait_sync(lambda: held("b") == partitions, workers["b"], timeout=30)
+        takeover_s = time.monotonic() - killed_at
+        produce_sync([report(report_id=f"after-kill-{i}") for i in range(50)])
+        store = EmbeddedStore(settings.ANALYTICS_SQLITE_PATH)
+        _wait_sync(lambda: _count(store) >= 50, workers["b"])
+    print(f"takeover after SIGKILL: {takeover_s:.1f} s")
+    assert takeover_s < settings.KAFKA_SESSION_TIMEOUT_MS / 1000 + 6
+
+
 def _consumer_process(name: str, tmp_path, *args: str) -> subprocess.Popen:
     env = child_env(tmp_path)  # the test database, SQLite or PostgreSQL
     log = open(tmp_path / f"{name}.log", "ab")  # noqa: SIM115 - closed with the process
