@@ -251,15 +251,22 @@ class ConsumerRunner:
         # so waiting for more records to batch would only add latency.
         producer = kafka.make_producer(linger_ms=0)
         consumer = AIOKafkaConsumer(
-            self.topic,
             **kafka.consumer_kwargs(),
             group_id=self.group_id,
+            # Fast takeover: a killed process's partitions move after the session timeout,
+            # and a restarted static member takes them back at once.
+            session_timeout_ms=settings.KAFKA_SESSION_TIMEOUT_MS,
+            heartbeat_interval_ms=settings.KAFKA_HEARTBEAT_INTERVAL_MS,
+            group_instance_id=(
+                f"{self.group_id}-{settings.CONSUMER_INSTANCE_ID}" if settings.CONSUMER_INSTANCE_ID else None
+            ),
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             max_poll_records=self.max_batch,
             fetch_max_bytes=64 * 1024 * 1024,
             max_partition_fetch_bytes=8 * 1024 * 1024,
         )
+        consumer.subscribe([self.topic])
         fetch: asyncio.Future | None = None
         self.committed = {}
         try:
@@ -290,9 +297,7 @@ class ConsumerRunner:
                 started = time.perf_counter()
                 outcome = await self._handle_until_done(records, backoff)
                 await self._deliver(producer, outcome)
-                offsets = {tp: recs[-1].offset + 1 for tp, recs in batch.items()}
-                await consumer.commit(offsets)
-                self.committed.update(offsets)
+                await self._commit(consumer, {tp: recs[-1].offset + 1 for tp, recs in batch.items()})
                 self.progress_at = time.time()
                 backoff.reset()
                 self._account(outcome, len(records), time.perf_counter() - started)
@@ -308,6 +313,29 @@ class ConsumerRunner:
                     await asyncio.wait_for(client.stop(), timeout=10)
                 except Exception as exc:
                     log(logger, logging.DEBUG, "client_stop_failed", error=repr(exc))
+
+    async def _commit(self, consumer, offsets: dict) -> None:
+        """Commit what was handled, never a partition the group has moved to another process meanwhile.
+
+        The batch's work is done and idempotent: if the group rebalanced while it
+        ran, the new owner of a revoked partition reads those records again, and
+        this process goes on with what it still holds instead of rebuilding its session.
+        """
+        from aiokafka.errors import CommitFailedError, IllegalGenerationError, RebalanceInProgressError
+
+        held = consumer.assignment()
+        kept = {tp: offset for tp, offset in offsets.items() if tp in held}
+        if len(kept) < len(offsets):
+            self.stats["revoked_uncommitted"] += len(offsets) - len(kept)
+        if not kept:
+            return
+        try:
+            await consumer.commit(kept)
+        except (CommitFailedError, IllegalGenerationError, RebalanceInProgressError) as exc:
+            self.stats["revoked_uncommitted"] += len(kept)
+            log(logger, logging.WARNING, "commit_after_rebalance_skipped", consumer=self.spec.name, error=repr(exc))
+            return
+        self.committed.update(kept)
 
     # --- poison isolation -------------------------------------------------------------
     async def _handle_until_done(self, records: list, backoff: Backoff) -> BatchOutcome:

@@ -230,6 +230,16 @@ CONSUMER_STATUS_DIR = VAR_DIR / "run"
 # an idle consumer adds to a new record (alerts must be fast); lower costs
 # more fetch requests when the topic is quiet.
 KAFKA_FETCH_MAX_WAIT_MS = env_int("KAFKA_FETCH_MAX_WAIT_MS", 50, minimum=1)
+# A consumer killed without leaving its group loses its partitions to the others after this long
+# (the broker's group.min.session.timeout.ms, 6 s by default, is the floor); heartbeats 1 s apart.
+KAFKA_SESSION_TIMEOUT_MS = env_int("KAFKA_SESSION_TIMEOUT_MS", 6000, minimum=1000)
+KAFKA_HEARTBEAT_INTERVAL_MS = env_int("KAFKA_HEARTBEAT_INTERVAL_MS", 1000, minimum=100)
+if KAFKA_HEARTBEAT_INTERVAL_MS * 3 > KAFKA_SESSION_TIMEOUT_MS:
+    raise ImproperlyConfigured("KAFKA_HEARTBEAT_INTERVAL_MS must be at most a third of KAFKA_SESSION_TIMEOUT_MS")
+# Static group membership (Apache Kafka): a stable name per consumer process slot (a StatefulSet pod's
+# name, say). A restarted process with the same name takes its partitions back without a rebalance.
+# Unset: dynamic membership. Never give two running processes the same name.
+CONSUMER_INSTANCE_ID = env_str("CONSUMER_INSTANCE_ID")
 
 # --- Alerts ---------------------------------------------------------------------
 # Initial values only: admins change the live thresholds in the Django admin.
