@@ -280,3 +280,20 @@ def _broker_time(timestamp_ms: int | None) -> datetime:
 
 def encode_report(report: Report) -> bytes:
     return msgspec.json.encode(report)
+
+
+def json_schema() -> dict:
+    """The JSON Schema of a valid report, generated from :class:`Report` (docs/report.schema.json).
+
+    What JSON Schema cannot say is in the description: the decoder also refuses
+    control characters, nesting deeper than 32 and integers beyond 64 bits, and
+    drops (rather than refuses) telemetry that breaks its rule.
+    """
+    schema = msgspec.json.schema(Report)
+    schema["$defs"]["Report"]["description"] = (
+        "A PeaceWatch drone report, wire format v1.1 (docs/CONTRACT.md section 1). Unknown fields are allowed "
+        "and kept. Beyond this schema: no control characters (U+0000-U+001F, U+007F) in any string, nesting of "
+        "at most 32 levels, integers within 64 bits; a telemetry field (location.alt_m, seq, battery_pct, "
+        "heading_deg, speed_mps, firmware) that breaks its rule is dropped, not refused."
+    )
+    return {"$schema": "https://json-schema.org/draft/2020-12/schema", "title": "PeaceWatch report v1.1", **schema}
