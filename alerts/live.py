@@ -467,6 +467,9 @@ class LiveHub:
             known = consumer.partitions_for_topic(partitions[0].topic) or set()
             if known and known != {tp.partition for tp in partitions}:
                 raise StreamReset("partitions_changed")
+            # Positions before ends: the log only grows meanwhile, so a position past
+            # an end read after it means the log went back, not that records arrived.
+            positions = {tp: await consumer.position(tp) for tp in partitions}
             ends = await consumer.end_offsets(partitions)
             starts = await consumer.beginning_offsets(partitions)
         except KafkaError as exc:
@@ -476,13 +479,16 @@ class LiveHub:
             log(logger, logging.WARNING, "live_stream_check_failed", error=repr(exc))
         else:
             for tp in partitions:
-                position = await consumer.position(tp)
-                if position > ends[tp]:
+                position = positions[tp]
+                # The log end as the last fetch answer gave it, with the records read: the
+                # embedded broker's offset list answers lag behind what it already serves.
+                end = max(ends[tp], consumer.highwater(tp) or 0)
+                if position > end:
                     # Topic recreated or broker restarted empty.
                     raise StreamReset("position_beyond_log_end", tp.partition, position, ends[tp])
                 if position < starts[tp]:
                     raise StreamReset("position_before_log_start")  # deleted (retention) before this reader got there
-                read_to_end = read_to_end and position >= ends[tp]
+                read_to_end = read_to_end and position >= end
         unseen = sync_to_async(_unseen_published, thread_sensitive=False)
         if await unseen(self.watch, time.monotonic(), read_to_end):
             raise StreamReset("published_events_not_seen")

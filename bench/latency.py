@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -87,22 +88,41 @@ class Client:
         self.url, self.cookie, self.origin = url, cookie, origin
         self.frames: list[tuple[float, dict]] = []
         self.ready = asyncio.Event()
+        self.closed: int | None = None
 
     async def run(self, stop: asyncio.Event) -> None:
         import websockets
 
+        try:
+            await self._run(stop, websockets)
+        except websockets.ConnectionClosed as closed:
+            # A cut connection is a client that stops getting events live: counted, not hidden.
+            self.closed = closed.rcvd.code if closed.rcvd else None
+            progress(f"client connection closed by the server: {closed}")
+
+    async def _run(self, stop: asyncio.Event, websockets) -> None:
         async with websockets.connect(
             self.url, additional_headers={"Cookie": self.cookie, "Origin": self.origin}, max_size=None
         ) as ws:
             self.ready.set()
+            # Acknowledge read frames as the live map does (every 50 frames, or 200 ms after
+            # the first unacknowledged one): the server's flow control waits for them.
+            received = acked = 0
             while not stop.is_set():
                 try:
-                    text = await asyncio.wait_for(ws.recv(), timeout=0.5)
+                    text = await asyncio.wait_for(ws.recv(), timeout=0.2)
                 except TimeoutError:
+                    if received > acked:
+                        await ws.send(json.dumps({"type": "ack", "received": received}))
+                        acked = received
                     continue
                 now = time.time()
+                received += 1
                 if text.startswith('{"type":"alert.') or text.startswith('{"type": "alert.'):
                     self.frames.append((now, json.loads(text)))
+                if received - acked >= 50:
+                    await ws.send(json.dumps({"type": "ack", "received": received}))
+                    acked = received
 
 
 async def broker_only(out: Path, ready: Path) -> None:
@@ -332,6 +352,11 @@ async def run(args, env, scratch) -> list[dict]:
     finally:
         for process in processes:
             stop_process(process)
+        if os.environ.get("BENCH_KEEP_LOGS"):
+            import shutil
+
+            for log_file in scratch.glob("*.log"):
+                shutil.copy(log_file, os.environ["BENCH_KEEP_LOGS"])
 
 
 def main() -> None:

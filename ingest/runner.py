@@ -268,6 +268,7 @@ class ConsumerRunner:
         )
         consumer.subscribe([self.topic])
         fetch: asyncio.Future | None = None
+        finishing: asyncio.Future | None = None  # the previous batch's delivery and commit
         self.committed = {}
         try:
             await producer.start()
@@ -276,8 +277,10 @@ class ConsumerRunner:
                 await self._deliver(producer, await self._in_worker(self.recover))
             log(logger, logging.INFO, "consumer_connected", consumer=self.spec.name)
             # Pipelined: while the worker thread handles batch N, the event loop
-            # already fetches and unpacks batch N+1. Offsets of batch N are still
-            # committed only after batch N is handled and its messages acked.
+            # already fetches and unpacks batch N+1, and sends batch N-1's messages
+            # and commits its offsets (a round trip to the brokers each). Offsets of
+            # a batch are still committed only after it is handled and its messages
+            # acked, and batches are delivered in order: N-1's before N's.
             fetch = self._fetch(consumer)
             last_recover = time.monotonic()
             while not self.stopping.is_set():
@@ -290,18 +293,27 @@ class ConsumerRunner:
                     # Safety net for messages other processes left unpublished
                     # (an officer's change when the web process died mid-relay).
                     last_recover = time.monotonic()
+                    finishing = await self._finished(finishing)
                     await self._deliver(producer, await self._in_worker(self.recover))
                 if not batch:
+                    finishing = await self._finished(finishing)  # idle: nothing to overlap it with
                     continue
                 records = [record for partition_records in batch.values() for record in partition_records]
                 started = time.perf_counter()
                 outcome = await self._handle_until_done(records, backoff)
-                await self._deliver(producer, outcome)
-                await self._commit(consumer, {tp: recs[-1].offset + 1 for tp, recs in batch.items()})
-                self.progress_at = time.time()
-                backoff.reset()
-                self._account(outcome, len(records), time.perf_counter() - started)
+                offsets = {tp: recs[-1].offset + 1 for tp, recs in batch.items()}
+                finishing = await self._finished(finishing)
+                finishing = asyncio.ensure_future(
+                    self._finish(producer, consumer, outcome, offsets, len(records), started, backoff)
+                )
+            # Stopping: the last handled batch is delivered and committed before the clients close.
+            finishing = await self._finished(finishing)
         finally:
+            if finishing is not None:
+                # Failing or cancelled: a batch whose delivery did not complete is not
+                # committed, and the next owner of its partitions reads it again.
+                finishing.cancel()
+                await asyncio.gather(finishing, return_exceptions=True)
             if fetch is not None:
                 # Records fetched but not handled are simply not committed: the
                 # next owner of the partition reads them again.
@@ -313,6 +325,20 @@ class ConsumerRunner:
                     await asyncio.wait_for(client.stop(), timeout=10)
                 except Exception as exc:
                     log(logger, logging.DEBUG, "client_stop_failed", error=repr(exc))
+
+    @staticmethod
+    async def _finished(finishing: asyncio.Future | None) -> None:
+        """Wait for the previous batch's delivery and commit (raising its error, if any)."""
+        if finishing is not None:
+            await finishing
+
+    async def _finish(self, producer, consumer, outcome, offsets: dict, n: int, started: float, backoff) -> None:
+        """Deliver a handled batch's messages, then commit its offsets, then count it."""
+        await self._deliver(producer, outcome)
+        await self._commit(consumer, offsets)
+        self.progress_at = time.time()
+        backoff.reset()
+        self._account(outcome, n, time.perf_counter() - started)
 
     async def _commit(self, consumer, offsets: dict) -> None:
         """Commit what was handled, never a partition the group has moved to another process meanwhile.
