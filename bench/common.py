@@ -40,7 +40,7 @@ KAFKA_LIB = ROOT / "var" / "engines" / "kafka-lib"
 # The lock the test suite holds on the shared cluster (tests/conftest.py::ExternalCluster):
 # a test that stops or kills brokers takes it alone, so holding it shared keeps the
 # cluster whole for the benchmark's duration.
-KAFKA_LOCK = Path(os.environ.get("PEACEWATCH_TEST_KAFKA_LOCK", "/tmp/peacewatch-test-kafka.lock"))
+KAFKA_LOCK = Path(os.environ.get("PEACEWATCH_TEST_KAFKA_LOCK", "/tmp/pw-kafka.lock"))
 NOT_UP = "run make engines first"
 TANSU = "tansu"
 STAND_IN = "osmem-server (stand-in)"
