@@ -42,8 +42,9 @@ engines: $(VENV)/.installed
 engines-down:
 	@docker/engines/engines.sh down
 
+# PYTEST_ARGS narrows or extends a run, e.g. PYTEST_ARGS=tests/faults (.ci/run uses it).
 test: $(VENV)/.installed-dev chromium
-	$(PY) -m pytest -n 2 --dist loadfile
+	$(PY) -m pytest -n 2 --dist loadfile $(PYTEST_ARGS)
 
 # Browser tests drive Debian's Chromium (Playwright cannot download browsers here).
 chromium:
