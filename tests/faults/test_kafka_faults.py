@@ -171,6 +171,7 @@ class Load:
         await self.producer.start()
         self.started_at = t0 = time.monotonic()
         replaced_at = t0
+        replacing: asyncio.Task | None = None
         senders = [asyncio.create_task(self._sender(p)) for p in range(len(self.queues))]
         try:
             while not self.stopping or self.pending():
@@ -182,24 +183,27 @@ class Load:
                         sender.result()  # a bug in the generator must fail the test, not stall it
                 now = time.monotonic()
                 quiet_since = max(self.last_ack or t0, replaced_at)
-                if self.inflight and now - quiet_since > PRODUCER_STUCK_S:
+                replacing_now = replacing is not None and not replacing.done()
+                if self.inflight and not replacing_now and now - quiet_since > PRODUCER_STUCK_S:
                     replaced_at = now
-                    await self._replace_producer()
+                    replacing = asyncio.create_task(self._replace_producer())
                 if all(sender.done() for sender in senders):
                     break
                 await asyncio.sleep(0.02)
             await asyncio.gather(*senders)
         finally:
-            for sender in senders:
-                sender.cancel()
-            await asyncio.gather(*senders, return_exceptions=True)
-            try:
-                await asyncio.wait_for(self.producer.stop(), 15)
-            except Exception:
-                pass
+            for task in [*senders, *([replacing] if replacing is not None else [])]:
+                task.cancel()
+            await asyncio.gather(*senders, *([replacing] if replacing is not None else []), return_exceptions=True)
+            if self.producer is not None:
+                try:
+                    await asyncio.wait_for(self.producer.stop(), 15)
+                except Exception:
+                    pass
 
     async def _replace_producer(self) -> None:
-        old, self.producer = self.producer, kafka.make_producer()
+        """A new producer, started as soon as a broker answers; senders wait meanwhile."""
+        old, self.producer = self.producer, None
         self.producer_replacements += 1
         stuck = list(self.inflight)
         self.inflight.clear()
@@ -210,7 +214,19 @@ class Load:
             await asyncio.wait_for(old.stop(), 5)
         except Exception:
             pass
-        await self.producer.start()
+        while True:
+            new = kafka.make_producer()
+            try:
+                await new.start()
+            except Exception:  # the cluster is still down: a drone would keep trying too
+                try:
+                    await asyncio.wait_for(new.stop(), 5)
+                except Exception:
+                    pass
+                await asyncio.sleep(1)
+                continue
+            self.producer = new
+            return
 
     async def _sender(self, partition: int) -> None:
         queue, retries = self.queues[partition], self.retries[partition]
@@ -219,7 +235,7 @@ class Load:
             while retries and retries[0][0] <= now:
                 queue.append(retries.popleft()[1])
             sent = 0
-            while queue:
+            while queue and self.producer is not None:
                 report_id = queue.popleft()
                 key, value = self.payloads[report_id]
                 self.send_attempts += 1
