@@ -140,6 +140,8 @@ class Load:
     # acknowledgements
     def _done(self, report_id: str, future: asyncio.Future) -> None:
         self.inflight.discard(report_id)
+        if report_id in self.acked:
+            return  # a replaced producer's late answer for a report already sent again and acknowledged
         error = None if future.cancelled() else future.exception()
         if future.cancelled() or error is not None:
             self._failed(report_id, error or asyncio.CancelledError())
@@ -152,6 +154,8 @@ class Load:
         self.payloads.pop(report_id, None)
 
     def _failed(self, report_id: str, error: BaseException) -> None:
+        if report_id in self.acked:
+            return
         self.failed_sends += 1
         self.failure_kinds[type(error).__name__] += 1
         self.ever_failed.add(report_id)
