@@ -72,7 +72,6 @@ DRONES = 200
 WARMUP_S = 3.0  # steady load before the fault
 TAIL_S = 2.0  # load after the brokers are back
 RECOVERY_TIMEOUT_S = 240.0
-PRODUCER_STUCK_S = 20.0  # no acknowledgement for this long while sends wait: replace the producer
 CONSUMERS = ("alerts", "indexer", "drones")
 
 
@@ -101,7 +100,6 @@ class Load:
         self.ever_failed: set[str] = set()
         self.send_attempts = 0
         self.failed_sends = 0
-        self.producer_replacements = 0
         self.failure_kinds: Counter = Counter()
         self.injected: dict[str, str] = {}  # citizen name -> report id
         self.started_at: float | None = None
@@ -140,8 +138,6 @@ class Load:
     # acknowledgements
     def _done(self, report_id: str, future: asyncio.Future) -> None:
         self.inflight.discard(report_id)
-        if report_id in self.acked:
-            return  # a replaced producer's late answer for a report already sent again and acknowledged
         error = None if future.cancelled() else future.exception()
         if future.cancelled() or error is not None:
             self._failed(report_id, error or asyncio.CancelledError())
@@ -154,8 +150,6 @@ class Load:
         self.payloads.pop(report_id, None)
 
     def _failed(self, report_id: str, error: BaseException) -> None:
-        if report_id in self.acked:
-            return
         self.failed_sends += 1
         self.failure_kinds[type(error).__name__] += 1
         self.ever_failed.add(report_id)
@@ -164,87 +158,42 @@ class Load:
 
     async def run(self) -> None:
         """Generate on schedule; one sender per partition, so a partition without a leader
-        holds up only the drones whose reports go there (as with real drones), not the fleet.
-
-        A producer that acknowledges nothing for ``PRODUCER_STUCK_S`` while sends wait is
-        replaced, and what it held is sent again with the same report ids, as HTTP ingest
-        and the runner replace theirs: seen once in CI, an aiokafka producer that lived
-        through a stop of the whole cluster never acknowledged anything again.
-        """
-        self.producer = kafka.make_producer()
-        await self.producer.start()
+        holds up only the drones whose reports go there (as with real drones), not the fleet."""
+        producer = kafka.make_producer()
+        await producer.start()
         self.started_at = t0 = time.monotonic()
-        replaced_at = t0
-        replacing: asyncio.Task | None = None
-        senders = [asyncio.create_task(self._sender(p)) for p in range(len(self.queues))]
+        senders = [asyncio.create_task(self._sender(producer, p)) for p in range(len(self.queues))]
         try:
-            while not self.stopping or self.pending():
-                if not self.stopping:
-                    for _ in range(int((time.monotonic() - t0) * self.rate) - self.generated):
-                        self._generate()
+            while not self.stopping:
+                for _ in range(int((time.monotonic() - t0) * self.rate) - self.generated):
+                    self._generate()
                 for sender in senders:
                     if sender.done():
                         sender.result()  # a bug in the generator must fail the test, not stall it
-                now = time.monotonic()
-                quiet_since = max(self.last_ack or t0, replaced_at)
-                replacing_now = replacing is not None and not replacing.done()
-                if self.inflight and not replacing_now and now - quiet_since > PRODUCER_STUCK_S:
-                    replaced_at = now
-                    replacing = asyncio.create_task(self._replace_producer())
-                if all(sender.done() for sender in senders):
-                    break
                 await asyncio.sleep(0.02)
             await asyncio.gather(*senders)
         finally:
-            for task in [*senders, *([replacing] if replacing is not None else [])]:
-                task.cancel()
-            await asyncio.gather(*senders, *([replacing] if replacing is not None else []), return_exceptions=True)
-            if self.producer is not None:
-                try:
-                    await asyncio.wait_for(self.producer.stop(), 15)
-                except Exception:
-                    pass
-
-    async def _replace_producer(self) -> None:
-        """A new producer, started as soon as a broker answers; senders wait meanwhile."""
-        old, self.producer = self.producer, None
-        self.producer_replacements += 1
-        stuck = list(self.inflight)
-        self.inflight.clear()
-        for report_id in stuck:
-            if report_id not in self.acked:
-                self._failed(report_id, TimeoutError("producer stuck"))
-        try:
-            await asyncio.wait_for(old.stop(), 5)
-        except Exception:
-            pass
-        while True:
-            new = kafka.make_producer()
+            for sender in senders:
+                sender.cancel()
+            await asyncio.gather(*senders, return_exceptions=True)
             try:
-                await new.start()
-            except Exception:  # the cluster is still down: a drone would keep trying too
-                try:
-                    await asyncio.wait_for(new.stop(), 5)
-                except Exception:
-                    pass
-                await asyncio.sleep(1)
-                continue
-            self.producer = new
-            return
+                await asyncio.wait_for(producer.stop(), 15)
+            except Exception:
+                pass
 
-    async def _sender(self, partition: int) -> None:
+    async def _sender(self, producer, partition: int) -> None:
         queue, retries = self.queues[partition], self.retries[partition]
         while True:
             now = time.monotonic()
             while retries and retries[0][0] <= now:
                 queue.append(retries.popleft()[1])
             sent = 0
-            while queue and self.producer is not None:
+            while queue:
                 report_id = queue.popleft()
                 key, value = self.payloads[report_id]
                 self.send_attempts += 1
                 try:
-                    send = self.producer.send(self.topic, value, key=key, partition=partition)
+                    send = producer.send(self.topic, value, key=key, partition=partition)
                     future = await asyncio.wait_for(send, 5)
                 except Exception as exc:  # buffer full for 5 s, producer error: the drone retries later
                     self._failed(report_id, exc)
@@ -276,7 +225,6 @@ class Load:
             "send_attempts": self.send_attempts,
             "acknowledged": len(self.acked),
             "failed_sends": self.failed_sends,
-            "producer_replacements": self.producer_replacements,
             "reports_with_a_failed_send": len(self.ever_failed),
             "failure_kinds": dict(self.failure_kinds),
             "max_ack_gap_s": round(self.max_gap, 2),
