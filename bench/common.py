@@ -208,35 +208,17 @@ def cluster_lock():
             fcntl.flock(lock, fcntl.LOCK_UN)
 
 
-async def delete_topics(names: list[str]) -> None:
-    from aiokafka.admin import AIOKafkaAdminClient
-
-    from peacewatch import kafka
-
-    admin = AIOKafkaAdminClient(**kafka.client_kwargs())
-    await admin.start()
-    try:
-        await admin.delete_topics(names)
-    finally:
-        await admin.close()
-
-
 def drop_indices(url: str, prefix: str) -> None:
     """Delete every index and index template whose name starts with ``prefix``."""
     import logging
 
-    from analytics.store.elastic import make_client
+    from analytics.store.elastic.client import drop_prefix, make_client
 
     logging.getLogger("elastic_transport").setLevel(logging.WARNING)  # one INFO line per request otherwise
 
     client = make_client(url)
     try:
-        client.options(ignore_status=404).indices.delete(
-            index=f"{prefix}*", expand_wildcards="all", allow_no_indices=True
-        )
-        for template in client.indices.get_index_template().body.get("index_templates", []):
-            if template["name"].startswith(prefix):
-                client.indices.delete_index_template(name=template["name"])
+        drop_prefix(client, prefix)
     finally:
         client.close()
 
@@ -391,7 +373,7 @@ def _bench_env(engines: str, search: bool, engine_env: dict[str, str]):
             if topics_made:
                 try:
                     asyncio.run(
-                        delete_topics([values[f"KAFKA_TOPIC_{n}"] for n in ("REPORTS", "ALERTS", "DEADLETTER")])
+                        kafka.delete_topics([values[f"KAFKA_TOPIC_{n}"] for n in ("REPORTS", "ALERTS", "DEADLETTER")])
                     )
                 except Exception as exc:  # report, do not hide the benchmark's own error
                     progress(f"WARNING: could not delete the run's topics: {exc}")

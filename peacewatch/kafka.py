@@ -114,6 +114,18 @@ async def topic_partitions(name: str) -> list[int]:
         await client.close()
 
 
+async def delete_topics(names: list[str]) -> None:
+    """Delete topics (tests and benchmarks clean up the topics they made on a shared cluster)."""
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    admin = AIOKafkaAdminClient(**client_kwargs())
+    await admin.start()
+    try:
+        await admin.delete_topics(names)
+    finally:
+        await admin.close()
+
+
 def topic_configs() -> dict[str, str]:
     """Per-topic configuration set at creation: durability and retention from settings."""
     configs = {}

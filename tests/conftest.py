@@ -173,17 +173,6 @@ def use_external_kafka(settings, monkeypatch, address: str) -> dict[str, str]:
     return values
 
 
-async def delete_topics(names: list[str]) -> None:
-    from aiokafka.admin import AIOKafkaAdminClient
-
-    admin = AIOKafkaAdminClient(**kafka.client_kwargs())
-    await admin.start()
-    try:
-        await admin.delete_topics(names)
-    finally:
-        await admin.close()
-
-
 @pytest.fixture
 def broker(settings, monkeypatch, tmp_path):
     """A real broker with the contract's topics: the test's own Tansu, or the real cluster."""
@@ -200,7 +189,7 @@ def broker(settings, monkeypatch, tmp_path):
             try:
                 if cluster.exclusive:
                     engines("start-kafka")  # whatever the test stopped is back before others run
-                run_async(delete_topics, list(settings.KAFKA_TOPICS.values()))
+                run_async(kafka.delete_topics, list(settings.KAFKA_TOPICS.values()))
             finally:
                 cluster.release()
         return
@@ -238,15 +227,12 @@ def search_engine(request, settings, monkeypatch):
     if not EXTERNAL_OPENSEARCH:
         yield SearchEngine(request.getfixturevalue("osmem_clone").url, prefix)
         return
-    from analytics.store.elastic import make_client
+    from analytics.store.elastic.client import drop_prefix, make_client
 
     yield SearchEngine(EXTERNAL_OPENSEARCH, prefix)
     client = make_client(EXTERNAL_OPENSEARCH)
     try:
-        client.options(ignore_status=404).indices.delete(index=f"{prefix}-*", expand_wildcards="all")
-        for template in client.indices.get_index_template().body.get("index_templates", []):
-            if template["name"].startswith(prefix):
-                client.indices.delete_index_template(name=template["name"])
+        drop_prefix(client, prefix)
     finally:
         client.close()
 

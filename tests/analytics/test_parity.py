@@ -20,6 +20,7 @@ import pytest
 
 from analytics.query import parse_query, plan
 from analytics.store import open_elastic
+from analytics.store.elastic.client import drop_prefix
 from analytics.store.embedded import EmbeddedStore
 from ingest.reports import decode_report
 from ingest.simulator import Fleet
@@ -106,8 +107,7 @@ def engines(reports, engine_url, tmp_path_factory):
         assert len(elastic.client.indices.get(index=elastic.pattern).body) >= 2  # top lists merge shards
     yield embedded, elastic
     embedded.close()
-    elastic.client.options(ignore_status=404).indices.delete(index=f"{prefix}-*")
-    elastic.client.options(ignore_status=404).indices.delete_index_template(name=f"{prefix}-reports")
+    drop_prefix(elastic.client, prefix)
     elastic.close()
 
 

@@ -65,6 +65,14 @@ def check_supported(server: Server) -> None:
         )
 
 
+def drop_prefix(client: Elasticsearch, prefix: str) -> None:
+    """Delete every index and index template whose name starts with ``prefix`` (tests, benchmarks)."""
+    client.options(ignore_status=404).indices.delete(index=f"{prefix}*", expand_wildcards="all", allow_no_indices=True)
+    for template in client.indices.get_index_template().body.get("index_templates", []):
+        if template["name"].startswith(prefix):
+            client.indices.delete_index_template(name=template["name"])
+
+
 def make_client(
     url: str,
     *,
