@@ -350,8 +350,7 @@ class LiveHub:
 
     def request_user_check(self) -> None:
         """Thread-safe: check the connected users now (someone signed out in this process)."""
-        if self._loop is not None and self._users_wanted is not None:
-            self._loop.call_soon_threadsafe(self._users_wanted.set)
+        self._wake(self._users_wanted)
 
     def status(self) -> dict:
         return {
@@ -363,8 +362,18 @@ class LiveHub:
 
     def request_relay(self) -> None:
         """Thread-safe: ask the relay to publish the outbox now (after an officer's change)."""
-        if self._loop is not None and self._relay_wanted is not None:
-            self._loop.call_soon_threadsafe(self._relay_wanted.set)
+        self._wake(self._relay_wanted)
+
+    def _wake(self, event) -> None:
+        # Called from request threads: a hub whose loop has already stopped (process shutting
+        # down, a test's stack torn down) has nobody to wake, and signing out must not fail for it.
+        loop = self._loop
+        if loop is None or event is None or loop.is_closed():
+            return
+        try:
+            loop.call_soon_threadsafe(event.set)
+        except RuntimeError:  # closed between the check and the call
+            pass
 
     # --- readers -------------------------------------------------------------------
     def _consumer(self, topic: str | None = None, **overrides):

@@ -157,12 +157,12 @@ async def wait_closed(communicator, timeout: float = 20) -> int:
 
 def recreate_alerts_topic(broker) -> None:
     """The embedded broker restarted (memory only: empty), or on a real cluster the topic deleted and created again."""
-    from tests.conftest import Broker, delete_topics
+    from tests.conftest import Broker
 
     if isinstance(broker, Broker):
         broker.restart()
         return
-    run_async(delete_topics, [kafka.topic("alerts")])
+    run_async(kafka.delete_topics, [kafka.topic("alerts")])
     deadline = time.monotonic() + 60
     while True:  # deletion completes asynchronously on Apache Kafka
         try:
