@@ -18,9 +18,9 @@ import msgspec
 
 from alerts import services
 from alerts.models import AlertSettings
-from ingest.batch import BatchOutcome, KafkaRecord, Outgoing
 from ingest.reports import MAX_REPORT_BYTES, ReportError, decode_report
-from peacewatch import kafka
+from peacewatch.streams import kafka
+from peacewatch.streams.batch import BatchOutcome, KafkaRecord, Outgoing
 
 
 class _Score(msgspec.Struct, gc=False):

@@ -47,8 +47,9 @@ from datetime import datetime
 import msgspec
 from asgiref.sync import sync_to_async
 
-from peacewatch import kafka, metrics
+from peacewatch import metrics
 from peacewatch.logs import log
+from peacewatch.streams import kafka
 
 logger = logging.getLogger(__name__)
 
@@ -309,7 +310,7 @@ class LiveHub:
         self.ready.clear()
 
     async def _supervise(self, body, name: str) -> None:
-        from ingest.runner import Backoff
+        from peacewatch.streams.runner import Backoff
 
         backoff = Backoff(cap=10)
         while True:

@@ -21,7 +21,17 @@ class AlertSettings(models.Model):
     )
     critical_threshold = models.FloatField(
         default=settings.ALERT_CRITICAL_THRESHOLD_DEFAULT,
-        help_text="Below this the alert is critical, otherwise high.",
+        help_text="Below this the alert is critical, otherwise high. Must be below the alert threshold.",
+    )
+    min_confidence = models.FloatField(
+        null=True,
+        blank=True,
+        help_text="A recognition below this confidence (0-1) raises no alert; empty: every recognition counts.",
+    )
+    dismissal_quiet_minutes = models.PositiveIntegerField(
+        default=settings.ALERT_DISMISSAL_QUIET_MINUTES_DEFAULT,
+        help_text="After an officer dismisses an alert, new sightings of the same subject raise no alert "
+        "for this many minutes (0: off).",
     )
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -45,6 +55,8 @@ class Alert(models.Model):
     class Kind(models.TextChoices):
         CITIZEN = "citizen"
         DRONE_OFFLINE = "drone_offline"
+        # A large share of the fleet silent at once: the pipeline, not the drones, is the likely cause.
+        PIPELINE = "pipeline"
 
     class Severity(models.TextChoices):
         HIGH = "high"
@@ -59,7 +71,8 @@ class Alert(models.Model):
     OPEN_STATUSES = (Status.NEW, Status.ACKNOWLEDGED)
 
     kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.CITIZEN)
-    # The citizen's name or the drone id: what "one open alert per ..." is about.
+    # What "one open alert per ..." is about: the citizen's subject id when reported,
+    # else the name (v1.1); the drone id for drone_offline; "fleet" for pipeline.
     subject = models.CharField(max_length=200)
     citizen = models.CharField(max_length=200, null=True, blank=True)
     peacescore = models.FloatField(null=True, blank=True, help_text="Lowest peacescore seen while open.")
@@ -133,7 +146,10 @@ class Sighting(models.Model):
     observed_at = models.DateTimeField()
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["report_id", "subject"], name="one_sighting_per_report")]
+        # A report is identified by (drone_id, report_id) (CONTRACT v1.1): two drones may reuse an id.
+        constraints = [
+            models.UniqueConstraint(fields=["drone_id", "report_id", "subject"], name="one_sighting_per_drone_report")
+        ]
 
     def __str__(self) -> str:
         return f"{self.subject} in report {self.report_id}"

@@ -13,10 +13,10 @@ from collections import Counter
 
 from analytics.store import get_store
 from analytics.store.base import ReportStore
-from ingest.batch import BatchOutcome, KafkaRecord
-from ingest.deadletter import DeadLetter
 from ingest.reports import ReportError, decode_report
 from peacewatch import metrics
+from peacewatch.streams.batch import BatchOutcome, KafkaRecord
+from peacewatch.streams.deadletter import DeadLetter
 
 
 def process_batch(records: list[KafkaRecord], store: ReportStore | None = None) -> BatchOutcome:

@@ -81,7 +81,7 @@ async def from_topic(
     """Replay the reports topic into ``target``, from ``since_ms`` (or the group's committed offsets)."""
     from aiokafka import AIOKafkaConsumer, TopicPartition
 
-    from peacewatch import kafka
+    from peacewatch.streams import kafka
 
     name = kafka.topic("reports")
     consumer = AIOKafkaConsumer(

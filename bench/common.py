@@ -311,8 +311,8 @@ def _bench_env(engines: str, search: bool, engine_env: dict[str, str]):
         connections.close_all()
         for suffix in ("", "-wal", "-shm"):
             Path(f"{_DB_PATH}{suffix}").unlink(missing_ok=True)
-        from ingest.broker import start_broker, stop_process
-        from peacewatch import kafka
+        from peacewatch.streams import kafka
+        from peacewatch.streams.broker import start_broker, stop_process
 
         if engines == "real":
             suffix = run_suffix()
@@ -394,7 +394,7 @@ def django_setup():
 async def preload(count: int, *, drones: int = 3500, seed: int = 1) -> float:
     """Produce ``count`` simulated reports as fast as one producer can; returns seconds."""
     from ingest.simulator import Fleet
-    from peacewatch import kafka
+    from peacewatch.streams import kafka
 
     fleet = Fleet(drones=drones, seed=seed)
     producer = kafka.make_producer(linger_ms=20)

@@ -194,7 +194,7 @@ def main() -> int:
     logging.getLogger("elastic_transport").setLevel(logging.WARNING)  # one INFO line per request otherwise
     from django.conf import settings
 
-    from ingest.runner import tune_gc
+    from peacewatch.streams.runner import tune_gc
 
     base = f"bench{run_suffix()}"  # every index and template of this run starts with it
     ours_rates, bare_rates, ratios = [], [], []

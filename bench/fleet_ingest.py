@@ -50,7 +50,7 @@ def batch_of(drone_id: str, n: int = 100) -> list[bytes]:
 
 async def direct(items: list[bytes], total: int) -> float:
     """Reports/s of one aiokafka producer, acks=all, sending the same bytes."""
-    from peacewatch import kafka
+    from peacewatch.streams import kafka
 
     producer = kafka.make_producer(linger_ms=2)
     await producer.start()
@@ -101,9 +101,9 @@ wrk.headers["Authorization"] = "Bearer {token}"
 async def lag_run(seconds: float, rate: int, env: dict, scratch: Path) -> list[int]:
     from aiokafka import AIOKafkaConsumer, TopicPartition
 
-    from ingest.registry import KAFKA_CONSUMERS
     from ingest.simulator import Fleet
-    from peacewatch import kafka
+    from peacewatch.consumers import KAFKA_CONSUMERS
+    from peacewatch.streams import kafka
 
     consumer_process = subprocess.Popen(
         [sys.executable, str(ROOT / "manage.py"), "run_consumer", "drones"],
@@ -170,7 +170,7 @@ def main() -> None:
             items = batch_of("pw-bench")
             body = b"[" + b",".join(items) + b"]"
             port = free_port()
-            from ingest.broker import stop_process, wait_for_port
+            from peacewatch.streams.broker import stop_process, wait_for_port
 
             web = subprocess.Popen(
                 [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "peacewatch.asgi:application"],

@@ -135,7 +135,7 @@ async def broker_only(out: Path, ready: Path) -> None:
     """
     from aiokafka import AIOKafkaConsumer
 
-    from peacewatch import kafka
+    from peacewatch.streams import kafka
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -207,7 +207,7 @@ async def drive(rate: int, seconds: float, sent: dict) -> int:
     from datetime import UTC, datetime
 
     from ingest.simulator import Fleet
-    from peacewatch import kafka
+    from peacewatch.streams import kafka
 
     fleet = Fleet(drones=3500, seed=rate)
     encoder = msgspec.json.Encoder()
@@ -239,7 +239,7 @@ async def phase(
     """Drive ``rate`` reports/s for ``seconds`` and collect latencies."""
     from aiokafka import AIOKafkaConsumer
 
-    from peacewatch import kafka
+    from peacewatch.streams import kafka
 
     for client in clients:
         client.frames.clear()
@@ -321,7 +321,7 @@ async def run(args, env, scratch) -> list[dict]:
         log = open(scratch / f"{name}.log", "ab")  # noqa: SIM115
         processes.append(subprocess.Popen(argv, env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT))
 
-    from ingest.broker import stop_process, wait_for_port
+    from peacewatch.streams.broker import stop_process, wait_for_port
 
     try:
         start("alerts", [sys.executable, str(ROOT / "manage.py"), "run_consumer", "alerts"])

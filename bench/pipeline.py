@@ -53,8 +53,8 @@ async def raw_consume(group: str, max_records: int) -> None:
     """
     from aiokafka import AIOKafkaConsumer
 
-    from ingest.runner import Liveness, tune_gc
-    from peacewatch import kafka
+    from peacewatch.streams import kafka
+    from peacewatch.streams.runner import Liveness, tune_gc
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -116,7 +116,7 @@ def main() -> None:
         emit("machine", machine(), "info")
         from django.conf import settings
 
-        from ingest.registry import KAFKA_CONSUMERS
+        from peacewatch.consumers import KAFKA_CONSUMERS
 
         search = search_label(env["ELASTICSEARCH_URL"]) if real else EMBEDDED_STORE
         prefix = settings.KAFKA_GROUP_PREFIX

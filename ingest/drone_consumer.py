@@ -12,8 +12,8 @@ from collections import Counter
 
 from alerts.consumer import outcome_for_events
 from ingest import health
-from ingest.batch import BatchOutcome, KafkaRecord
 from ingest.reports import ReportError, decode_report
+from peacewatch.streams.batch import BatchOutcome, KafkaRecord
 
 
 def process_batch(records: list[KafkaRecord]) -> BatchOutcome:

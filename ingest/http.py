@@ -33,11 +33,12 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from ingest import tokens
-from ingest.deadletter import DeadLetter
 from ingest.models import Drone
 from ingest.reports import MAX_REPORT_BYTES, ReportError, decode_report
-from peacewatch import kafka, metrics
+from peacewatch import metrics
 from peacewatch.logs import log
+from peacewatch.streams import kafka
+from peacewatch.streams.deadletter import DeadLetter
 
 logger = logging.getLogger(__name__)
 

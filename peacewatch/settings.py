@@ -211,6 +211,8 @@ KAFKA_TOPICS = {
 # Consumer groups are <prefix>-alerts, <prefix>-indexer...: two installations can share a cluster.
 KAFKA_GROUP_PREFIX = env_str("KAFKA_GROUP_PREFIX", "peacewatch")
 KAFKA_REPORTS_PARTITIONS = env_int("KAFKA_REPORTS_PARTITIONS", 6, minimum=1)
+# Partitions of each topic at creation; one partition keeps alert events in order for every reader.
+KAFKA_TOPIC_PARTITIONS = {"reports": KAFKA_REPORTS_PARTITIONS, "alerts": 1, "deadletter": 1}
 KAFKA_REPLICATION_FACTOR = env_int("KAFKA_REPLICATION_FACTOR", 1, minimum=1)
 # With acks=all, a write is acknowledged once this many replicas hold it: 2 of 3
 # survives one broker down without refusing writes (set at topic creation).
@@ -245,6 +247,8 @@ CONSUMER_INSTANCE_ID = env_str("CONSUMER_INSTANCE_ID")
 # Initial values only: admins change the live thresholds in the Django admin.
 ALERT_THRESHOLD_DEFAULT = env_float("ALERT_THRESHOLD", 20.0, minimum=0)
 ALERT_CRITICAL_THRESHOLD_DEFAULT = env_float("ALERT_CRITICAL_THRESHOLD", 10.0, minimum=0)
+# After a dismissal, the same subject stays quiet this long (AlertSettings holds the live value).
+ALERT_DISMISSAL_QUIET_MINUTES_DEFAULT = env_int("ALERT_DISMISSAL_QUIET_MINUTES", 30, minimum=0)
 
 # --- Drone fleet health ---------------------------------------------------------
 # Reports come every minute: three silent minutes make a drone offline.

@@ -14,9 +14,9 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
 
-from peacewatch import kafka
 from peacewatch.logs import log
 from peacewatch.roles import ANALYST, OFFICER, has_role
+from peacewatch.streams import kafka
 
 logger = logging.getLogger(__name__)
 

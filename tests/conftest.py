@@ -23,8 +23,8 @@ from subprocess import Popen
 import pytest
 
 from analytics.store import reset_store
-from ingest.broker import start_broker, stop_process
-from peacewatch import kafka
+from peacewatch.streams import kafka
+from peacewatch.streams.broker import start_broker, stop_process
 from tests.kafka import run_async
 
 

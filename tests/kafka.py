@@ -10,9 +10,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
-from ingest.registry import KAFKA_CONSUMERS
-from ingest.runner import ConsumerRunner
-from peacewatch import kafka
+from peacewatch.consumers import KAFKA_CONSUMERS
+from peacewatch.streams import kafka
+from peacewatch.streams.runner import ConsumerRunner
 
 
 def run_async(coro_fn, *args, **kwargs):

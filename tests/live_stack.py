@@ -17,7 +17,7 @@ from pathlib import Path
 from django.conf import settings
 from django.db import connection
 
-from ingest.broker import stop_process, wait_for_port
+from peacewatch.streams.broker import stop_process, wait_for_port
 
 
 def child_env(tmp_path: Path) -> dict[str, str]:

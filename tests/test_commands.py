@@ -11,7 +11,7 @@ import pytest
 from aiokafka.admin import AIOKafkaAdminClient
 from django.conf import settings
 
-from peacewatch import kafka
+from peacewatch.streams import kafka
 from tests.conftest import free_port
 from tests.live_stack import liveness_check
 

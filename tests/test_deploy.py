@@ -117,7 +117,7 @@ def test_compose_runs_a_three_broker_kraft_cluster_with_durable_topics():
 
 def test_compose_has_every_process_of_the_system_as_a_service():
     services = compose_file()["services"]
-    from ingest.registry import KAFKA_CONSUMERS
+    from peacewatch.consumers import KAFKA_CONSUMERS
 
     for name in KAFKA_CONSUMERS:
         service = services[f"consumer-{name}"]

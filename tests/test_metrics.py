@@ -14,8 +14,8 @@ import requests
 from prometheus_client.parser import text_string_to_metric_families
 
 from alerts.consumer import process_batch
-from ingest.batch import Record
 from peacewatch import metrics
+from peacewatch.streams.batch import Record
 from tests.alerts.test_live import connect_as, live_hub, receive_type  # noqa: F401 - live_hub is a fixture
 from tests.conftest import free_port
 from tests.factories import citizen, report

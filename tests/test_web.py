@@ -5,7 +5,7 @@ import json
 import pytest
 
 from alerts.consumer import process_batch
-from ingest.batch import Record
+from peacewatch.streams.batch import Record
 from tests.factories import citizen, report
 
 pytestmark = pytest.mark.django_db

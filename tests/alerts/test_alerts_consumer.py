@@ -7,7 +7,7 @@ import pytest
 from alerts.consumer import pending_events, process_batch
 from alerts.events import decode_event
 from alerts.models import Alert, AlertSettings, OutboxEvent, Sighting
-from ingest.batch import Record
+from peacewatch.streams.batch import Record
 from tests.factories import citizen, report
 
 pytestmark = pytest.mark.django_db

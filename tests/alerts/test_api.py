@@ -8,7 +8,7 @@ from django.test import Client
 from alerts.consumer import process_batch
 from alerts.events import decode_event
 from alerts.models import Alert, AlertAction, OutboxEvent
-from ingest.batch import Record
+from peacewatch.streams.batch import Record
 from tests.factories import citizen, report
 
 pytestmark = pytest.mark.django_db

@@ -13,9 +13,9 @@ from alerts.events import decode_event
 from alerts.models import Alert, OutboxEvent
 from alerts.services import close_system_alert, current_seq
 from alerts.workflow import update_alert
-from ingest.batch import Record
 from ingest.health import detect_offline
 from ingest.models import Drone
+from peacewatch.streams.batch import Record
 from tests.factories import citizen, report
 
 pytestmark = pytest.mark.django_db

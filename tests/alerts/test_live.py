@@ -15,8 +15,8 @@ from channels.testing import WebsocketCommunicator
 from alerts.live import hub
 from alerts.models import Alert
 from alerts.services import current_seq
-from peacewatch import kafka
 from peacewatch.asgi import application
+from peacewatch.streams import kafka
 from tests.factories import citizen, report
 from tests.kafka import produce, run_async, run_consumer_until
 

@@ -15,7 +15,7 @@ import urllib.request
 
 import pytest
 
-from peacewatch import kafka
+from peacewatch.streams import kafka
 from tests.conftest import free_port
 from tests.kafka import produce_sync
 from tests.live_stack import LiveStack

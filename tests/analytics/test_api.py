@@ -6,7 +6,7 @@ import pytest
 
 from analytics.consumer import process_batch
 from analytics.models import AuditEntry
-from ingest.batch import Record
+from peacewatch.streams.batch import Record
 from tests.factories import citizen, report
 
 pytestmark = pytest.mark.django_db

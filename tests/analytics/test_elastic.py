@@ -11,9 +11,9 @@ from elasticsearch import ApiError
 from analytics.query import parse_query, plan
 from analytics.store import get_store, open_elastic, reset_store
 from analytics.store.elastic import PlainJsonTransport, build_body, make_client
-from ingest.deadletter import parse_headers
 from ingest.reports import decode_report
-from peacewatch import kafka
+from peacewatch.streams import kafka
+from peacewatch.streams.deadletter import parse_headers
 from tests.factories import report
 from tests.kafka import consumed, produce_sync, read_topic_sync, run_async, run_consumer_until
 

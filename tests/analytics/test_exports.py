@@ -13,7 +13,7 @@ from analytics.consumer import process_batch
 from analytics.models import AuditEntry, Export
 from analytics.query import parse_query
 from analytics.tasks import prune_exports
-from ingest.batch import Record
+from peacewatch.streams.batch import Record
 from tests.conftest import _user_with_role
 from tests.factories import citizen, report
 

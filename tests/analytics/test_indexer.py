@@ -7,8 +7,8 @@ import sys
 from analytics.consumer import process_batch
 from analytics.store import get_store
 from analytics.store.embedded import EmbeddedStore
-from ingest.batch import Record
 from ingest.reports import decode_report
+from peacewatch.streams.batch import Record
 from tests.factories import citizen, report
 
 

@@ -28,8 +28,8 @@ SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "analytics.png"
 def fill_store(count: int = REPORTS) -> None:
     """``count`` simulated reports over the last 22 hours, through the indexer's core."""
     from analytics.consumer import process_batch
-    from ingest.batch import Record
     from ingest.simulator import Fleet
+    from peacewatch.streams.batch import Record
 
     now = datetime.now(tz=UTC)
     records = [

@@ -49,8 +49,8 @@ from django.core.cache import cache
 
 from alerts.events import decode_event
 from analytics.store.embedded import EmbeddedStore
-from ingest.registry import KAFKA_CONSUMERS
-from peacewatch import kafka
+from peacewatch.consumers import KAFKA_CONSUMERS
+from peacewatch.streams import kafka
 from tests.conftest import EXTERNAL_KAFKA, unique_suffix
 from tests.live_stack import LiveStack
 

@@ -7,10 +7,10 @@ import pytest
 
 from alerts.events import decode_event
 from alerts.models import Alert
-from ingest.batch import Record
 from ingest.drone_consumer import process_batch
 from ingest.health import detect_offline
 from ingest.models import Drone, UnknownDrone
+from peacewatch.streams.batch import Record
 from tests.factories import citizen, report
 
 pytestmark = pytest.mark.django_db

@@ -11,9 +11,9 @@ from django.core.handlers.asgi import ASGIRequest
 
 from ingest import fleet
 from ingest import http as ingest_http
-from ingest.deadletter import parse_headers
 from ingest.models import Drone
-from peacewatch import kafka
+from peacewatch.streams import kafka
+from peacewatch.streams.deadletter import parse_headers
 from tests.factories import report
 from tests.kafka import read_topic_sync
 

@@ -15,10 +15,10 @@ from django.conf import settings
 from alerts.events import decode_event
 from alerts.models import Alert, OutboxEvent, Sighting
 from analytics.store.embedded import EmbeddedStore
-from ingest.broker import stop_process
-from ingest.deadletter import parse_headers
-from ingest.registry import KAFKA_CONSUMERS
-from peacewatch import kafka
+from peacewatch.consumers import KAFKA_CONSUMERS
+from peacewatch.streams import kafka
+from peacewatch.streams.broker import stop_process
+from peacewatch.streams.deadletter import parse_headers
 from tests.factories import citizen, report
 from tests.kafka import consumed, produce, produce_sync, read_topic_sync, run_consumer_until
 from tests.live_stack import child_env, liveness_check
@@ -83,8 +83,8 @@ def test_the_runner_resumes_after_the_broker_goes_away(broker):
     produce_sync([report(report_id=f"before-{i}") for i in range(20)])
 
     async def scenario():
-        from ingest.registry import KAFKA_CONSUMERS
-        from ingest.runner import ConsumerRunner
+        from peacewatch.consumers import KAFKA_CONSUMERS
+        from peacewatch.streams.runner import ConsumerRunner
 
         runner = ConsumerRunner(KAFKA_CONSUMERS["indexer"], poll_timeout_ms=100)
         task = asyncio.create_task(runner.run())
@@ -106,8 +106,8 @@ def test_the_runner_backs_off_and_retries_until_the_broker_is_up(broker):
     broker.stop()
 
     async def scenario():
-        from ingest.registry import KAFKA_CONSUMERS
-        from ingest.runner import ConsumerRunner
+        from peacewatch.consumers import KAFKA_CONSUMERS
+        from peacewatch.streams.runner import ConsumerRunner
 
         runner = ConsumerRunner(KAFKA_CONSUMERS["indexer"], poll_timeout_ms=100)
         task = asyncio.create_task(runner.run())

@@ -23,11 +23,11 @@ from django.db import connection
 from alerts.events import decode_event
 from alerts.models import Alert, OutboxEvent
 from analytics.store.embedded import EmbeddedStore
-from ingest.deadletter import parse_headers
 from ingest.models import Drone
-from ingest.registry import KAFKA_CONSUMERS
-from ingest.runner import ConsumerRunner, Liveness
-from peacewatch import kafka
+from peacewatch.consumers import KAFKA_CONSUMERS
+from peacewatch.streams import kafka
+from peacewatch.streams.deadletter import parse_headers
+from peacewatch.streams.runner import ConsumerRunner, Liveness
 from tests.conftest import EXTERNAL_KAFKA
 from tests.factories import citizen, report
 from tests.kafka import consumed, read_topic_sync, run_async, run_consumer_until

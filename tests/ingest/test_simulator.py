@@ -8,7 +8,7 @@ import pytest
 
 from ingest.reports import Received, decode_report
 from ingest.simulator import Fleet
-from peacewatch import kafka
+from peacewatch.streams import kafka
 from tests.kafka import read_topic_sync
 
 NOW = datetime(2026, 11, 28, 4, 0, tzinfo=UTC)

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from django.core.management.base import BaseCommand, CommandError
 
 from ingest.simulator import Fleet
-from peacewatch import kafka
+from peacewatch.streams import kafka
 
 
 class Command(BaseCommand):

@@ -18,8 +18,8 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
-from ingest.broker import port_open, split_hostport, stop_process, wait_for_port
-from ingest.registry import KAFKA_CONSUMERS
+from peacewatch.consumers import KAFKA_CONSUMERS
+from peacewatch.streams.broker import port_open, split_hostport, stop_process, wait_for_port
 
 
 @dataclass

@@ -1,7 +1,7 @@
 """`python manage.py ensure_topics`: create the contract's topics on the configured Kafka.
 
 Partitions, replication factor, ``min.insync.replicas`` and retention come
-from the ``KAFKA_*`` settings (peacewatch/kafka.py). Existing topics are left
+from the ``KAFKA_*`` settings (peacewatch/streams/kafka.py). Existing topics are left
 as they are: growing partitions is an operator's decision (docs/OPERATIONS.md).
 With ``--wait`` it retries until the cluster answers, for an install whose
 brokers start at the same time.
@@ -12,7 +12,7 @@ import time
 
 from django.core.management.base import BaseCommand, CommandError
 
-from peacewatch import kafka
+from peacewatch.streams import kafka
 
 
 class Command(BaseCommand):

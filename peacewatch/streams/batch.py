@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from ingest.deadletter import DeadLetter
+from peacewatch.streams.deadletter import DeadLetter
 
 
 class KafkaRecord(Protocol):

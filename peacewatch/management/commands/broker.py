@@ -8,9 +8,9 @@ import time
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from ingest.broker import start_broker, stop_process
-from peacewatch import kafka
 from peacewatch.logs import log
+from peacewatch.streams import kafka
+from peacewatch.streams.broker import start_broker, stop_process
 
 logger = logging.getLogger(__name__)
 

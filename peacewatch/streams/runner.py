@@ -36,11 +36,12 @@ from pathlib import Path
 from django.conf import settings
 from django.db import InterfaceError, OperationalError, close_old_connections
 
-from ingest.batch import BatchOutcome
-from ingest.deadletter import DeadLetter
-from ingest.registry import ConsumerSpec
-from peacewatch import kafka, metrics
+from peacewatch import metrics
 from peacewatch.logs import log
+from peacewatch.streams import kafka
+from peacewatch.streams.batch import BatchOutcome
+from peacewatch.streams.deadletter import DeadLetter
+from peacewatch.streams.registry import ConsumerSpec
 
 logger = logging.getLogger(__name__)
 

@@ -45,7 +45,7 @@ def consumer_kwargs() -> dict[str, Any]:
 
 
 def topic(name: str) -> str:
-    """The Kafka topic for a logical name: ``reports``, ``alerts`` or ``deadletter``."""
+    """The Kafka topic for a logical name (a key of ``settings.KAFKA_TOPICS``)."""
     return settings.KAFKA_TOPICS[name]
 
 
@@ -138,11 +138,7 @@ def topic_configs() -> dict[str, str]:
 
 
 def topic_specs() -> list[tuple[str, int]]:
-    return [
-        (topic("reports"), settings.KAFKA_REPORTS_PARTITIONS),
-        (topic("alerts"), 1),  # one partition keeps alert events in order for every reader
-        (topic("deadletter"), 1),
-    ]
+    return [(topic(name), settings.KAFKA_TOPIC_PARTITIONS[name]) for name in settings.KAFKA_TOPICS]
 
 
 async def ensure_topics(bootstrap_servers: str | None = None) -> list[str]:

@@ -8,10 +8,15 @@ operator can inspect it, fix the sender, and replay it.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Protocol
 
-if TYPE_CHECKING:
-    from ingest.reports import ReportError
+
+class RecordError(Protocol):
+    """Why a consumer refused a record: a stable code and a readable detail (e.g. a report's decode error)."""
+
+    code: str
+    detail: str
+
 
 HANDLER_ERROR = "handler_error"  # a record that made a handler raise (the runner isolated it)
 HEADER_NAMES = ("error", "detail", "source_topic", "source_partition", "source_offset")
@@ -28,7 +33,7 @@ class DeadLetter:
     source_offset: int
 
     @classmethod
-    def for_record(cls, record, error: ReportError) -> DeadLetter:
+    def for_record(cls, record, error: RecordError) -> DeadLetter:
         return cls(
             key=record.key,
             value=record.value,

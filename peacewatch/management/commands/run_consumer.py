@@ -2,8 +2,8 @@
 
 from django.core.management.base import BaseCommand, CommandError
 
-from ingest import runner
-from ingest.registry import KAFKA_CONSUMERS
+from peacewatch.consumers import KAFKA_CONSUMERS
+from peacewatch.streams import runner
 
 
 class Command(BaseCommand):

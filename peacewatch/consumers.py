@@ -1,0 +1,41 @@
+"""Every stream consumer of PeaceWatch, by name.
+
+``python manage.py run_consumer NAME`` looks a consumer up here. The platform
+(``peacewatch.streams``) runs them without knowing what they do.
+"""
+
+from __future__ import annotations
+
+from peacewatch.streams.registry import ConsumerSpec
+
+KAFKA_CONSUMERS: dict[str, ConsumerSpec] = {
+    spec.name: spec
+    for spec in [
+        ConsumerSpec(
+            name="alerts",
+            topic="reports",
+            group="alerts",
+            handler="alerts.consumer:process_batch",
+            recover="alerts.consumer:pending_events",
+            description="raises and updates alerts, publishes alert events",
+            max_batch=20000,
+        ),
+        ConsumerSpec(
+            name="indexer",
+            topic="reports",
+            group="indexer",
+            handler="analytics.consumer:process_batch",
+            description="stores every valid report in the analytics store; dead-letters bad ones",
+            # Bigger batches amortise SQLite's per-commit page writes (see BENCHMARKS).
+            max_batch=5000,
+        ),
+        ConsumerSpec(
+            name="drones",
+            topic="reports",
+            group="drones",
+            handler="ingest.drone_consumer:process_batch",
+            description="keeps drone health (last seen, battery, seq gaps, online) current",
+            max_batch=5000,
+        ),
+    ]
+}
