@@ -585,7 +585,7 @@ class LiveHub:
                 if not events:
                     continue
                 futures = [await producer.send(topic, e.payload, key=str(e.alert_id).encode()) for e in events]
-                await asyncio.gather(*futures)
+                await kafka.wait_acked(producer, futures)
                 await sync_to_async(mark_published, thread_sensitive=False)([e.id for e in events])
                 self.stats["relayed"] += len(events)
         finally:

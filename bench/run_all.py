@@ -37,6 +37,11 @@ BENCHMARKS = [
         ["--clients", "10", "--rates", "500", "--seconds", "10", "--repeat", "1"],
     ),
     (
+        "latency.py",
+        "--clients 10 --rates 2000 --seconds 60 --kill-alerts-every 10 --inject-per-s 20 --repeat 3".split(),
+        "--clients 5 --rates 500 --seconds 12 --kill-alerts-every 5 --inject-per-s 10 --repeat 1".split(),
+    ),
+    (
         "fleet_ingest.py",
         ["--seconds", "20", "--repeat", "3", "--lag-seconds", "60"],
         ["--seconds", "5", "--repeat", "1", "--lag-seconds", "15"],
@@ -69,6 +74,12 @@ REAL_BENCHMARKS = [
         "latency.py",
         ["--engines", "real", "--clients", "50", "--rates", "3900", "--seconds", "45", "--repeat", "3"],
         ["--engines", "real", "--clients", "5", "--rates", "500", "--seconds", "8", "--repeat", "1"],
+    ),
+    (
+        "latency.py",
+        "--engines real --clients 10 --rates 2000 --seconds 60 --kill-alerts-every 10 --inject-per-s 20"
+        " --repeat 3".split(),
+        "--engines real --clients 5 --rates 500 --seconds 12 --kill-alerts-every 5 --inject-per-s 10".split(),
     ),
     (
         "es_indexer.py",

@@ -252,6 +252,8 @@ class IngestProducer:
         if self._loop is not loop:
             # The previous loop is gone and its producer with it: nothing to stop.
             self._loop, self._client, self._starting, self._stopping = loop, None, asyncio.Lock(), set()
+        if self._client is not None and kafka.producer_failure(self._client) is not None:
+            self.discard(self._client)  # its sender died: nothing sent through it would be acknowledged
         if self._client is None:
             async with self._starting:
                 if self._client is None:
@@ -316,7 +318,7 @@ async def deliver(batch: Sorted) -> None:
                 )
                 for letter in batch.dead_letters
             ]
-            await asyncio.gather(*acks)
+            await kafka.wait_acked(current, acks)
     except (TimeoutError, KafkaError) as exc:
         if current is not None:
             producer.discard(current)

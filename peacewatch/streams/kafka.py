@@ -6,10 +6,12 @@ cluster: only ``KAFKA_*`` settings differ (bootstrap servers, TLS, SASL).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import ssl
 from typing import Any
 
+from aiokafka.errors import KafkaError
 from django.conf import settings
 
 from peacewatch.logs import log
@@ -64,6 +66,49 @@ def make_producer(**overrides: Any):
     }
     options.update(overrides)
     return AIOKafkaProducer(**options)
+
+
+class ProducerDead(KafkaError):
+    """The producer's sender has stopped for good: nothing sent through it will ever be acknowledged.
+
+    aiokafka ends an idempotent producer's sender on a fatal error, such as
+    OutOfOrderSequenceNumber after batches expired during a whole-cluster
+    outage longer than the request timeout. It fails the batches pending at that
+    moment, but later sends queue up and their futures never complete. Callers
+    treat this as a Kafka error: drop the producer and start a new one.
+    """
+
+
+def producer_failure(producer) -> BaseException | None:
+    """Why ``producer``'s sender stopped, or None while it runs (or before start)."""
+    # aiokafka has no public accessor; this is its one private attribute we read.
+    sender = getattr(producer, "_sender", None)
+    task = getattr(sender, "sender_task", None)
+    if task is None or not task.done():
+        return None
+    if task.cancelled():
+        return ProducerDead("the producer was stopped")
+    return task.exception() or ProducerDead("the producer's sender ended")
+
+
+async def wait_acked(producer, futures) -> None:
+    """Wait until every send future is acknowledged; raise ProducerDead if the producer dies meanwhile.
+
+    Without this, a send made after the sender died waits forever: a consumer
+    would stop committing and HTTP ingest would hold every request to its timeout.
+    """
+    failure = producer_failure(producer)
+    if failure is not None:
+        raise ProducerDead(repr(failure)) from failure
+    acked = asyncio.gather(*futures)
+    sender = producer._sender.sender_task
+    done, _ = await asyncio.wait({acked, sender}, return_when=asyncio.FIRST_COMPLETED)
+    if acked in done:
+        acked.result()
+        return
+    acked.cancel()
+    failure = producer_failure(producer)
+    raise ProducerDead(repr(failure)) from failure
 
 
 def c_extension_in_use() -> bool:

@@ -527,7 +527,7 @@ class ConsumerRunner:
             await producer.send(message.topic, message.value, key=message.key, headers=message.headers or None)
             for message in outcome.messages
         ]
-        await asyncio.gather(*futures)
+        await kafka.wait_acked(producer, futures)
         if outcome.after_delivery is not None:
             await self._in_worker(outcome.after_delivery)
 

@@ -95,7 +95,10 @@ class Load:
         self.partition_of = partial(DefaultPartitioner(), all_partitions=partitions, available=partitions)
         self.queues: list[deque[str]] = [deque() for _ in partitions]  # ready to send, per partition
         self.retries: list[deque[tuple[float, str]]] = [deque() for _ in partitions]  # (when, report id)
-        self.inflight: set[str] = set()
+        self.inflight: dict[str, asyncio.Future] = {}  # report id -> its send's acknowledgement
+        self.producer = None
+        self.replacing: asyncio.Task | None = None
+        self.producers_replaced = 0
         self.acked: set[str] = set()
         self.ever_failed: set[str] = set()
         self.send_attempts = 0
@@ -137,7 +140,7 @@ class Load:
 
     # acknowledgements
     def _done(self, report_id: str, future: asyncio.Future) -> None:
-        self.inflight.discard(report_id)
+        self.inflight.pop(report_id, None)
         error = None if future.cancelled() else future.exception()
         if future.cancelled() or error is not None:
             self._failed(report_id, error or asyncio.CancelledError())
@@ -159,14 +162,16 @@ class Load:
     async def run(self) -> None:
         """Generate on schedule; one sender per partition, so a partition without a leader
         holds up only the drones whose reports go there (as with real drones), not the fleet."""
-        producer = kafka.make_producer()
-        await producer.start()
+        self.producer = kafka.make_producer()
+        await self.producer.start()
         self.started_at = t0 = time.monotonic()
-        senders = [asyncio.create_task(self._sender(producer, p)) for p in range(len(self.queues))]
+        senders = [asyncio.create_task(self._sender(p)) for p in range(len(self.queues))]
         try:
-            while not self.stopping:
+            while not self.stopping or self.replacing:
                 for _ in range(int((time.monotonic() - t0) * self.rate) - self.generated):
                     self._generate()
+                if self.replacing is None and kafka.producer_failure(self.producer) is not None:
+                    self.replacing = asyncio.create_task(self._replace_producer())
                 for sender in senders:
                     if sender.done():
                         sender.result()  # a bug in the generator must fail the test, not stall it
@@ -176,19 +181,53 @@ class Load:
             for sender in senders:
                 sender.cancel()
             await asyncio.gather(*senders, return_exceptions=True)
+            if self.replacing is not None:
+                self.replacing.cancel()
             try:
-                await asyncio.wait_for(producer.stop(), 15)
+                await asyncio.wait_for(self.producer.stop(), 15)
             except Exception:
                 pass
 
-    async def _sender(self, producer, partition: int) -> None:
+    async def _replace_producer(self) -> None:
+        """A producer whose sender died is replaced, as HTTP ingest and the runner replace theirs.
+
+        Only on proof of death (``kafka.producer_failure``), never on mere silence: during an
+        outage a live producer is right to wait. Sends it will never answer are failed now, so
+        the drone re-sends them through the new producer.
+        """
+        dead = self.producer
+        self.producers_replaced += 1
+        for future in list(self.inflight.values()):
+            future.cancel()  # its done-callback books the failure and schedules the retry
+        try:
+            await asyncio.wait_for(dead.stop(), 15)
+        except Exception:
+            pass
+        while True:
+            fresh = kafka.make_producer()
+            try:
+                await fresh.start()
+                break
+            except Exception:  # the cluster is still down: try again, as a drone would
+                try:
+                    await asyncio.wait_for(fresh.stop(), 5)
+                except Exception:
+                    pass
+                await asyncio.sleep(1)
+        self.producer, self.replacing = fresh, None
+
+    async def _sender(self, partition: int) -> None:
         queue, retries = self.queues[partition], self.retries[partition]
         while True:
+            if self.replacing is not None:
+                await asyncio.sleep(0.05)
+                continue
+            producer = self.producer
             now = time.monotonic()
             while retries and retries[0][0] <= now:
                 queue.append(retries.popleft()[1])
             sent = 0
-            while queue:
+            while queue and self.replacing is None:
                 report_id = queue.popleft()
                 key, value = self.payloads[report_id]
                 self.send_attempts += 1
@@ -198,7 +237,7 @@ class Load:
                 except Exception as exc:  # buffer full for 5 s, producer error: the drone retries later
                     self._failed(report_id, exc)
                     break
-                self.inflight.add(report_id)
+                self.inflight[report_id] = future
                 future.add_done_callback(partial(self._done, report_id))
                 sent += 1
                 if sent % 200 == 0:
@@ -228,6 +267,7 @@ class Load:
             "reports_with_a_failed_send": len(self.ever_failed),
             "failure_kinds": dict(self.failure_kinds),
             "max_ack_gap_s": round(self.max_gap, 2),
+            "producers_replaced": self.producers_replaced,
             "injected_citizens": len(self.injected),
         }
 
