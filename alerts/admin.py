@@ -1,3 +1,5 @@
+"""The admin: live alert settings (validated by ``AlertSettings.clean``), alerts read-only."""
+
 from django.contrib import admin
 
 from alerts.models import Alert, AlertAction, AlertSettings, Sighting
@@ -5,7 +7,16 @@ from alerts.models import Alert, AlertAction, AlertSettings, Sighting
 
 @admin.register(AlertSettings)
 class AlertSettingsAdmin(admin.ModelAdmin):
-    list_display = ("__str__", "threshold", "critical_threshold", "updated_at")
+    # The change form validates through AlertSettings.clean (ModelForm runs the
+    # model's full_clean): no critical threshold at or above the alert threshold.
+    list_display = (
+        "__str__",
+        "threshold",
+        "critical_threshold",
+        "min_confidence",
+        "dismissal_quiet_minutes",
+        "updated_at",
+    )
 
     def has_add_permission(self, request):
         return not AlertSettings.objects.exists()
@@ -18,7 +29,7 @@ class SightingInline(admin.TabularInline):
     model = Sighting
     extra = 0
     can_delete = False
-    fields = ("observed_at", "peacescore", "drone_id", "lat", "lon", "report_id")
+    fields = ("observed_at", "peacescore", "drone_id", "lat", "lon", "report_id", "subject")
     readonly_fields = fields
     ordering = ("-observed_at",)
 
@@ -76,6 +87,9 @@ class AlertAdmin(admin.ModelAdmin):
         "raised_at",
         "updated_at",
         "sightings",
+        "quiet_sightings",
+        "citizen_id",
+        "confidence",
         "version",
         "acknowledged_by",
         "acknowledged_at",
@@ -83,6 +97,12 @@ class AlertAdmin(admin.ModelAdmin):
         "closed_at",
     )
     inlines = [AlertActionInline, SightingInline]
+
+    @admin.display(description="sightings after dismissal (quiet, raised no alert)")
+    def quiet_sightings(self, alert: Alert) -> int:
+        # Every sighting while the alert was open added one to ``sightings``;
+        # those recorded during the quiet time after a dismissal did not.
+        return alert.sighting_set.count() - alert.sightings
 
     def has_add_permission(self, request):
         # Alerts come from the stream only; an admin cannot invent one.

@@ -1,8 +1,9 @@
 """The ``alerts`` consumer: reports in, alerts and alert events out.
 
 Pure core over a batch of records (STYLE rule 3): decode, pick the citizens
-below the live threshold, raise or update alerts in one transaction that also
-writes the alert events to the outbox; the runner publishes those events on
+below the live threshold (recognised with at least the live minimum
+confidence), raise or update alerts in one transaction that also writes the
+alert events to the outbox; the runner publishes those events on
 ``peacewatch.alerts`` before it commits the batch's offsets.
 
 Bad records are only counted here (those that could have alerted): the
@@ -64,7 +65,7 @@ def process_batch(records: list[KafkaRecord]) -> BatchOutcome:
             counts["invalid_skipped"] += 1
         else:
             received.append(decoded)
-    observations = services.observations_from(received, threshold)
+    observations = services.observations_from(received, threshold, alert_settings.min_confidence)
     counts["below_threshold"] += len(observations)
     events = services.raise_alerts(observations, alert_settings)
     outcome = outcome_for_events(events)

@@ -19,7 +19,7 @@ class EventLocation(msgspec.Struct):
 
 class AlertPayload(msgspec.Struct):
     id: int
-    kind: str
+    kind: str  # "citizen", or "drone_offline" / "pipeline" (fleet health: no citizen, no peacescore)
     citizen: str | None
     peacescore: float | None
     severity: str

@@ -8,6 +8,7 @@ so two consumers racing on the same citizen can never open two alerts.
 from __future__ import annotations
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 
@@ -41,6 +42,17 @@ class AlertSettings(models.Model):
 
     def __str__(self) -> str:
         return f"alert below {self.threshold:g}, critical below {self.critical_threshold:g}"
+
+    def clean(self) -> None:
+        errors = {}
+        # At or above the alert threshold every alert would be critical: the
+        # severity would tell officers nothing.
+        if None not in (self.threshold, self.critical_threshold) and self.critical_threshold >= self.threshold:
+            errors["critical_threshold"] = f"Must be below the alert threshold ({self.threshold:g})."
+        if self.min_confidence is not None and not 0 <= self.min_confidence <= 1:
+            errors["min_confidence"] = "A recognition confidence is between 0 and 1."
+        if errors:
+            raise ValidationError(errors)
 
     @classmethod
     def load(cls) -> AlertSettings:

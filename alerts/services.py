@@ -1,8 +1,12 @@
 """Alert rules: raising alerts from reports, and the event outbox.
 
 ``raise_alerts`` is the single place a report becomes an alert. It is
-idempotent: a (report, citizen) sighting is recorded once, so a replayed
-batch neither opens a second alert nor counts a sighting twice.
+idempotent: a sighting, keyed by (drone, report, subject), is recorded once,
+so a replayed batch neither opens a second alert nor counts a sighting twice.
+The subject is the citizen's id when the report gives one (CONTRACT v1.1),
+else the name. A subject an officer dismissed stays quiet for the live
+``dismissal_quiet_minutes``: its sightings are recorded on the dismissed
+alert, which stays closed, and counted, but raise nothing.
 """
 
 from __future__ import annotations
@@ -10,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from django.db import connection, transaction
 from django.utils import timezone
@@ -38,29 +42,39 @@ class Observation:
     confidence: float | None = None
 
 
-def observations_from(received: Iterable[Received], threshold: float) -> list[Observation]:
-    """Every citizen below ``threshold`` in the given reports (pure)."""
+def observations_from(
+    received: Iterable[Received], threshold: float, min_confidence: float | None = None
+) -> list[Observation]:
+    """Every citizen below ``threshold`` recognised with at least ``min_confidence`` (pure)."""
     found = []
     for item in received:
         report = item.report
         for citizen in report.citizens:
-            if citizen.peacescore < threshold:
-                found.append(
-                    Observation(
-                        kind=Alert.Kind.CITIZEN,
-                        subject=citizen.name,
-                        citizen=citizen.name,
-                        peacescore=citizen.peacescore,
-                        drone_id=report.drone_id,
-                        lat=report.location.lat,
-                        lon=report.location.lon,
-                        report_id=item.report_id,
-                        observed_at=item.observed_at,
-                        # ``id`` is v1.1 (CONTRACT section 1); read softly while the report struct gains it.
-                        citizen_id=getattr(citizen, "id", None),
-                        confidence=citizen.confidence,
-                    )
+            if citizen.peacescore >= threshold:
+                continue
+            confidence = citizen.confidence
+            # No confidence reported counts as certain: first-wave drones send
+            # none, and a minimum set for the newer recognisers must not
+            # silence every alert of the older ones.
+            if confidence is not None and min_confidence is not None and confidence < min_confidence:
+                continue
+            found.append(
+                Observation(
+                    kind=Alert.Kind.CITIZEN,
+                    # Two people may share a name, and one name may be spelled
+                    # two ways: the recogniser's id, when given, says who it is.
+                    subject=citizen.name if citizen.id is None else citizen.id,
+                    citizen=citizen.name,
+                    peacescore=citizen.peacescore,
+                    drone_id=report.drone_id,
+                    lat=report.location.lat,
+                    lon=report.location.lon,
+                    report_id=item.report_id,
+                    observed_at=item.observed_at,
+                    citizen_id=citizen.id,
+                    confidence=confidence,
                 )
+            )
     return found
 
 
@@ -161,25 +175,62 @@ def raise_alerts(observations: Sequence[Observation], alert_settings: AlertSetti
         for obs in fresh:
             per_subject.setdefault((obs.kind, obs.subject), []).append(obs)
         now = timezone.now()
-        upserted = _upsert_open_alerts(list(per_subject.values()), alert_settings, now, seq)
+        quiet = _quiet_after_dismissal(per_subject, alert_settings.dismissal_quiet_minutes, now)
+        alerting = [group for key, group in per_subject.items() if key not in quiet]
+        upserted = _upsert_open_alerts(alerting, alert_settings, now, seq) if alerting else {}
         touched = {alert_id: CREATED if created else UPDATED for alert_id, created in upserted.values()}
-        _insert_sightings(fresh, upserted)
-        alerts = Alert.objects.select_related("assigned_to", "acknowledged_by", "closed_by").in_bulk(list(touched))
-        events = write_events([(alerts[pk], touched[pk]) for pk in sorted(touched, key=lambda pk: alerts[pk].seq)])
+        _insert_sightings(fresh, {key: alert_id for key, (alert_id, _) in upserted.items()} | quiet)
+        events = []
+        if touched:
+            alerts = Alert.objects.select_related("assigned_to", "acknowledged_by", "closed_by").in_bulk(list(touched))
+            by_seq = sorted(touched, key=lambda pk: alerts[pk].seq)
+            events = write_events([(alerts[pk], touched[pk]) for pk in by_seq])
     # Counted once committed: a rolled-back batch is replayed and counted then.
     for (kind, _subject), (_pk, created) in upserted.items():
         metrics.ALERTS_RAISED.labels(kind, "created" if created else "updated").inc()
+    for kind, subject in quiet:
+        metrics.ALERT_SIGHTINGS_QUIETED.labels(kind).inc(len(per_subject[(kind, subject)]))
     return events
 
 
-def _insert_sightings(fresh: Sequence[Observation], upserted: dict[tuple[str, str], tuple[int, bool]]) -> None:
+def _quiet_after_dismissal(
+    subjects: Iterable[tuple[str, str]], quiet_minutes: int, now: datetime
+) -> dict[tuple[str, str], int]:
+    """(kind, subject) -> its dismissed alert, for subjects still in their quiet time after a dismissal.
+
+    Quiet when the subject's newest alert was dismissed less than
+    ``quiet_minutes`` ago (arrival time, not the drone's clock: a lagging
+    consumer catching up must not re-raise what an officer just dismissed).
+    An alert opened since, or resolved last, means the subject is not quiet.
+    """
+    if not quiet_minutes:
+        return {}
+    wanted = set(subjects)
+    cutoff = now - timedelta(minutes=quiet_minutes)
+    # Every alert that matters changed after the cutoff (the dismissal itself,
+    # or anything raised after it), so the updated_at index bounds this to
+    # the last quiet_minutes of alert activity, however long the history.
+    recent = (
+        Alert.objects.filter(subject__in={subject for _kind, subject in wanted}, updated_at__gte=cutoff)
+        .order_by("id")
+        .values_list("id", "kind", "subject", "status", "closed_at")
+    )
+    newest = {(kind, subject): (pk, status, closed_at) for pk, kind, subject, status, closed_at in recent}
+    return {
+        key: pk
+        for key, (pk, status, closed_at) in newest.items()
+        if key in wanted and status == Alert.Status.DISMISSED and closed_at is not None and closed_at >= cutoff
+    }
+
+
+def _insert_sightings(fresh: Sequence[Observation], alert_ids: dict[tuple[str, str], int]) -> None:
     # Plain executemany: the ORM's bulk_create builds a model per row, which
     # cost more than the rest of the alerts consumer put together.
     table = connection.ops.quote_name(Sighting._meta.db_table)
     dt = connection.ops.adapt_datetimefield_value
     rows = [
         (
-            upserted[(obs.kind, obs.subject)][0],
+            alert_ids[(obs.kind, obs.subject)],
             obs.report_id,
             obs.subject,
             obs.peacescore,
@@ -199,12 +250,20 @@ def _insert_sightings(fresh: Sequence[Observation], upserted: dict[tuple[str, st
 
 
 def _drop_known_sightings(observations: Sequence[Observation]) -> list[Observation]:
+    # A report is (drone_id, report_id) (CONTRACT v1.1): two drones may send the same
+    # report_id. Both columns in the filter so the unique index, which leads with
+    # drone_id, finds the rows; the set below keeps only the exact triples.
+    drone_ids = {obs.drone_id for obs in observations}
     report_ids = {obs.report_id for obs in observations}
-    known = set(Sighting.objects.filter(report_id__in=report_ids).values_list("report_id", "subject").iterator())
-    seen: set[tuple[str, str]] = set()
+    known = set(
+        Sighting.objects.filter(drone_id__in=drone_ids, report_id__in=report_ids)
+        .values_list("drone_id", "report_id", "subject")
+        .iterator()
+    )
+    seen: set[tuple[str, str, str]] = set()
     fresh = []
     for obs in observations:
-        key = (obs.report_id, obs.subject)
+        key = (obs.drone_id, obs.report_id, obs.subject)
         if key not in known and key not in seen:
             seen.add(key)
             fresh.append(obs)
@@ -271,6 +330,7 @@ def _upsert_open_alerts(
                 peacescore = CASE WHEN {table}.peacescore IS NULL OR excluded.peacescore < {table}.peacescore
                                   THEN excluded.peacescore ELSE {table}.peacescore END,
                 severity = CASE WHEN excluded.severity = 'critical' THEN 'critical' ELSE {table}.severity END,
+                citizen = CASE WHEN {newer} THEN excluded.citizen ELSE {table}.citizen END,
                 drone_id = CASE WHEN {newer} THEN excluded.drone_id ELSE {table}.drone_id END,
                 lat = CASE WHEN {newer} THEN excluded.lat ELSE {table}.lat END,
                 lon = CASE WHEN {newer} THEN excluded.lon ELSE {table}.lon END,

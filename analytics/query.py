@@ -1,7 +1,7 @@
 """The analysts' query, defined once, validated once, run by either engine.
 
 A :class:`Query` is what the UI, the API and saved queries hold: filters
-(time, drones, citizen, words, peacescore, area, alerts only), the
+(time, drones, citizen, words, peacescore, area, alerts only, clock skew), the
 aggregations wanted and the page of hits. :func:`parse_query` turns JSON into
 one, or a :class:`QueryError` naming the bad field; :func:`plan` resolves it
 against a clock and the alert threshold into a :class:`Plan`, the plain data
@@ -68,7 +68,11 @@ class TimeRange(Strict):
 
 
 class CitizenFilter(Strict):
-    name: Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+    """One of: ``name``, every sighting under that name (exact or prefix), whoever it was; or
+    ``key``, one person as top lists count them (see :func:`citizen_key`), whatever name they went by."""
+
+    name: Annotated[str, msgspec.Meta(min_length=1, max_length=200)] | None = None
+    key: Annotated[str, msgspec.Meta(min_length=1, max_length=200)] | None = None
     match: Literal["exact", "prefix"] = "exact"
 
 
@@ -108,6 +112,9 @@ class Query(Strict):
     score: ScoreRange | None = None
     area: Area | None = None
     alerts_only: bool = False
+    # Only reports flagged clock_skew (true: the drone's clock ran ahead, the time is the broker's) or only
+    # those not flagged (false); both when absent.
+    clock_skew: bool | None = None
     aggs: list[Literal["histogram", "top_citizens", "top_drones", "top_words", "score", "grid"]] = []
     top: Annotated[int, msgspec.Meta(ge=1, le=MAX_TOP)] = 10
     grid_precision: Annotated[int, msgspec.Meta(ge=0, le=MAX_GRID_PRECISION)] | None = None
@@ -178,6 +185,11 @@ def _check(query: Query) -> None:
             raise QueryError("area.box", "south must not be greater than north")
         if box and box.west > box.east:
             raise QueryError("area.box", "west must not be greater than east")
+    citizen = query.citizen
+    if citizen and (citizen.name is None) == (citizen.key is None):
+        raise QueryError("citizen", "give exactly one of name or key")
+    if citizen and citizen.key is not None and citizen.match != "exact":
+        raise QueryError("citizen.match", "a key matches exactly; prefix is for names")
     if query.words and not (query.words.any or query.words.all):
         raise QueryError("words", "give words in any or all")
     if query.after is not None:
@@ -196,6 +208,7 @@ class Plan(msgspec.Struct, frozen=True):
     interval_ms: int
     drones: tuple[str, ...]
     citizen: str | None
+    citizen_field: Literal["name", "key"]  # which of a sighting's two the filter compares
     citizen_prefix: bool
     words_any: tuple[str, ...]  # word tokens (see analytics.tokens)
     words_all: tuple[str, ...]
@@ -204,13 +217,14 @@ class Plan(msgspec.Struct, frozen=True):
     box: tuple[float, float, float, float] | None  # south, west, north, east
     circle: tuple[float, float, float] | None  # lat, lon, radius_m
     below: float | None  # alerts only: some citizen's score below this threshold
+    clock_skew: bool | None  # only reports with this clock_skew flag; None: any
     threshold: float  # for the hits' ``alert`` flag
     aggs: tuple[str, ...]
     top: int
     grid_precision: int
     size: int
     newest_first: bool
-    after: tuple[int, str] | None
+    after: tuple[int, str, str] | None  # (observed_at ms, report_id, drone_id) of the last hit seen
     # False when only the hits are wanted (an export's later pages): no total to count.
     count_total: bool = True
 
@@ -227,6 +241,7 @@ class Plan(msgspec.Struct, frozen=True):
             or self.box
             or self.circle
             or self.below is not None
+            or self.clock_skew is not None
         )
 
 
@@ -257,7 +272,8 @@ def plan(query: Query, *, now: datetime | None = None, threshold: float = 20.0) 
         interval=interval,
         interval_ms=interval_ms,
         drones=tuple(sorted(set(query.drones))),
-        citizen=query.citizen.name if query.citizen else None,
+        citizen=(query.citizen.name or query.citizen.key) if query.citizen else None,
+        citizen_field="key" if query.citizen and query.citizen.key is not None else "name",
         citizen_prefix=bool(query.citizen and query.citizen.match == "prefix"),
         words_any=tuple(sorted({word_token(w) for w in words.any})),
         words_all=tuple(sorted({word_token(w) for w in words.all})),
@@ -266,6 +282,7 @@ def plan(query: Query, *, now: datetime | None = None, threshold: float = 20.0) 
         box=box,
         circle=circle,
         below=threshold if query.alerts_only else None,
+        clock_skew=query.clock_skew,
         threshold=threshold,
         aggs=tuple(query.aggs),
         top=query.top,
@@ -316,21 +333,25 @@ def iso(ms: int) -> str:
     return datetime.fromtimestamp(ms / 1000, tz=UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-# --- Cursors: (time, report id) of the last hit, opaque to clients --------------
+# --- Cursors: (time, report id, drone id) of the last hit, opaque to clients -----
+#
+# Hits are ordered by time, then by the report's identity (CONTRACT v1.1: the pair
+# drone_id, report_id): two drones may send the same report_id at the same
+# millisecond, and a cursor without the drone would skip the second one.
 
 
-def encode_cursor(ts_ms: int, report_id: str) -> str:
-    raw = msgspec.json.encode([ts_ms, report_id])
+def encode_cursor(ts_ms: int, report_id: str, drone_id: str) -> str:
+    raw = msgspec.json.encode([ts_ms, report_id, drone_id])
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str) -> tuple[int, str]:
+def decode_cursor(cursor: str) -> tuple[int, str, str]:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        ts_ms, report_id = msgspec.json.decode(raw, type=tuple[int, str])
+        ts_ms, report_id, drone_id = msgspec.json.decode(raw, type=tuple[int, str, str])
     except (ValueError, msgspec.DecodeError):
         raise QueryError("after", "not a cursor this API returned") from None
-    return ts_ms, report_id
+    return ts_ms, report_id, drone_id
 
 
 # --- Geotiles, as Elasticsearch's geotile_grid computes them ----------------------
@@ -369,6 +390,28 @@ def top_buckets(counts: Mapping[str, int] | Iterable[tuple[str, int]], size: int
     items = counts.items() if isinstance(counts, Mapping) else counts
     ranked = sorted(((k, n) for k, n in items if n > 0), key=lambda kv: (-kv[1], kv[0]))
     return [{"key": k, "count": n} for k, n in ranked[:size]]
+
+
+def top_citizen_buckets(counts: Mapping[str, int], names: Mapping[str, str], size: int) -> list[dict]:
+    """Top citizens by key, each with the name to show for it (see :func:`display_names`)."""
+    return [{"key": b["key"], "name": names[b["key"]], "count": b["count"]} for b in top_buckets(counts, size)]
+
+
+def display_names(name_counts: Mapping[tuple[str, str], int]) -> dict[str, str]:
+    """For each citizen key, the name it was most often seen under; ties to the first name in order.
+
+    The most frequent rather than the latest name: one misrecognised name on
+    the last sighting does not rename the person, and both engines can count
+    it (a terms aggregation under the key; the embedded rollups keep counts
+    per key and name) where "latest" would need a per-sighting time in every
+    nested citizen. It is the name within the query's matches, like the counts.
+    """
+    best: dict[str, tuple[int, str]] = {}
+    for (key, name), n in name_counts.items():
+        held = best.get(key)
+        if held is None or (-n, name) < (-held[0], held[1]):
+            best[key] = (n, name)
+    return {key: name for key, (_, name) in best.items()}
 
 
 def histogram_buckets(counts: Mapping[int, int], p: Plan) -> list[dict]:
@@ -427,29 +470,46 @@ def score_bin(score: float) -> int:
 
 
 def hit(
-    report: dict, *, report_id: str, ts_ms: int, time_source: str, threshold: float, citizens: list | None = None
+    report: dict,
+    *,
+    report_id: str,
+    ts_ms: int,
+    time_source: str,
+    clock_skew: bool,
+    threshold: float,
+    citizens: list | None = None,
 ) -> dict:
     """One result row, the same shape from both engines."""
     people = citizens if citizens is not None else distinct_citizens(report.get("citizens", []))
     location = report.get("location", {})
+    drone_id = report.get("drone_id")
     return {
         "report_id": report_id,
         "observed_at": iso(ts_ms),
         "time_source": time_source,
-        "drone_id": report.get("drone_id"),
+        "clock_skew": clock_skew,
+        "drone_id": drone_id,
         "location": {"lat": location.get("lat"), "lon": location.get("lon")},
-        "citizens": [{"name": c["name"], "peacescore": c["peacescore"]} for c in people],
+        "citizens": [{"name": c["name"], "key": citizen_key(c), "peacescore": c["peacescore"]} for c in people],
         "words": report.get("words", []),
         "alert": any(c["peacescore"] < threshold for c in people),
-        "cursor": encode_cursor(ts_ms, report_id),
+        "cursor": encode_cursor(ts_ms, report_id, drone_id),
     }
 
 
+def citizen_key(citizen: dict) -> str:
+    """Who a sighting is of, for top lists and timelines (CONTRACT v1.1): the subject id when the
+    recognition system gave one, else the name (two people can share a name, one person can be
+    recognised under two spellings)."""
+    subject = citizen.get("id")
+    return subject if isinstance(subject, str) and subject else citizen["name"]
+
+
 def distinct_citizens(citizens: Iterable[dict]) -> list[dict]:
-    """One entry per name, the first seen: a name twice in a report is one sighting."""
+    """One entry per citizen key, the first seen: a person twice in a report is one sighting."""
     seen: dict[str, dict] = {}
     for c in citizens:
-        seen.setdefault(c["name"], c)
+        seen.setdefault(citizen_key(c), c)
     return list(seen.values())
 
 

@@ -1,8 +1,15 @@
 """Re-indexing: rebuild an analytics engine from the other store, or from Kafka.
 
 Both paths write through the engine's own ``index``, which is idempotent by
-report id, so a re-index can be stopped and run again, or run while the
-indexer consumer keeps writing, without duplicating anything.
+(drone_id, report_id), so a re-index can be stopped and run again, or run while
+the indexer consumer keeps writing, without duplicating anything. A report the
+target holds with other content is a conflict, counted as bad and not written.
+A copy out of Elasticsearch rebuilds each report from its stored document, not
+its original bytes: into a target that already holds some of those reports as
+received (from the topic), they count as conflicts, and the target keeps its own.
+What ingest decided about a report's time is copied, not judged again
+(:func:`analytics.store.base.received_again`): a report flagged ``clock_skew``
+stays flagged, at its broker time, whatever ``MAX_CLOCK_SKEW_S`` says now.
 
 - :func:`from_store` copies every report (since a time) from one store to the
   other: the embedded file into Elasticsearch when a force outgrows one

@@ -8,13 +8,15 @@ Result shape (the same from both engines)::
     {"engine": "embedded", "took_ms": 12,
      "query": {"from": ISO, "to": ISO, "interval": "15m", "grid_precision": 14},
      "total": 1234,
-     "hits": [{"report_id", "observed_at", "time_source", "drone_id",
-               "location": {"lat", "lon"}, "citizens": [{"name", "peacescore"}],
+     "hits": [{"report_id", "observed_at", "time_source", "clock_skew", "drone_id",
+               "location": {"lat", "lon"}, "citizens": [{"name", "key", "peacescore"}],
                "words": [...], "alert": bool, "cursor": str}],
      "next": cursor or None,          # pass as "after" for the next page
+     # A hit is one report: (drone_id, report_id) is its identity, report_id alone may repeat.
      "aggregations": {
         "histogram": {"interval": "15m", "buckets": [{"key": ISO, "count"}]},
-        "top_citizens": [{"key", "count"}], "top_drones": [...], "top_words": [...],
+        "top_citizens": [{"key", "name", "count"}],   # key: the id if given, else the name
+        "top_drones": [{"key", "count"}], "top_words": [...],
         "score": {"count", "min", "max", "avg", "percentiles": {"50": v, ...}},
         "grid": {"precision": z, "cells": [{"key": "z/x/y", "count", "bounds": {...}}]}}}
 """

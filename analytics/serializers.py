@@ -122,19 +122,38 @@ _BUCKETS = {
     "type": "array",
     "items": {"type": "object", "properties": {"key": {"type": "string"}, "count": {"type": "integer"}}},
 }
+_CITIZEN_BUCKETS = {
+    "type": "array",
+    "items": {
+        "type": "object",
+        "properties": {
+            "key": {"type": "string", "description": "the citizen's id when reports gave one, else the name"},
+            "name": {"type": "string", "description": "the name most often seen for this key among the matches"},
+            "count": {"type": "integer"},
+        },
+    },
+}
 _HIT = {
     "type": "object",
     "properties": {
         "report_id": {"type": "string"},
         "observed_at": {"type": "string", "format": "date-time"},
         "time_source": {"type": "string", "description": "drone (sent_at) or broker (Kafka record time)"},
+        "clock_skew": {
+            "type": "boolean",
+            "description": "sent_at ran more than MAX_CLOCK_SKEW_S ahead of the broker time, which was used instead",
+        },
         "drone_id": {"type": "string"},
         "location": {"type": "object", "properties": {"lat": {"type": "number"}, "lon": {"type": "number"}}},
         "citizens": {
             "type": "array",
             "items": {
                 "type": "object",
-                "properties": {"name": {"type": "string"}, "peacescore": {"type": "number"}},
+                "properties": {
+                    "name": {"type": "string"},
+                    "key": {"type": "string", "description": "id when the report gave one, else the name"},
+                    "peacescore": {"type": "number"},
+                },
             },
         },
         "words": {"type": "array", "items": {"type": "string"}},
@@ -168,7 +187,7 @@ SEARCH_RESULT_SCHEMA = {
                     "type": "object",
                     "properties": {"interval": {"type": "string"}, "buckets": _BUCKETS},
                 },
-                "top_citizens": _BUCKETS,
+                "top_citizens": _CITIZEN_BUCKETS,
                 "top_drones": _BUCKETS,
                 "top_words": _BUCKETS,
                 "score": {

@@ -16,7 +16,7 @@ from alerts.views import CITY_BOUNDS
 from analytics.search import current_threshold
 from peacewatch.roles import ANALYST, role_required
 
-MAX_NAME_LENGTH = 200  # analytics.query.CitizenFilter
+MAX_NAME_LENGTH = 200  # analytics.query.CitizenFilter (names and keys)
 
 
 analyst_required = role_required(ANALYST, "Only analysts can open the analytics pages.")
@@ -43,10 +43,17 @@ def analytics(request: HttpRequest) -> HttpResponse:
 
 @analyst_required
 def citizen_timeline(request: HttpRequest) -> HttpResponse:
-    """Where and when one citizen was seen, oldest first, with their scores."""
+    """Where and when one citizen was seen, oldest first, with their scores.
+
+    ``?name=`` alone: every sighting under that name. With ``&key=`` (as the
+    top list links): that one person, by id when the recognition system gave
+    one, whatever names they were seen under; ``name`` is then the one shown.
+    """
     name = request.GET.get("name", "").strip()[:MAX_NAME_LENGTH]
-    config = {**page_config(request), "citizen": name}
-    return render(request, "analytics/citizen.html", {"analytics_config": config, "citizen": name})
+    key = request.GET.get("key", "").strip()[:MAX_NAME_LENGTH]
+    config = {**page_config(request), "citizen": name, "citizen_key": key}
+    context = {"analytics_config": config, "citizen": name, "citizen_key": key}
+    return render(request, "analytics/citizen.html", context)
 
 
 @login_required

@@ -26,6 +26,8 @@ HEALTH_FIELDS = (
     "last_seq",
     "reports_received",
     "reports_missing",
+    "reports_clock_skew",
+    "in_storm",
 )
 EDITABLE_FIELDS = ("name", "squad")
 
@@ -79,6 +81,7 @@ class DroneAdmin(admin.ModelAdmin):
         "battery_pct",
         "reports_received",
         "reports_missing",
+        "reports_clock_skew",
     )
     list_filter = ("status", "online", "squad", BatteryFilter)
     search_fields = ("drone_id", "name", "squad")

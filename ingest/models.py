@@ -2,7 +2,8 @@
 
 Registry fields (name, squad, status, token) change only through the verbs in
 ``ingest/fleet.py``; health fields are written by the ``drones`` consumer
-(``ingest/health.py``) from the report stream. ``UnknownDrone`` counts reports
+(``ingest/health.py``) from the report stream, and by offline detection
+(``alerts/fleet.py``). ``UnknownDrone`` counts reports
 whose ``drone_id`` nobody registered, so admins can register or investigate them.
 """
 
@@ -56,8 +57,19 @@ class Drone(models.Model):
     last_seq = models.BigIntegerField(null=True, blank=True)
     reports_received = models.BigIntegerField(default=0)
     reports_missing = models.BigIntegerField(default=0, help_text="Counted from gaps in seq.")
+    reports_clock_skew = models.BigIntegerField(
+        default=0,
+        help_text="Reports whose sent_at ran more than MAX_CLOCK_SKEW_S ahead of their Kafka time "
+        "(the Kafka time was used): a drone clock to fix.",
+    )
     online = models.BooleanField(default=False, db_index=True)
     offline_since = models.DateTimeField(null=True, blank=True)
+    # Written by offline detection only (alerts/fleet.py), never by the drones consumer.
+    in_storm = models.BooleanField(
+        default=False,
+        help_text="Went silent in a fleet silence storm: covered by the one pipeline alert, "
+        "no drone_offline alert of its own.",
+    )
 
     objects = DroneQuerySet.as_manager()
 

@@ -14,6 +14,11 @@ Strict core, lenient telemetry: a report whose ``drone_id``, ``location``,
 bad; an optional telemetry field that breaks its rule is dropped from the
 decoded report (the raw bytes keep it) and named in ``Received.dropped``, so a
 faulty sensor never silences the citizens in the report.
+
+Time (v1.1): a ``sent_at`` more than ``MAX_CLOCK_SKEW_S`` ahead of the record's
+broker timestamp is a drone clock running fast, not a report from the future:
+the broker time is used instead and ``Received.clock_skew`` says so. A
+``sent_at`` behind the broker time is trusted (a drone may send buffered reports late).
 """
 
 from __future__ import annotations
@@ -35,12 +40,26 @@ EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
 LATEST = datetime(2200, 1, 1, tzinfo=UTC)
 _EARLIEST_MS = int(EARLIEST.timestamp() * 1000)
 _LATEST_MS = int(LATEST.timestamp() * 1000)
+DEFAULT_MAX_CLOCK_SKEW_S = 300
+# MAX_CLOCK_SKEW_S in milliseconds. A module value set from the settings at
+# start-up (``ingest.apps``), not a settings lookup per record: decode_report
+# is on the hot path of every consumer.
+_max_skew_ms = DEFAULT_MAX_CLOCK_SKEW_S * 1000.0
+
+
+def set_max_clock_skew(seconds: float) -> None:
+    """How far ``sent_at`` may run ahead of the broker time before it is not trusted."""
+    global _max_skew_ms
+    _max_skew_ms = seconds * 1000.0
+
 
 DroneId = Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._-]+$")]
 Lat = Annotated[float, msgspec.Meta(ge=-90, le=90)]
 Lon = Annotated[float, msgspec.Meta(ge=-180, le=180)]
 Score = Annotated[float, msgspec.Meta(ge=0, le=100)]
 Name = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+# v1.1 ``citizens[].id``: the recognition system's stable id of a person (two people may share a name).
+SubjectId = Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:-]+$")]
 Word = Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
 ShortText = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
 AwareDatetime = Annotated[datetime, msgspec.Meta(tz=True)]
@@ -60,6 +79,7 @@ class Citizen(msgspec.Struct, omit_defaults=True):
     name: Name
     peacescore: Score
     confidence: Annotated[float, msgspec.Meta(ge=0, le=1)] | None = None
+    id: SubjectId | None = None
 
 
 class Report(msgspec.Struct, omit_defaults=True, kw_only=True):
@@ -132,6 +152,9 @@ class Received(msgspec.Struct):
     # Telemetry fields that broke their rule and were left out of ``report``
     # (names as in TELEMETRY); a store may flag the report with them.
     dropped: tuple[str, ...] = ()
+    # sent_at was more than MAX_CLOCK_SKEW_S ahead of the broker time, so
+    # observed_at is the broker time (time_source "broker"), not sent_at.
+    clock_skew: bool = False
 
 
 _decoder = msgspec.json.Decoder(Report)
@@ -192,9 +215,11 @@ def decode_report(raw: bytes | None, *, timestamp_ms: int | None = None) -> Rece
         if not EARLIEST <= observed_at < LATEST:
             window = f"{EARLIEST:%Y-%m-%d}..{LATEST:%Y-%m-%d}"
             return ReportError("schema", f"sent_at {report.sent_at.isoformat()} is outside {window} - at `$.sent_at`")
-        time_source = "drone"
+        time_source, clock_skew = "drone", False
+        if _known(timestamp_ms) and observed_at.timestamp() * 1000 - timestamp_ms > _max_skew_ms:
+            observed_at, time_source, clock_skew = broker_time(timestamp_ms), "broker", True
     else:
-        observed_at, time_source = _broker_time(timestamp_ms), "broker"
+        observed_at, time_source, clock_skew = broker_time(timestamp_ms), "broker", False
     return Received(
         report=report,
         report_id=report.report_id or derive_report_id(raw),
@@ -202,6 +227,7 @@ def decode_report(raw: bytes | None, *, timestamp_ms: int | None = None) -> Rece
         time_source=time_source,
         raw=raw,
         dropped=dropped,
+        clock_skew=clock_skew,
     )
 
 
@@ -271,9 +297,14 @@ def _depth_exceeds(brackets: bytes, limit: int) -> bool:
     return bool(brackets)
 
 
-def _broker_time(timestamp_ms: int | None) -> datetime:
-    """The record's broker time; arrival time when it is missing or outside the window."""
-    if isinstance(timestamp_ms, int) and _EARLIEST_MS <= timestamp_ms < _LATEST_MS:
+def _known(timestamp_ms: int | None) -> bool:
+    """Whether a record timestamp is a real time: 0 and below mean none (Kafka's -1, or never set)."""
+    return isinstance(timestamp_ms, int) and _EARLIEST_MS < timestamp_ms < _LATEST_MS
+
+
+def broker_time(timestamp_ms: int | None) -> datetime:
+    """The record's broker time; arrival time (now) when it is missing or outside the window."""
+    if _known(timestamp_ms):
         return datetime.fromtimestamp(timestamp_ms / 1000, tz=UTC)
     return datetime.now(tz=UTC)
 

@@ -33,7 +33,7 @@ KAFKA_CONSUMERS: dict[str, ConsumerSpec] = {
             name="drones",
             topic="reports",
             group="drones",
-            handler="ingest.drone_consumer:process_batch",
+            handler="alerts.fleet:process_batch",
             description="keeps drone health (last seen, battery, seq gaps, online) current",
             max_batch=5000,
         ),

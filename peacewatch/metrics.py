@@ -92,6 +92,11 @@ ALERT_LATENCY = Histogram(
     "From a new alert's observed_at (the report's time) to its frame sent on a WebSocket, per client.",
     buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120, 300),
 )
+ALERT_SIGHTINGS_QUIETED = Counter(
+    "peacewatch_alert_sightings_quieted_total",
+    "Sightings that raised no alert because an officer dismissed the subject's alert within the quiet time, by kind.",
+    ["kind"],
+)
 WEBSOCKET_CLIENTS = Gauge(
     "peacewatch_websocket_clients",
     "Officers' WebSocket connections open on /ws/alerts/, all web processes.",

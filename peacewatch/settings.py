@@ -254,6 +254,12 @@ ALERT_DISMISSAL_QUIET_MINUTES_DEFAULT = env_int("ALERT_DISMISSAL_QUIET_MINUTES",
 # Reports come every minute: three silent minutes make a drone offline.
 DRONE_OFFLINE_AFTER_S = env_int("DRONE_OFFLINE_AFTER_S", 180, minimum=1)
 DRONE_OFFLINE_CHECK_EVERY_S = env_float("DRONE_OFFLINE_CHECK_EVERY_S", 30.0, minimum=1)
+# Fleet silence storm: when at least this share of the online fleet, and at least this many drones,
+# go quiet at once, the pipeline is the likely cause: one pipeline alert instead of one per drone.
+FLEET_SILENCE_STORM_FRACTION = env_float("FLEET_SILENCE_STORM_FRACTION", 0.5, minimum=0.01)
+if FLEET_SILENCE_STORM_FRACTION > 1:
+    raise ImproperlyConfigured(f"FLEET_SILENCE_STORM_FRACTION={FLEET_SILENCE_STORM_FRACTION} must be at most 1")
+FLEET_SILENCE_STORM_MIN_DRONES = env_int("FLEET_SILENCE_STORM_MIN_DRONES", 10, minimum=2)
 
 # --- Drone registry and HTTP ingest ---------------------------------------------
 # A drone below this battery level is drawn and filtered as low battery.
@@ -264,6 +270,9 @@ INGEST_RATE_PER_S = env_float("INGEST_RATE_PER_S", 20.0, minimum=0.01)
 INGEST_BURST = env_int("INGEST_BURST", 40, minimum=1)
 # How long an ingest request waits for Kafka to acknowledge before answering 503.
 INGEST_KAFKA_TIMEOUT_S = env_float("INGEST_KAFKA_TIMEOUT_S", 5.0, minimum=0.1)
+# A report's sent_at more than this ahead of its Kafka record time is a fast drone clock:
+# the record time is used and the report flagged clock_skew (CONTRACT section 1, Time).
+MAX_CLOCK_SKEW_S = env_int("MAX_CLOCK_SKEW_S", 300, minimum=0)
 
 # --- Analytics ------------------------------------------------------------------
 ELASTICSEARCH_URL = env_url("ELASTICSEARCH_URL", schemes=("http", "https"))
@@ -315,7 +324,7 @@ OUTBOX_KEEP_HOURS = env_int("OUTBOX_KEEP_HOURS", 24, minimum=1)
 # Analysts' export files (VAR_DIR/exports) are deleted with their rows after this.
 EXPORT_KEEP_HOURS = env_int("EXPORT_KEEP_HOURS", 48, minimum=1)
 CELERY_BEAT_SCHEDULE = {
-    "detect-offline-drones": {"task": "ingest.detect_offline_drones", "schedule": DRONE_OFFLINE_CHECK_EVERY_S},
+    "detect-offline-drones": {"task": "alerts.detect_offline_drones", "schedule": DRONE_OFFLINE_CHECK_EVERY_S},
     "prune-alert-outbox": {"task": "alerts.prune_outbox", "schedule": 3600.0},
     "prune-exports": {"task": "analytics.prune_exports", "schedule": 3600.0},
     # Elasticsearch only: drops daily indices past ELASTICSEARCH_RETENTION_DAYS (idempotent, so hourly).

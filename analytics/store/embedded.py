@@ -7,9 +7,20 @@ words heard.
 WAL mode lets the web server read while the indexer writes; writers take the
 lock at BEGIN IMMEDIATE and wait on busy_timeout rather than fail.
 
-Idempotency: ``report_id`` is unique; a batch first drops ids already stored,
-inside the write transaction, so replays and concurrent indexers store each
-report once.
+Idempotency: (``report_id``, ``drone_id``) is unique (CONTRACT v1.1). A batch
+first looks up the keys already stored, inside the write transaction, so
+replays and concurrent indexers store each report once; a key stored with
+other bytes than the incoming report's is a conflict, refused, never an
+overwrite. Citizens are keyed by their id when the report gave one, else by
+name (:func:`analytics.query.citizen_key`).
+
+Time (CONTRACT v1.1): ``ts`` is the report's observed time, ``time_source``
+where it came from, and ``clock_skew`` says the drone's ``sent_at`` ran too far
+ahead, so ``ts`` is the broker time (``raw`` keeps the drone's claim).
+``dropped`` names the telemetry fields ingest left out as invalid.
+
+A file from schema version 2 (report ids unique alone, citizens by name) is
+migrated when opened: see :func:`migrate_v2`.
 """
 
 from __future__ import annotations
@@ -22,15 +33,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from analytics.query import Plan, tile_xy
-from analytics.store.base import IndexResult
+from analytics.store.base import CONFLICT, AmbiguousReportId, IndexResult, Refused, conflict_detail, received_again
 from analytics.tokens import word_token
 from ingest.reports import Received, decode_report
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS reports (
     id INTEGER PRIMARY KEY,
-    report_id TEXT NOT NULL UNIQUE,
+    report_id TEXT NOT NULL,
     ts INTEGER NOT NULL,            -- observed_at, epoch milliseconds UTC
     drone_id TEXT NOT NULL,
     lat REAL NOT NULL,
@@ -41,22 +52,31 @@ CREATE TABLE IF NOT EXISTS reports (
     n_citizens INTEGER NOT NULL,
     tokens TEXT NOT NULL,           -- distinct word tokens, space separated (top-words of a filtered set)
     time_source TEXT NOT NULL,      -- 'drone' (sent_at) or 'broker' (record timestamp)
+    clock_skew INTEGER NOT NULL,    -- 1: sent_at ran ahead of the broker time, ts is the broker time
+    dropped TEXT NOT NULL,          -- telemetry fields dropped as invalid, space separated ('' for none)
     stored_at INTEGER NOT NULL,
-    raw TEXT NOT NULL               -- the report exactly as received
+    raw TEXT NOT NULL,              -- the report exactly as received
+    -- The identity (CONTRACT v1.1); report id first, so a lookup by report id alone uses it too.
+    UNIQUE (report_id, drone_id)
 );
 CREATE INDEX IF NOT EXISTS reports_ts ON reports (ts);
 CREATE INDEX IF NOT EXISTS reports_drone_ts ON reports (drone_id, ts);
--- Clustered by (name, ts): a citizen's timeline is one contiguous range.
--- A name twice in one report is one sighting, the first one.
+-- Clustered by (key, ts): a citizen's timeline is one contiguous range. The
+-- key is the citizen's id when the report gave one, else the name; a key twice
+-- in one report is one sighting, the first one.
 CREATE TABLE IF NOT EXISTS citizens (
-    name TEXT NOT NULL,
+    key TEXT NOT NULL,
     ts INTEGER NOT NULL,
     report INTEGER NOT NULL,
+    name TEXT NOT NULL,
     score REAL NOT NULL,
-    PRIMARY KEY (name, ts, report)
+    PRIMARY KEY (key, ts, report)
 ) WITHOUT ROWID;
--- Aggregations over a filtered set of reports start from report ids.
-CREATE INDEX IF NOT EXISTS citizens_report ON citizens (report, score);
+-- Aggregations over a filtered set of reports start from report ids (the key
+-- comes with the primary key, so top lists and scores read this index alone).
+CREATE INDEX IF NOT EXISTS citizens_report ON citizens (report, score, name);
+-- Filters by name (every sighting under a name, whoever it was): a range per name.
+CREATE INDEX IF NOT EXISTS citizens_name ON citizens (name, ts, score);
 -- Which reports heard which words: a contentless full-text index (rowid =
 -- reports.id) is ~20x cheaper to write than one row per word and answers
 -- "any of" / "all of" directly. Each word is one token (see word_token).
@@ -70,9 +90,10 @@ CREATE VIRTUAL TABLE IF NOT EXISTS words USING fts5(
 CREATE TABLE IF NOT EXISTS roll_count (
     level INTEGER NOT NULL, bucket INTEGER NOT NULL, n INTEGER NOT NULL,
     PRIMARY KEY (level, bucket)) WITHOUT ROWID;
+-- Per citizen key and name: the counts of a key, and the name to show for it.
 CREATE TABLE IF NOT EXISTS roll_citizen (
-    level INTEGER NOT NULL, bucket INTEGER NOT NULL, key TEXT NOT NULL, n INTEGER NOT NULL,
-    PRIMARY KEY (level, bucket, key)) WITHOUT ROWID;
+    level INTEGER NOT NULL, bucket INTEGER NOT NULL, key TEXT NOT NULL, name TEXT NOT NULL, n INTEGER NOT NULL,
+    PRIMARY KEY (level, bucket, key, name)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS roll_word (
     level INTEGER NOT NULL, bucket INTEGER NOT NULL, key TEXT NOT NULL, n INTEGER NOT NULL,
     PRIMARY KEY (level, bucket, key)) WITHOUT ROWID;
@@ -104,6 +125,94 @@ class StoreSchemaError(RuntimeError):
     pass
 
 
+def _statements(script: str) -> Iterator[str]:
+    """The statements of ``script`` one by one (``executescript`` would commit an open transaction)."""
+    pending = ""
+    for line in script.splitlines(keepends=True):
+        pending += line
+        if sqlite3.complete_statement(pending):
+            yield pending
+            pending = ""
+
+
+# Version 2 -> 3, in SQL over what the file holds. Citizens are read again from
+# the stored reports: drones may already have sent ids, which version 2 kept in
+# the raw report but ignored.
+_LEVELS = f"(SELECT {FIVE_MINUTES} AS level UNION ALL SELECT {HOUR})"
+MIGRATE_V2 = (
+    # Out of the way, with their indexes, so the current SCHEMA creates the new layout.
+    "DROP INDEX reports_ts",
+    "DROP INDEX reports_drone_ts",
+    "DROP INDEX citizens_report",
+    "ALTER TABLE reports RENAME TO reports_v2",
+    "ALTER TABLE citizens RENAME TO citizens_v2",
+    "ALTER TABLE roll_citizen RENAME TO roll_citizen_v2",
+    None,  # the current SCHEMA
+    # Same row ids (the full-text index refers to them). Version 2 trusted every
+    # sent_at, so no report was flagged clock_skew; which telemetry it dropped
+    # the decoder says again from the raw report (telemetry_dropped, see migrate_v2).
+    """INSERT INTO reports
+       SELECT id, report_id, ts, drone_id, lat, lon, x16, y16, min_score, n_citizens, tokens, time_source,
+              0, telemetry_dropped(raw), stored_at, raw
+       FROM reports_v2""",
+    # INSERT OR IGNORE in array order (json_each.key is the index in the array): a citizen key
+    # twice in a report keeps its first sighting.
+    """INSERT OR IGNORE INTO citizens (key, ts, report, name, score)
+       SELECT coalesce(CASE WHEN json_type(c.value, '$.id') = 'text' THEN nullif(json_extract(c.value, '$.id'), '') END,
+                       json_extract(c.value, '$.name')),
+              r.ts, r.id, json_extract(c.value, '$.name'), json_extract(c.value, '$.peacescore')
+       FROM reports r, json_each(r.raw, '$.citizens') c ORDER BY r.id, c.key""",
+    # A name shared by two ids is two sightings now: the per-report figures follow.
+    """UPDATE reports SET
+         n_citizens = (SELECT count(*) FROM citizens c WHERE c.report = reports.id),
+         min_score = (SELECT min(score) FROM citizens c WHERE c.report = reports.id)""",
+    f"""INSERT INTO roll_citizen
+        SELECT l.level, c.ts - c.ts % l.level, c.key, c.name, count(*) FROM citizens c, {_LEVELS} l
+        GROUP BY 1, 2, 3, 4""",
+    "DELETE FROM roll_score",
+    f"""INSERT INTO roll_score
+        SELECT l.level, c.ts - c.ts % l.level, min(CAST(c.score * 10 AS INTEGER), 999),
+               count(*), sum(c.score), min(c.score), max(c.score)
+        FROM citizens c, {_LEVELS} l GROUP BY 1, 2, 3""",
+    "DROP TABLE reports_v2",
+    "DROP TABLE citizens_v2",
+    "DROP TABLE roll_citizen_v2",
+    "PRAGMA user_version = 3",
+)
+
+
+def migrate_v2(db: sqlite3.Connection) -> bool:
+    """Bring a version 2 file to version 3 in one transaction; False if another process did first.
+
+    Version 2 made ``report_id`` unique alone and kept citizens by name. The
+    reports table is rebuilt (SQLite cannot drop a constraint), citizens and the
+    rollups built from them are recomputed, and other rollups and the full-text
+    index are kept as they are. It rewrites the whole file once: minutes for
+    tens of millions of reports, with the store locked for writing meanwhile
+    (decoding each report again for its dropped telemetry is ~20 us of that).
+    """
+    db.create_function("telemetry_dropped", 1, _telemetry_dropped, deterministic=True)
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        if db.execute("PRAGMA user_version").fetchone()[0] != 2:
+            db.execute("ROLLBACK")
+            return False
+        for step in MIGRATE_V2:
+            for statement in _statements(SCHEMA) if step is None else (step,):
+                db.execute(statement)
+        db.execute("COMMIT")
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    return True
+
+
+def _telemetry_dropped(raw: str) -> str:
+    """The ``dropped`` column of a stored report, from the decoder itself (one definition of the rules)."""
+    decoded = decode_report(raw.encode("utf-8"))
+    return " ".join(decoded.dropped) if isinstance(decoded, Received) else ""
+
+
 class EmbeddedStore:
     name = "embedded"
 
@@ -119,6 +228,9 @@ class EmbeddedStore:
         self.db.execute("PRAGMA wal_autocheckpoint=10000")
         version = self.db.execute("PRAGMA user_version").fetchone()[0]
         has_reports = self.db.execute("SELECT 1 FROM sqlite_master WHERE name = 'reports'").fetchone()
+        if has_reports and version == 2:
+            migrate_v2(self.db)
+            version = SCHEMA_VERSION
         if has_reports and version != SCHEMA_VERSION:
             raise StoreSchemaError(
                 f"the analytics store {self.path} has schema version {version}, this code needs "
@@ -139,20 +251,29 @@ class EmbeddedStore:
         if not reports:
             return IndexResult()
         db = self.db
+        result = IndexResult()
         db.execute("BEGIN IMMEDIATE")
         try:
-            stored = self._existing([r.report_id for r in reports])
-            fresh: dict[str, Received] = {}
-            for item in reports:
-                if item.report_id not in stored and item.report_id not in fresh:
-                    fresh[item.report_id] = item
+            # The raw text of every key already held, stored or earlier in this batch.
+            held = self._existing([r.report_id for r in reports])
+            fresh: list[Received] = []
+            for position, item in enumerate(reports):
+                key = (item.report_id, item.report.drone_id)
+                raw = item.raw.decode("utf-8")
+                stored = held.get(key)
+                if stored is None:
+                    held[key] = raw
+                    fresh.append(item)
+                elif stored != raw:
+                    result.rejected.append(Refused(position, CONFLICT, conflict_detail(key[1], key[0])))
             if fresh:
-                self._insert(list(fresh.values()))
+                self._insert(fresh)
             db.execute("COMMIT")
         except BaseException:
             db.execute("ROLLBACK")
             raise
-        return IndexResult(created=len(fresh))
+        result.created = len(fresh)
+        return result
 
     def _insert(self, fresh: list[Received]) -> None:
         db = self.db
@@ -165,9 +286,10 @@ class EmbeddedStore:
             ts = _ms(item.observed_at)
             lat, lon = report.location.lat, report.location.lon
             x16, y16 = tile_xy(lat, lon, GRID_ZOOM)
-            people: dict[str, float] = {}
+            people: dict[str, tuple[str, float]] = {}  # citizen key -> (name, score), the first sighting
             for c in report.citizens:
-                people.setdefault(c.name, c.peacescore)
+                people.setdefault(c.id or c.name, (c.name, c.peacescore))  # analytics.query.citizen_key
+            scores = [score for _, score in people.values()]
             tokens = {word_token(w) for w in report.words}
             token_text = " ".join(sorted(tokens))
             report_rows.append(
@@ -180,30 +302,33 @@ class EmbeddedStore:
                     lon,
                     x16,
                     y16,
-                    min(people.values(), default=None),
+                    min(scores, default=None),
                     len(people),
                     token_text,
                     item.time_source,
+                    item.clock_skew,
+                    " ".join(item.dropped),
                     now,
                     item.raw.decode("utf-8"),
                 )
             )
-            citizen_rows.extend((name, ts, rowid, score) for name, score in people.items())
+            citizen_rows.extend((key, ts, rowid, name, score) for key, (name, score) in people.items())
             word_rows.append((rowid, token_text))
             rollup.add(ts, report.drone_id, x16, y16, people, tokens)
-        db.executemany("INSERT INTO reports VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)", report_rows)
-        db.executemany("INSERT OR IGNORE INTO citizens VALUES (?,?,?,?)", citizen_rows)
+        db.executemany("INSERT INTO reports VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", report_rows)
+        db.executemany("INSERT INTO citizens VALUES (?,?,?,?,?)", citizen_rows)
         db.executemany("INSERT INTO words (rowid, w) VALUES (?,?)", word_rows)
         rollup.write(db)
 
-    def _existing(self, report_ids: list[str]) -> set[str]:
-        found: set[str] = set()
-        for start in range(0, len(report_ids), _CHUNK):
-            chunk = report_ids[start : start + _CHUNK]
+    def _existing(self, report_ids: list[str]) -> dict[tuple[str, str], str]:
+        """(report_id, drone_id) -> raw text of the stored reports with one of these ids (any drone)."""
+        found: dict[tuple[str, str], str] = {}
+        unique = list(dict.fromkeys(report_ids))
+        for start in range(0, len(unique), _CHUNK):
+            chunk = unique[start : start + _CHUNK]
             marks = ",".join("?" * len(chunk))
-            found.update(
-                row[0] for row in self.db.execute(f"SELECT report_id FROM reports WHERE report_id IN ({marks})", chunk)
-            )
+            sql = f"SELECT report_id, drone_id, raw FROM reports WHERE report_id IN ({marks})"
+            found.update(((rid, drone), raw) for rid, drone, raw in self.db.execute(sql, chunk))
         return found
 
     def count(self) -> int:
@@ -214,17 +339,23 @@ class EmbeddedStore:
             return self.count()
         return self.db.execute("SELECT COUNT(*) FROM reports WHERE ts >= ?", (since_ms,)).fetchone()[0]
 
-    def get(self, report_id: str) -> dict | None:
-        row = self.db.execute(
-            "SELECT raw, ts, time_source, stored_at FROM reports WHERE report_id = ?", (report_id,)
-        ).fetchone()
-        if row is None:
+    def get(self, report_id: str, drone_id: str | None = None) -> dict | None:
+        sql = "SELECT raw, ts, time_source, clock_skew, dropped, stored_at, drone_id FROM reports WHERE report_id = ?"
+        if drone_id is None:
+            rows = self.db.execute(f"{sql} ORDER BY drone_id", (report_id,)).fetchall()
+        else:
+            rows = self.db.execute(f"{sql} AND drone_id = ?", (report_id, drone_id)).fetchall()
+        if not rows:
             return None
-        raw, ts, time_source, stored_at = row
+        if len(rows) > 1:
+            raise AmbiguousReportId(report_id, [row[-1] for row in rows])
+        raw, ts, time_source, clock_skew, dropped, stored_at, _ = rows[0]
         doc = json.loads(raw)
         doc["report_id"] = report_id
         doc["observed_at"] = datetime.fromtimestamp(ts / 1000, tz=UTC).isoformat().replace("+00:00", "Z")
         doc["time_source"] = time_source
+        doc["clock_skew"] = bool(clock_skew)
+        doc["dropped"] = dropped.split()
         doc["stored_at"] = datetime.fromtimestamp(stored_at / 1000, tz=UTC).isoformat().replace("+00:00", "Z")
         return doc
 
@@ -236,16 +367,18 @@ class EmbeddedStore:
         last = 0
         while True:
             rows = self.db.execute(
-                "SELECT id, raw, ts FROM reports WHERE id > ? AND ts >= ? ORDER BY id LIMIT ?",
+                "SELECT id, raw, ts, time_source, clock_skew FROM reports WHERE id > ? AND ts >= ? ORDER BY id LIMIT ?",
                 (last, since_ms if since_ms is not None else -(2**62), batch),
             ).fetchall()
             if not rows:
                 return
             last = rows[-1][0]
             out = []
-            for _, raw, ts in rows:
-                decoded = decode_report(raw.encode("utf-8"), timestamp_ms=ts)
-                if isinstance(decoded, Received):
+            for _, raw, ts, time_source, clock_skew in rows:
+                decoded = received_again(
+                    raw.encode("utf-8"), observed_at_ms=ts, time_source=time_source, clock_skew=bool(clock_skew)
+                )
+                if decoded is not None:
                     out.append(decoded)
             yield out
 
@@ -270,15 +403,17 @@ class Rollup:
         self.tile: Counter = Counter()
         self.scores: dict[tuple[int, int], list[float]] = {}
 
-    def add(self, ts: int, drone_id: str, x16: int, y16: int, people: dict[str, float], tokens: set[str]) -> None:
+    def add(
+        self, ts: int, drone_id: str, x16: int, y16: int, people: dict[str, tuple[str, float]], tokens: set[str]
+    ) -> None:
         bucket = ts - ts % FIVE_MINUTES
         self.count[bucket] += 1
         self.drone[(bucket, drone_id)] += 1
         self.tile[(bucket, x16, y16)] += 1
-        self.citizen.update([(bucket, name) for name in people])
+        self.citizen.update([(bucket, key, name) for key, (name, _) in people.items()])
         self.word.update([(bucket, token) for token in tokens])
         scores = self.scores
-        for score in people.values():
+        for _, score in people.values():
             key = (bucket, min(999, int(score * 10)))  # score_bin, inlined: this loop is hot
             found = scores.get(key)
             if found is None:
@@ -301,7 +436,8 @@ class Rollup:
     def write(self, db: sqlite3.Connection) -> None:
         upsert = "INSERT INTO {t} VALUES ({marks}) ON CONFLICT DO UPDATE SET n = n + excluded.n"
         db.executemany(upsert.format(t="roll_count", marks="?,?,?"), self._levels(self.count))
-        for table, counter in (("roll_citizen", self.citizen), ("roll_word", self.word), ("roll_drone", self.drone)):
+        db.executemany(upsert.format(t="roll_citizen", marks="?,?,?,?,?"), self._levels(self.citizen))
+        for table, counter in (("roll_word", self.word), ("roll_drone", self.drone)):
             db.executemany(upsert.format(t=table, marks="?,?,?,?"), self._levels(counter))
         db.executemany(upsert.format(t="roll_tile", marks="?,?,?,?,?"), self._levels(self.tile))
         stats: dict[tuple, list] = {}

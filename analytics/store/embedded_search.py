@@ -22,6 +22,7 @@ import msgspec
 from analytics.query import (
     PERCENTS,
     Plan,
+    display_names,
     encode_cursor,
     grid_cells,
     histogram_buckets,
@@ -29,6 +30,7 @@ from analytics.query import (
     percentiles_from_bins,
     score_stats,
     top_buckets,
+    top_citizen_buckets,
 )
 from analytics.store.embedded import GRID_ZOOM, ROLLUP_LEVELS
 
@@ -60,9 +62,11 @@ def where(p: Plan, start_ms: int | None = None, end_ms: int | None = None) -> Sq
     if p.score_max is not None:
         score.append(("score <= ?", p.score_max))
     if p.citizen is not None:
-        # The name's rows are one range of the clustered key; the score, if
-        # any, must hold for that same citizen (as a nested query would).
-        name_sql = "name >= ? AND name < ?" if p.citizen_prefix else "name = ?"
+        # A key's rows are one range of the clustered primary key, a name's one
+        # range of its index; the score, if any, must hold for that same
+        # citizen (as a nested query would).
+        column = "key" if p.citizen_field == "key" else "name"
+        name_sql = f"{column} >= ? AND {column} < ?" if p.citizen_prefix else f"{column} = ?"
         name_params = [p.citizen, p.citizen + "\U0010ffff"] if p.citizen_prefix else [p.citizen]
         extra = "".join(f" AND {s}" for s, _ in score)
         clauses.append(f"r.id IN (SELECT report FROM citizens WHERE {name_sql} AND ts >= ? AND ts < ?{extra})")
@@ -92,14 +96,20 @@ def where(p: Plan, start_ms: int | None = None, end_ms: int | None = None) -> Sq
     if p.below is not None:
         clauses.append("r.min_score < ?")
         params.append(p.below)
+    if p.clock_skew is not None:
+        clauses.append("r.clock_skew = ?")
+        params.append(int(p.clock_skew))
     return Sql(" AND ".join(clauses), tuple(params))
 
 
-def _cursor(p: Plan, ts: str, report_id: str) -> tuple[str, tuple]:
+def _cursor(p: Plan, ts: str, report_id: str, drone_id: str) -> tuple[str, tuple]:
+    """After the cursor in (time, report id, drone id) order, spelled out so the time index bounds it."""
     if p.after is None:
         return "", ()
     op = "<" if p.newest_first else ">"
-    return f" AND ({ts} {op} ? OR ({ts} = ? AND {report_id} {op} ?))", (p.after[0], p.after[0], p.after[1])
+    after_ts, after_id, after_drone = p.after
+    sql = f" AND ({ts} {op} ? OR ({ts} = ? AND ({report_id} {op} ? OR ({report_id} = ? AND {drone_id} {op} ?))))"
+    return sql, (after_ts, after_ts, after_id, after_id, after_drone)
 
 
 def build_hits_sql(p: Plan) -> Sql:
@@ -115,10 +125,10 @@ def build_hits_sql(p: Plan) -> Sql:
             start = max(start, p.after[0])
     w = where(p, start, end)
     order = "DESC" if p.newest_first else "ASC"
-    cursor_sql, cursor_params = _cursor(p, "r.ts", "r.report_id")
+    cursor_sql, cursor_params = _cursor(p, "r.ts", "r.report_id", "r.drone_id")
     return Sql(
-        "SELECT r.report_id, r.ts, r.time_source, r.raw FROM reports r "
-        f"WHERE {w.sql}{cursor_sql} ORDER BY r.ts {order}, r.report_id {order} LIMIT ?",
+        "SELECT r.report_id, r.ts, r.time_source, r.clock_skew, r.raw, r.drone_id FROM reports r "
+        f"WHERE {w.sql}{cursor_sql} ORDER BY r.ts {order}, r.report_id {order}, r.drone_id {order} LIMIT ?",
         (*w.params, *cursor_params, p.size + 1),
     )
 
@@ -150,7 +160,8 @@ def build_sql(p: Plan) -> dict[str, Sql]:
         out["top_drones"] = Sql("SELECT drone_id, count(*) FROM temp.matched GROUP BY 1", ())
     if "top_citizens" in p.aggs:
         out["top_citizens"] = Sql(
-            "SELECT c.name, count(*) FROM temp.matched m CROSS JOIN citizens c ON c.report = m.id GROUP BY 1", ()
+            "SELECT c.key, c.name, count(*) FROM temp.matched m CROSS JOIN citizens c ON c.report = m.id GROUP BY 1, 2",
+            (),
         )
     if "top_words" in p.aggs:
         out["top_words"] = Sql("SELECT r.tokens FROM temp.matched m CROSS JOIN reports r ON r.id = m.id", ())
@@ -165,10 +176,11 @@ def build_sql(p: Plan) -> dict[str, Sql]:
         out["grid"] = Sql(f"SELECT x16 >> {shift}, y16 >> {shift}, count(*) FROM temp.matched GROUP BY 1, 2", ())
     if p.size:
         order = "DESC" if p.newest_first else "ASC"
-        cursor_sql, cursor_params = _cursor(p, "m.ts", "r.report_id")
+        cursor_sql, cursor_params = _cursor(p, "m.ts", "r.report_id", "m.drone_id")
         out["hits"] = Sql(
-            "SELECT r.report_id, r.ts, r.time_source, r.raw FROM temp.matched m CROSS JOIN reports r ON r.id = m.id "
-            f"WHERE 1{cursor_sql} ORDER BY m.ts {order}, r.report_id {order} LIMIT ?",
+            "SELECT r.report_id, r.ts, r.time_source, r.clock_skew, r.raw, m.drone_id "
+            "FROM temp.matched m CROSS JOIN reports r ON r.id = m.id "
+            f"WHERE 1{cursor_sql} ORDER BY m.ts {order}, r.report_id {order}, m.drone_id {order} LIMIT ?",
             (*cursor_params, p.size + 1),
         )
     return out
@@ -205,7 +217,8 @@ class Totals:
         self.total = 0
         self.histogram: Counter = Counter()
         self.drones: Counter = Counter()
-        self.citizens: Counter = Counter()
+        self.citizens: Counter = Counter()  # by citizen key
+        self.citizen_names: Counter = Counter()  # by (key, name): the name to show for a key
         self.words: Counter = Counter()
         self.grid: Counter = Counter()
         self.score_bins: dict[int, tuple[int, float]] = {}
@@ -229,14 +242,12 @@ def _scan(db: sqlite3.Connection, p: Plan, totals: Totals, statements: dict[str,
     for name in ("clear", "match"):
         db.execute(statements[name].sql, statements[name].params)
     totals.total += db.execute(statements["total"].sql, statements["total"].params).fetchone()[0]
-    for name, counter in (
-        ("histogram", totals.histogram),
-        ("top_drones", totals.drones),
-        ("top_citizens", totals.citizens),
-    ):
+    for name, counter in (("histogram", totals.histogram), ("top_drones", totals.drones)):
         if name in statements:
             for key, n in db.execute(statements[name].sql, statements[name].params):
                 counter[key] += n
+    if "top_citizens" in statements:
+        _add_citizens(totals, db.execute(statements["top_citizens"].sql, statements["top_citizens"].params))
     if "top_words" in statements:
         words = totals.words
         for (tokens,) in db.execute(statements["top_words"].sql, statements["top_words"].params):
@@ -259,11 +270,10 @@ def _read_rollups(db: sqlite3.Connection, p: Plan, level: int, a: int, b: int, t
         totals.total += n
         if "histogram" in p.aggs:
             totals.histogram[bucket // p.interval_ms * p.interval_ms] += n
-    for agg, table, counter in (
-        ("top_citizens", "roll_citizen", totals.citizens),
-        ("top_words", "roll_word", totals.words),
-        ("top_drones", "roll_drone", totals.drones),
-    ):
+    if "top_citizens" in p.aggs:
+        sql = f"SELECT key, name, sum(n) FROM roll_citizen WHERE {cond} GROUP BY key, name"
+        _add_citizens(totals, db.execute(sql, span))
+    for agg, table, counter in (("top_words", "roll_word", totals.words), ("top_drones", "roll_drone", totals.drones)):
         if agg in p.aggs:
             for key, n in db.execute(f"SELECT key, sum(n) FROM {table} WHERE {cond} GROUP BY key", span):
                 counter[key] += n
@@ -276,6 +286,12 @@ def _read_rollups(db: sqlite3.Connection, p: Plan, level: int, a: int, b: int, t
         sql = f"SELECT bin, sum(n), sum(total), min(lo), max(hi) FROM roll_score WHERE {cond} GROUP BY bin"
         for row in db.execute(sql, span):
             totals.add_score(*row)
+
+
+def _add_citizens(totals: Totals, rows) -> None:
+    for key, name, n in rows:
+        totals.citizens[key] += n
+        totals.citizen_names[(key, name)] += n
 
 
 def run_search(db: sqlite3.Connection, p: Plan) -> dict:
@@ -304,10 +320,20 @@ def run_search(db: sqlite3.Connection, p: Plan) -> dict:
     if scan is not None:
         db.execute(scan["clear"].sql)  # free the ids now, not at the next search
     hits, next_cursor = [], None
-    for report_id, ts, time_source, raw in rows[: p.size]:
-        hits.append(hit(json.loads(raw), report_id=report_id, ts_ms=ts, time_source=time_source, threshold=p.threshold))
+    for report_id, ts, time_source, clock_skew, raw, _ in rows[: p.size]:
+        hits.append(
+            hit(
+                json.loads(raw),
+                report_id=report_id,
+                ts_ms=ts,
+                time_source=time_source,
+                clock_skew=bool(clock_skew),
+                threshold=p.threshold,
+            )
+        )
     if len(rows) > p.size:
-        next_cursor = encode_cursor(rows[p.size - 1][1], rows[p.size - 1][0])
+        report_id, ts, *_, drone_id = rows[p.size - 1]
+        next_cursor = encode_cursor(ts, report_id, drone_id)
     total = totals.total if p.count_total else None
     return {"total": total, "hits": hits, "next": next_cursor, "aggregations": aggregations(p, totals)}
 
@@ -317,7 +343,7 @@ def aggregations(p: Plan, t: Totals) -> dict:
     if "histogram" in p.aggs:
         out["histogram"] = {"interval": p.interval, "buckets": histogram_buckets(t.histogram, p)}
     if "top_citizens" in p.aggs:
-        out["top_citizens"] = top_buckets(t.citizens, p.top)
+        out["top_citizens"] = top_citizen_buckets(t.citizens, display_names(t.citizen_names), p.top)
     if "top_drones" in p.aggs:
         out["top_drones"] = top_buckets(t.drones, p.top)
     if "top_words" in p.aggs:

@@ -172,8 +172,12 @@ async def delete_topics(names: list[str]) -> None:
 
 
 def topic_configs() -> dict[str, str]:
-    """Per-topic configuration set at creation: durability and retention from settings."""
-    configs = {}
+    """Per-topic configuration set at creation: durability, retention and whose clock stamps records."""
+    # The broker stamps each record when it appends it, whatever the producer
+    # (a drone with a wrong clock) put there: "time from the broker" (CONTRACT v1.1)
+    # then means the broker's clock. Apache Kafka honours it; the embedded Tansu
+    # broker ignores it and keeps the producer's time (docs/OPERATIONS.md).
+    configs = {"message.timestamp.type": "LogAppendTime"}
     if settings.KAFKA_REPLICATION_FACTOR > 1:
         # With acks=all a write succeeds only once this many replicas have it.
         configs["min.insync.replicas"] = str(settings.KAFKA_MIN_INSYNC_REPLICAS)

@@ -481,7 +481,7 @@
         el(
           "li",
           {},
-          el("a", { href: A.citizenUrl(config.citizen_url, person.name), text: person.name, title: "Timeline of " + person.name }),
+          el("a", { href: A.citizenUrl(config.citizen_url, person.name, person.key), text: person.name, title: "Timeline of " + person.name }),
           " ",
           el("span", { class: "score" + (low ? " is-low" : ""), text: formatScore(person.peacescore) })
         )
@@ -659,14 +659,17 @@
   function renderTop(name, buckets) {
     buckets = buckets || [];
     const isCitizens = name === "top_citizens";
+    // Citizens are counted by key (their id when there is one) and shown by name.
+    const label = (b) => (isCitizens ? b.name : b.key);
+    const timeline = (b) => A.citizenUrl(config.citizen_url, b.name, b.key);
     const onClick = isCitizens
       ? (event, items) => {
-          if (items.length) window.location.assign(A.citizenUrl(config.citizen_url, buckets[items[0].index].key));
+          if (items.length) window.location.assign(timeline(buckets[items[0].index]));
         }
       : null;
     setChart(
       name,
-      buckets.map((b) => b.key),
+      buckets.map(label),
       buckets.map((b) => b.count),
       () => ({
         type: "bar",
@@ -674,7 +677,7 @@
         options: barOptions({ horizontal: true, onClick }),
       }),
       buckets.length
-        ? buckets.slice(0, 3).map((b) => b.key + " " + formatCount(b.count)).join(", ") + (buckets.length > 3 ? ", …" : "")
+        ? buckets.slice(0, 3).map((b) => label(b) + " " + formatCount(b.count)).join(", ") + (buckets.length > 3 ? ", …" : "")
         : "No data"
     );
     const list = $(name + "-list");
@@ -683,7 +686,7 @@
         el(
           "li",
           {},
-          isCitizens ? el("a", { href: A.citizenUrl(config.citizen_url, b.key), text: b.key }) : b.key,
+          isCitizens ? el("a", { href: timeline(b), text: b.name }) : b.key,
           " — " + formatCount(b.count)
         )
       )

@@ -1,8 +1,10 @@
 /*
  * PeaceWatch — one citizen's timeline (templates/analytics/citizen.html).
  *
- * POST /api/v1/reports/search with {"citizen": {"name", "match": "exact"},
- * "sort": "oldest"}: the reports that saw this citizen, oldest first, one page
+ * POST /api/v1/reports/search with {"citizen": {"key"}} when the page has a key
+ * (one person, as top lists count them) or {"citizen": {"name", "match":
+ * "exact"}} (everyone seen under that name), and "sort": "oldest": the reports
+ * that saw this citizen, oldest first, one page
  * at a time by cursor (the time range frozen after the first page, as on the
  * query page). The map shows the page's sightings as numbered points joined in
  * time order; the table says when, where, with which score and with whom.
@@ -21,6 +23,8 @@
   const config = A.readConfig();
   const threshold = typeof config.threshold === "number" ? config.threshold : 20;
   const name = config.citizen || "";
+  const key = config.citizen_key || "";
+  const isThem = (c) => (key ? c.key === key : c.name === name);
   const params = new URLSearchParams(window.location.search);
   const last = RANGES.includes(params.get("last")) ? params.get("last") : "30d";
 
@@ -43,7 +47,7 @@
   const trail = L.layerGroup().addTo(map);
 
   function scoreOf(hit) {
-    const person = hit.citizens.find((c) => c.name === name);
+    const person = hit.citizens.find(isThem);
     return person ? person.peacescore : null;
   }
 
@@ -57,7 +61,7 @@
     if (direction > 0 && !after) return;
     const base = state.frozen || {
       time: { last },
-      citizen: { name, match: "exact" },
+      citizen: key ? { key } : { name, match: "exact" },
       sort: "oldest",
       size: PAGE_SIZE,
       aggs: [],
@@ -106,7 +110,7 @@
     const hits = result.hits;
     const rangeLabel = dom.range.options[dom.range.selectedIndex].textContent;
     if (first) {
-      announce(dom.count, (state.total === 1 ? "1 sighting" : formatCount(state.total) + " sightings") + " of " + name + " in the " + rangeLabel + ".");
+      announce(dom.count, (state.total === 1 ? "1 sighting" : formatCount(state.total) + " sightings") + " of " + (name || key) + " in the " + rangeLabel + ".");
     } else {
       announce(dom.count, pageText(hits.length) + ".");
     }
@@ -119,13 +123,13 @@
 
   function row(hit, number) {
     const score = scoreOf(hit);
-    const others = hit.citizens.filter((c) => c.name !== name);
+    const others = hit.citizens.filter((c) => !isThem(c));
     const with_ = others.length
       ? el(
           "ul",
           { class: "citizens" },
           ...others.slice(0, 6).map((c) =>
-            el("li", {}, el("a", { href: A.citizenUrl(config.citizen_url, c.name), text: c.name }), " ", el("span", { class: "score" + (c.peacescore < threshold ? " is-low" : ""), text: formatScore(c.peacescore) }))
+            el("li", {}, el("a", { href: A.citizenUrl(config.citizen_url, c.name, c.key), text: c.name }), " ", el("span", { class: "score" + (c.peacescore < threshold ? " is-low" : ""), text: formatScore(c.peacescore) }))
           ),
           others.length > 6 ? el("li", { class: "hint", text: "+" + (others.length - 6) + " more" }) : null
         )
@@ -186,6 +190,11 @@
   }
 
   dom.range.value = last;
+  // A name typed in is a search by name: the key of the person shown so far no longer applies.
+  $("c-name").addEventListener("input", () => {
+    const kept = $("c-key");
+    if (kept) kept.remove();
+  });
   dom.prev.addEventListener("click", () => load(-1));
   dom.next.addEventListener("click", () => load(1));
   dom.tbody.addEventListener("click", (event) => {
@@ -202,6 +211,6 @@
     },
   });
 
-  if (name) load(null);
+  if (name || key) load(null);
   else dom.count.textContent = "Give a citizen's name to see where and when they were seen.";
 })();

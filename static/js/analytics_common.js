@@ -137,8 +137,9 @@
     return formatCount(n) + " " + (n === 1 ? one : many);
   }
 
-  function citizenUrl(base, name) {
-    return base + "?name=" + encodeURIComponent(name);
+  /** The timeline of one citizen: shown by name, found by key (the id when there is one) if given. */
+  function citizenUrl(base, name, key) {
+    return base + "?name=" + encodeURIComponent(name) + (key ? "&key=" + encodeURIComponent(key) : "");
   }
 
   /** A time element showing local time, with the exact UTC instant in datetime. */

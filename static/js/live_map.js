@@ -188,6 +188,8 @@
 
   function alertTitle(alert) {
     if (alert.kind === "drone_offline") return "Drone offline: " + alert.drone_id;
+    // Many drones silent at once: the report pipeline, not the drones, is the likely cause.
+    if (alert.kind === "pipeline") return "Fleet silent: check the report pipeline";
     return alert.citizen || "Unknown citizen";
   }
 

@@ -10,10 +10,10 @@ from django.utils import timezone
 
 from alerts.consumer import process_batch
 from alerts.events import decode_event
+from alerts.fleet import detect_offline
 from alerts.models import Alert, OutboxEvent
 from alerts.services import close_system_alert, current_seq
 from alerts.workflow import update_alert
-from ingest.health import detect_offline
 from ingest.models import Drone
 from peacewatch.streams.batch import Record
 from tests.factories import citizen, report

@@ -40,9 +40,12 @@ def test_an_analyst_gets_hits_and_aggregations(client, analyst, reports):
     assert body["total"] == 2
     assert [h["report_id"] for h in body["hits"]] == ["angry", "calm"]  # newest first
     angry = body["hits"][0]
-    assert angry["citizens"] == [{"name": "Bob Roy", "peacescore": 5}]
+    assert angry["citizens"] == [{"name": "Bob Roy", "key": "Bob Roy", "peacescore": 5}]  # no id: keyed by name
     assert angry["alert"] is True
-    assert body["aggregations"]["top_citizens"] == [{"key": "Ann Lee", "count": 1}, {"key": "Bob Roy", "count": 1}]
+    assert body["aggregations"]["top_citizens"] == [
+        {"key": "Ann Lee", "name": "Ann Lee", "count": 1},
+        {"key": "Bob Roy", "name": "Bob Roy", "count": 1},
+    ]
     assert body["aggregations"]["score"]["min"] == 5
     assert body["query"]["from"] == "2026-11-28T04:00:00.000Z"
     assert body["engine"] == "embedded"
@@ -67,6 +70,8 @@ def test_filters_narrow_the_hits_and_next_pages_through_the_rest(client, analyst
         ({"score": {"min": 50, "max": 10}}, "score", "min must not be greater than max"),
         ({"time": {"last": "forever"}}, "time.last", "expected a number and a unit"),
         ({"words": {"none": ["x"]}}, "words.none", "unknown field"),
+        ({"citizen": {"name": "Ann Lee", "key": "subj-1"}}, "citizen", "exactly one of name or key"),
+        ({"citizen": {"key": "subj-1", "match": "prefix"}}, "citizen.match", "a key matches exactly"),
         ([{"time": {"last": "1h"}}], "", "must be a JSON object"),
         ('{"time": ', "", "malformed JSON"),
     ],

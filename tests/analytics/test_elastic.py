@@ -112,8 +112,42 @@ def test_a_query_compiles_to_a_search_body_that_reads_like_the_query():
     }
     assert filters[2] == {"terms": {"tokens": ["bread", "strike"]}}
     assert body["size"] == 11  # one more than asked: whether a next page exists
-    assert body["sort"] == [{"observed_at": {"order": "desc"}}, {"report_id": {"order": "desc"}}]
+    assert body["sort"] == [
+        {"observed_at": {"order": "desc"}},
+        {"report_id": {"order": "desc"}},
+        {"drone_id": {"order": "desc"}},
+    ]
     assert body["aggs"]["top_words"]["terms"]["field"] == "tokens"
+
+
+def test_reports_whose_telemetry_was_dropped_can_be_found_by_the_field_name(search_engine):
+    store = open_elastic(search_engine.url, refresh=True)
+    faulty = report(report_id="faulty", battery_pct="low")
+    store.index([decode_report(json.dumps(doc).encode()) for doc in (faulty, report(report_id="fine"))])
+
+    found = store.client.search(index=store.pattern, query={"term": {"dropped": "battery_pct"}})["hits"]["hits"]
+
+    assert [h["_source"]["report_id"] for h in found] == ["faulty"]
+
+
+def test_a_document_written_before_the_clock_skew_flag_existed_counts_as_not_flagged(search_engine):
+    from analytics.store.elastic import document
+
+    store = open_elastic(search_engine.url, refresh=True)
+    fast = json.dumps(report(report_id="fast", sent_at="2026-11-28T05:00:00Z")).encode()
+    store.index([decode_report(fast, timestamp_ms=1_795_838_400_000)])  # broker time 04:00: an hour behind
+    older = document(decode_report(json.dumps(report(report_id="older")).encode()), stored_at_ms=0)
+    del older["clock_skew"]
+    store.client.index(index=store.index_name(older["observed_at"]), id="pw-00042/older", document=older, refresh=True)
+    day = {"time": {"from": "2026-11-28T00:00:00Z", "to": "2026-11-29T00:00:00Z"}}
+
+    def matching(flag: bool) -> list:
+        hits = store.search(plan(parse_query({**day, "clock_skew": flag}), threshold=20))["hits"]
+        return [(h["report_id"], h["clock_skew"]) for h in hits]
+
+    assert matching(False) == [("older", False)]
+    assert matching(True) == [("fast", True)]
+    assert store.get("older")["clock_skew"] is False
 
 
 class ThrottlingProxy:

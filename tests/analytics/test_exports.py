@@ -238,7 +238,7 @@ def test_the_export_tasks_are_registered_and_pruning_is_scheduled(settings):
     # Exports have their own queue, so a long one never delays the offline check;
     # `make run` starts a worker for each queue.
     assert app.amqp.router.route({}, "analytics.run_export")["queue"].name == "exports"
-    assert app.amqp.router.route({}, "ingest.detect_offline_drones")["queue"].name == app.conf.task_default_queue
+    assert app.amqp.router.route({}, "alerts.detect_offline_drones")["queue"].name == app.conf.task_default_queue
 
 
 @pytest.mark.django_db(transaction=True)

@@ -1,12 +1,16 @@
 """The indexer's pure core and the embedded store behind it."""
 
+import gzip
 import json
+import sqlite3
 import subprocess
 import sys
+from pathlib import Path
 
 from analytics.consumer import process_batch
+from analytics.query import parse_query, plan
 from analytics.store import get_store
-from analytics.store.embedded import EmbeddedStore
+from analytics.store.embedded import SCHEMA_VERSION, EmbeddedStore
 from ingest.reports import decode_report
 from peacewatch.streams.batch import Record
 from tests.factories import citizen, report
@@ -95,3 +99,81 @@ def test_the_store_is_shared_safely_with_another_process(tmp_path):
     assert mine.count() == 501
     assert mine.get("child-7")["drone_id"] == "pw-9"
     mine.close()
+
+
+# Written by the embedded store at schema version 2 (commit 80a9bc6), which kept
+# report ids unique alone and citizens by name (ids were ignored, kept in the raw
+# report only), from these reports (2026-11-28, UTC):
+#   r-1  pw-00001  01:10  Jeanne Martin (id subj-1) 12.5                  words: bread
+#   r-2  pw-00001  02:20  Jeanne Martin (subj-1) 40, Jeanne Martin (subj-2) 70   strike
+#   r-3  pw-00002  03:30  J. Martin (subj-1) 15, Paul Durand 81           bread, strike
+#   r-4  pw-00002  04:40  Paul Durand 60                                  tomorrow
+#   r-5  pw-00003  05:50  nobody, no words
+# Version 2 stored r-2's two Jeanne Martins as one sighting.
+STORE_V2 = Path(__file__).parent / "data" / "analytics-v2.sqlite3.gz"
+
+
+def test_a_store_file_of_schema_version_2_opens_and_is_migrated(tmp_path):
+    path = tmp_path / "analytics.sqlite3"
+    path.write_bytes(gzip.decompress(STORE_V2.read_bytes()))
+    assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == 2
+
+    store = EmbeddedStore(path)
+
+    assert store.db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
+    assert store.count() == 5 and store.get("r-3")["drone_id"] == "pw-00002"
+    morning = {"from": "2026-11-28T00:00:00Z", "to": "2026-11-28T06:00:00Z"}
+
+    def run(query: dict) -> dict:
+        return store.search(plan(parse_query({"time": morning, "size": 10, **query})))
+
+    # Citizens by the ids the reports carried, from the rollups and from a scan alike.
+    rollups = run({"aggs": ["top_citizens", "score"]})["aggregations"]
+    scan = run({"aggs": ["top_citizens", "score"], "score": {"min": 0}})["aggregations"]
+    assert rollups == scan
+    assert rollups["top_citizens"] == [
+        {"key": "subj-1", "name": "Jeanne Martin", "count": 3},
+        {"key": "Paul Durand", "name": "Paul Durand", "count": 2},
+        {"key": "subj-2", "name": "Jeanne Martin", "count": 1},
+    ]
+    assert rollups["score"]["count"] == 6  # r-2's two people are two sightings now
+    assert [h["report_id"] for h in run({"citizen": {"key": "subj-1"}})["hits"]] == ["r-3", "r-2", "r-1"]
+    assert [h["report_id"] for h in run({"words": {"all": ["strike"]}})["hits"]] == ["r-3", "r-2"]
+    # Identity by (drone_id, report_id): r-1 from another drone is new; another r-1 from pw-00001 a conflict.
+    again = [report(report_id="r-1", drone_id=d, citizens=[], words=["later"]) for d in ("pw-00009", "pw-00001")]
+    outcome = process_batch(records(*again), store)
+    assert outcome.counts["stored"] == 1
+    assert [d.error for d in outcome.dead_letters] == ["conflict"]
+    assert store.count() == 6
+    store.close()
+    assert EmbeddedStore(path).count() == 6  # opened again: already version 3, nothing redone
+
+
+def test_a_migrated_store_flags_no_clock_skew_and_names_the_telemetry_version_2_dropped(tmp_path):
+    path = tmp_path / "analytics.sqlite3"
+    path.write_bytes(gzip.decompress(STORE_V2.read_bytes()))
+    v2 = sqlite3.connect(path)
+    # Version 2 stored a report whose battery sensor sent junk, as received (lenient telemetry).
+    v2.execute("UPDATE reports SET raw = json_set(raw, '$.battery_pct', 'low') WHERE report_id = 'r-5'")
+    v2.commit()
+    v2.close()
+
+    store = EmbeddedStore(path)
+
+    stored = {report_id: store.get(report_id) for report_id in ("r-1", "r-2", "r-3", "r-4", "r-5")}
+    # Version 2 trusted every sent_at: nothing was stored at a broker time for a fast clock.
+    assert {r["clock_skew"] for r in stored.values()} == {False}
+    assert {report_id: r["dropped"] for report_id, r in stored.items() if r["dropped"]} == {"r-5": ["battery_pct"]}
+    assert stored["r-5"]["battery_pct"] == "low"
+    store.close()
+
+
+def test_a_conflict_is_dead_lettered_with_its_original_bytes_and_where_it_came_from():
+    process_batch(records(report(report_id="r-1", words=["bread"])))
+    other = json.dumps(report(report_id="r-1", words=["strike"])).encode()
+
+    outcome = process_batch([Record(value=other, partition=2, offset=41)])
+
+    (letter,) = outcome.dead_letters
+    assert (letter.error, letter.value, letter.source_partition, letter.source_offset) == ("conflict", other, 2, 41)
+    assert "pw-00042" in letter.detail and "'r-1'" in letter.detail

@@ -6,7 +6,11 @@ engines`` when ``PEACEWATCH_TEST_OPENSEARCH`` is set (as in CI): there the
 corpus is 50,000 reports of more than 5,000 distinct citizens, spread over
 several daily indices, so top lists are merged across shards and not exact
 by construction. Without it, osmem-server (an in-memory stand-in) answers a
-small corpus, as a quick local loop.
+small corpus, as a quick local loop. Either corpus has citizens with ids
+(two people sharing a name, one person under two spellings) beside citizens
+known by name only, one report id sent by two drones at the same instant, and
+reports stored at their broker time because their drone's clock ran ahead
+(flagged ``clock_skew``).
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from analytics.store.elastic.client import drop_prefix
 from analytics.store.embedded import EmbeddedStore
 from ingest.reports import decode_report
 from ingest.simulator import Fleet
+from tests.analytics.corpus import give_ids
 from tests.conftest import EXTERNAL_OPENSEARCH, unique_suffix
 from tests.factories import citizen, report
 
@@ -53,10 +58,11 @@ def more_names(value: bytes) -> bytes:
 def corpus() -> list:
     if LARGE:
         fleet = Fleet(drones=60, seed=11, population_per_district=150)
-        values = [more_names(v) for _, v in fleet.backfill(50_000, NOW - timedelta(hours=30), timedelta(hours=30))]
+        backfill = fleet.backfill(50_000, NOW - timedelta(hours=30), timedelta(hours=30))
+        values = [give_ids(more_names(v)) for _, v in backfill]
     else:
         fleet = Fleet(drones=12, seed=11, population_per_district=9)
-        values = [v for _, v in fleet.backfill(900, NOW - timedelta(hours=30), timedelta(hours=30))]
+        values = [give_ids(v) for _, v in fleet.backfill(900, NOW - timedelta(hours=30), timedelta(hours=30))]
     # Edge cases: a name twice in one report, nobody seen, unknown fields, odd words.
     values.append(
         json.dumps(
@@ -74,7 +80,28 @@ def corpus() -> list:
             report(report_id="empty", sent_at=(NOW - timedelta(minutes=90)).isoformat(), citizens=[], words=[])
         ).encode()
     )
-    return [decode_report(v) for v in values]
+    # Ids: one name, two people; one person under two names, twice in one report (one sighting).
+    jeanne, other_jeanne = {"id": "subj-jm-1"}, {"id": "subj-jm-2"}
+    for hours, people in (
+        (3, [citizen("Jeanne Martin", 14.0) | jeanne, citizen("Jeanne Martin", 70.0) | other_jeanne]),
+        (4, [citizen("J. Martin", 22.0) | jeanne, citizen("Jeanne Martin", 8.0) | jeanne]),
+    ):
+        sent_at = (NOW - timedelta(hours=hours)).isoformat()
+        values.append(json.dumps(report(sent_at=sent_at, citizens=people)).encode())
+    # One report id from two drones at the same instant: two reports, in a fixed order.
+    for drone in ("pw-00002", "pw-00001"):
+        sent_at = (NOW - timedelta(hours=5)).isoformat()
+        values.append(json.dumps(report(report_id="shared-id", drone_id=drone, sent_at=sent_at)).encode())
+    # A faulty battery sensor: the telemetry is dropped, the report stays.
+    values.append(json.dumps(report(sent_at=(NOW - timedelta(hours=7)).isoformat(), battery_pct="low")).encode())
+    decoded = [decode_report(v) for v in values]
+    # Drone clocks an hour fast: stored at their broker times, one within the last day, one before.
+    for hours in (6, 26):
+        broker_time = NOW - timedelta(hours=hours)
+        value = json.dumps(report(sent_at=(broker_time + timedelta(hours=1)).isoformat())).encode()
+        decoded.append(decode_report(value, timestamp_ms=int(broker_time.timestamp() * 1000)))
+    assert sum(r.clock_skew for r in decoded) == 2
+    return decoded
 
 
 @pytest.fixture(scope="module")
@@ -161,6 +188,12 @@ QUERIES = {
         "aggs": ["top_citizens", "top_drones", "score"],
     },
     "exact citizen": {"time": {"last": "7d"}, "citizen": {"name": "Jeanne Martin"}, "aggs": ["top_words"], "size": 50},
+    "citizen by key": {
+        "time": {"last": "7d"},
+        "citizen": {"key": "subj-jm-1"},
+        "aggs": ["top_citizens", "score"],
+        "size": 10,
+    },
     "words any and all": {
         "time": {"last": "24h"},
         "words": {"any": ["bread", "strike"], "all": ["the"]},
@@ -181,6 +214,9 @@ QUERIES = {
         "top": 3,
     },
     "last hour, minute buckets": {"time": {"last": "1h"}, "aggs": ["histogram", "top_words"]},
+    "clock skew only": {"time": {"last": "7d"}, "clock_skew": True, "aggs": ALL_AGGS, "size": 10},
+    # Over a day: the embedded engine must not answer from its rollups, which count every report.
+    "no clock skew": {"time": {"last": "24h"}, "clock_skew": False, "aggs": ["histogram", "top_drones"], "size": 5},
     "nothing matches": {"time": {"last": "24h"}, "drones": ["nobody"], "aggs": ALL_AGGS},
 }
 
@@ -195,6 +231,22 @@ def test_both_engines_give_the_same_answer(engines, name):
         assert a["total"] > 0, "the query should match something, or it proves nothing"
 
 
+def test_both_engines_count_citizens_by_id_and_show_their_most_frequent_name(engines):
+    answers = [run(store, QUERIES["citizen by key"])["aggregations"]["top_citizens"] for store in engines]
+    assert (
+        answers[0]
+        == answers[1]
+        == [
+            # Seen as "Jeanne Martin" once and "J. Martin" once: the tie goes to the first name in order.
+            {"key": "subj-jm-1", "name": "J. Martin", "count": 2},
+            {"key": "subj-jm-2", "name": "Jeanne Martin", "count": 1},
+        ]
+    )
+    everyone = run(engines[0], {"time": {"last": "7d"}, "aggs": ["top_citizens"], "top": 100})
+    names = [b["name"] for b in everyone["aggregations"]["top_citizens"]]
+    assert len(names) > len(set(names)), "the corpus should have names shared by people with different ids"
+
+
 def test_paging_by_cursor_walks_the_same_reports_on_both_engines(engines):
     embedded, _ = engines
     seen = {}
@@ -203,7 +255,7 @@ def test_paging_by_cursor_walks_the_same_reports_on_both_engines(engines):
         ids = []
         while True:
             page = run(store, query)
-            ids.extend(h["report_id"] for h in page["hits"])
+            ids.extend((h["report_id"], h["drone_id"]) for h in page["hits"])  # the identity
             if not page["next"]:
                 break
             query = {**query, "after": page["next"]}
@@ -244,7 +296,7 @@ def test_an_exports_pages_without_totals_walk_the_same_reports_on_both_engines(e
         while True:
             page = store.search(p)
             assert page["total"] is None
-            ids.extend(h["report_id"] for h in page["hits"])
+            ids.extend((h["report_id"], h["drone_id"]) for h in page["hits"])  # the identity
             if not page["next"]:
                 break
             p = msgspec.structs.replace(p, after=decode_cursor(page["next"]))

@@ -6,9 +6,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from alerts.events import decode_event
+from alerts.fleet import detect_offline, process_batch
 from alerts.models import Alert
-from ingest.drone_consumer import process_batch
-from ingest.health import detect_offline
 from ingest.models import Drone, UnknownDrone
 from peacewatch.streams.batch import Record
 from tests.factories import citizen, report
@@ -23,7 +22,15 @@ def at(seconds: float) -> str:
 
 
 def records(*docs):
-    return [Record(value=json.dumps(doc).encode(), offset=i) for i, doc in enumerate(docs)]
+    """Records as the broker hands them: stamped on arrival, here the moment each was sent (a good clock)."""
+    return [
+        Record(
+            value=json.dumps(doc).encode(),
+            offset=i,
+            timestamp=int(datetime.fromisoformat(doc["sent_at"]).timestamp() * 1000),
+        )
+        for i, doc in enumerate(docs)
+    ]
 
 
 @pytest.fixture
@@ -118,9 +125,9 @@ def test_the_offline_check_is_scheduled_with_celery_beat(settings):
     from peacewatch.celery import app
 
     schedule = settings.CELERY_BEAT_SCHEDULE["detect-offline-drones"]
-    assert schedule["task"] == "ingest.detect_offline_drones"
+    assert schedule["task"] == "alerts.detect_offline_drones"
     app.loader.import_default_modules()  # what a worker does at start-up
-    assert "ingest.detect_offline_drones" in app.tasks
+    assert "alerts.detect_offline_drones" in app.tasks
     assert settings.CELERY_BEAT_SCHEDULE["prune-alert-outbox"]["task"] in app.tasks
 
 
@@ -151,7 +158,7 @@ def test_a_real_celery_worker_runs_the_offline_check_on_the_embedded_default(tmp
     from django.conf import settings as django_settings
     from django.utils import timezone
 
-    from ingest.tasks import detect_offline_drones
+    from alerts.tasks import detect_offline_drones
     from tests.live_stack import child_env
 
     Drone.objects.filter(pk=drone.pk).update(online=True, last_seen_at=timezone.now() - timedelta(minutes=10))

@@ -16,7 +16,7 @@ import msgspec
 from elasticsearch import Elasticsearch
 
 from analytics.query import Plan, iso
-from analytics.store.base import IndexResult
+from analytics.store.base import AmbiguousReportId, IndexResult, received_again
 from analytics.store.elastic.client import PlainJsonTransport, make_client
 from analytics.store.elastic.compiler import (
     build_body,
@@ -26,8 +26,8 @@ from analytics.store.elastic.compiler import (
     merge_recount,
     parse_response,
 )
-from analytics.store.elastic.writer import BulkWriter, document, index_name, index_template
-from ingest.reports import Received, decode_report
+from analytics.store.elastic.writer import BulkWriter, as_sent, doc_id, document, index_name, index_template
+from ingest.reports import Received
 from peacewatch.logs import log
 
 __all__ = [
@@ -35,6 +35,7 @@ __all__ = [
     "PlainJsonTransport",
     "build_body",
     "build_filters",
+    "doc_id",
     "document",
     "index_template",
     "make_client",
@@ -97,17 +98,29 @@ class ElasticStore:
         query = {"range": {"observed_at": {"gte": since_ms, "format": "epoch_millis"}}}
         return self.client.count(index=self.pattern, query=query, allow_no_indices=True)["count"]
 
-    def get(self, report_id: str) -> dict | None:
+    def get(self, report_id: str, drone_id: str | None = None) -> dict | None:
+        if drone_id is None:
+            query = {"term": {"report_id": report_id}}
+        else:
+            query = {"ids": {"values": [doc_id(drone_id, report_id)]}}
         found = self.client.search(
-            index=self.pattern, query={"ids": {"values": [report_id]}}, size=1, allow_no_indices=True
+            index=self.pattern,
+            query=query,
+            size=50,
+            sort=[{"drone_id": "asc"}],
+            _source={"excludes": ["point", "min_score", "tokens", "content_hash"]},
+            allow_no_indices=True,
         )["hits"]["hits"]
         if not found:
             return None
-        doc = dict(found[0]["_source"])
+        drones = sorted({h["_source"]["drone_id"] for h in found})
+        if len(drones) > 1:
+            raise AmbiguousReportId(report_id, drones)
+        doc = as_sent(found[0]["_source"])
+        doc.setdefault("clock_skew", False)  # written before the flag existed: not flagged
+        doc.setdefault("dropped", [])
         doc["observed_at"] = iso(doc["observed_at"])
         doc["stored_at"] = iso(doc["stored_at"])
-        for derived in ("point", "min_score", "tokens"):
-            doc.pop(derived, None)
         return doc
 
     def prune(self, keep_days: int, *, now: datetime | None = None) -> list[str]:
@@ -128,8 +141,8 @@ class ElasticStore:
         while True:
             body = {
                 "size": batch,
-                "sort": [{"observed_at": "asc"}, {"report_id": "asc"}],
-                "_source": {"excludes": ["point", "min_score", "tokens", "stored_at"]},
+                "sort": [{"observed_at": "asc"}, {"report_id": "asc"}, {"drone_id": "asc"}],
+                "_source": {"excludes": ["point", "min_score", "tokens", "stored_at", "content_hash"]},
             }
             if query:
                 body["query"] = query
@@ -140,12 +153,15 @@ class ElasticStore:
                 return
             out = []
             for h in found:
-                source = h["_source"]
+                source = as_sent(h["_source"])
                 ts = source.pop("observed_at")
-                if source.pop("time_source", "drone") == "broker":
-                    source.pop("sent_at", None)
-                decoded = decode_report(_encoder.encode(source), timestamp_ms=ts)
-                if isinstance(decoded, Received):
+                time_source = source.pop("time_source", "drone")
+                clock_skew = source.pop("clock_skew", False)
+                source.pop("dropped", None)  # the decoder names them again
+                decoded = received_again(
+                    _encoder.encode(source), observed_at_ms=ts, time_source=time_source, clock_skew=clock_skew
+                )
+                if decoded is not None:
                     out.append(decoded)
             after = found[-1]["sort"]
             yield out

@@ -11,9 +11,13 @@ from analytics.query import (
     hit,
     score_stats,
     top_buckets,
+    top_citizen_buckets,
 )
 
 TERMS_SHARD_SIZE = 1000
+# The name shown for a citizen key: the one it was seen under most, ties to the
+# first in order (analytics.query.display_names, which the embedded engine uses).
+DISPLAY_NAME = {"terms": {"field": "citizens.name", "size": 1, "order": [{"_count": "desc"}, {"_key": "asc"}]}}
 
 
 def build_filters(p: Plan) -> list[dict]:
@@ -27,7 +31,7 @@ def build_filters(p: Plan) -> list[dict]:
         score["lte"] = p.score_max
     nested: list[dict] = []
     if p.citizen is not None:
-        nested.append({"prefix" if p.citizen_prefix else "term": {"citizens.name": p.citizen}})
+        nested.append({"prefix" if p.citizen_prefix else "term": {f"citizens.{p.citizen_field}": p.citizen}})
     if score:
         nested.append({"range": {"citizens.peacescore": score}})
     if nested:
@@ -49,6 +53,11 @@ def build_filters(p: Plan) -> list[dict]:
         filters.append({"geo_distance": {"distance": f"{radius}m", "point": {"lat": lat, "lon": lon}}})
     if p.below is not None:
         filters.append({"range": {"min_score": {"lt": p.below}}})
+    if p.clock_skew:
+        filters.append({"term": {"clock_skew": True}})
+    elif p.clock_skew is not None:
+        # Not "term false": a document written before the flag existed has none, and was not flagged.
+        filters.append({"bool": {"must_not": [{"term": {"clock_skew": True}}]}})
     return filters
 
 
@@ -60,7 +69,12 @@ def build_body(p: Plan) -> dict:
         "track_total_hits": p.count_total,
     }
     if p.size:
-        body["sort"] = [{"observed_at": {"order": order}}, {"report_id": {"order": order}}]
+        # Then by identity, (report_id, drone_id): the cursor's order (analytics.query).
+        body["sort"] = [
+            {"observed_at": {"order": order}},
+            {"report_id": {"order": order}},
+            {"drone_id": {"order": order}},
+        ]
         body["_source"] = {"excludes": ["point", "tokens", "min_score", "stored_at"]}
         if p.after is not None:
             body["search_after"] = list(p.after)
@@ -89,8 +103,9 @@ def build_body(p: Plan) -> dict:
     if "top_citizens" in p.aggs or "score" in p.aggs:
         inner: dict = {}
         if "top_citizens" in p.aggs:
-            inner["names"] = {
-                "terms": {"field": "citizens.name", "size": shard_size, "shard_size": shard_size, "order": top_order}
+            inner["keys"] = {
+                "terms": {"field": "citizens.key", "size": shard_size, "shard_size": shard_size, "order": top_order},
+                "aggs": {"name": DISPLAY_NAME},
             }
         if "score" in p.aggs:
             inner["stats"] = {"stats": {"field": "citizens.peacescore"}}
@@ -103,7 +118,7 @@ def build_body(p: Plan) -> dict:
     return body
 
 
-TOP_PATHS = {"top_drones": ("top_drones",), "top_words": ("top_words",), "top_citizens": ("citizens", "names")}
+TOP_PATHS = {"top_drones": ("top_drones",), "top_words": ("top_words",), "top_citizens": ("citizens", "keys")}
 
 
 def _dig(aggs: dict, path: tuple[str, ...]) -> dict:
@@ -131,12 +146,13 @@ def inexact_tops(p: Plan, body: dict) -> dict[str, list[str]]:
 
 def build_recount(p: Plan, candidates: dict[str, list[str]]) -> dict:
     """Exact counts of the candidate keys: every shard returns every candidate it holds."""
-    fields = {"top_drones": "drone_id", "top_words": "tokens", "top_citizens": "citizens.name"}
+    fields = {"top_drones": "drone_id", "top_words": "tokens", "top_citizens": "citizens.key"}
     aggs: dict = {}
     for name, keys in candidates.items():
         terms = {"terms": {"field": fields[name], "include": keys, "size": len(keys), "shard_size": len(keys)}}
         if name == "top_citizens":
-            aggs["citizens"] = {"nested": {"path": "citizens"}, "aggs": {"names": terms}}
+            terms["aggs"] = {"name": DISPLAY_NAME}
+            aggs["citizens"] = {"nested": {"path": "citizens"}, "aggs": {"keys": terms}}
         else:
             aggs[name] = terms
     return {"query": {"bool": {"filter": build_filters(p)}}, "size": 0, "track_total_hits": False, "aggs": aggs}
@@ -150,7 +166,7 @@ def merge_recount(body: dict, recount: dict, candidates: dict[str, list[str]]) -
         exact = _dig(recount["aggregations"], path)["buckets"]
         if name == "top_citizens":
             nested = dict(merged["aggregations"]["citizens"])
-            nested["names"] = {"buckets": exact}
+            nested["keys"] = {"buckets": exact}
             merged["aggregations"]["citizens"] = nested
         else:
             merged["aggregations"][name] = {"buckets": exact}
@@ -162,21 +178,22 @@ def parse_response(p: Plan, body: dict) -> dict:
     hits = []
     for h in found[: p.size]:
         source = h["_source"]
-        ts, report_id = h["sort"]
+        ts, report_id, _ = h["sort"]
         hits.append(
             hit(
                 source,
                 report_id=report_id,
                 ts_ms=int(ts),
                 time_source=source.get("time_source", "drone"),
+                clock_skew=source.get("clock_skew", False),
                 threshold=p.threshold,
                 citizens=source.get("citizens", []),
             )
         )
     next_cursor = None
     if p.size and len(found) > p.size:
-        ts, report_id = found[p.size - 1]["sort"]
-        next_cursor = encode_cursor(int(ts), report_id)
+        ts, report_id, drone_id = found[p.size - 1]["sort"]
+        next_cursor = encode_cursor(int(ts), report_id, drone_id)
     raw = body.get("aggregations", {})
     out: dict = {}
     if "histogram" in p.aggs:
@@ -186,8 +203,10 @@ def parse_response(p: Plan, body: dict) -> dict:
         if name in p.aggs:
             out[name] = top_buckets([(b["key"], b["doc_count"]) for b in raw[name]["buckets"]], p.top)
     if "top_citizens" in p.aggs:
-        names = raw["citizens"]["names"]["buckets"]
-        out["top_citizens"] = top_buckets([(b["key"], b["doc_count"]) for b in names], p.top)
+        keys = raw["citizens"]["keys"]["buckets"]
+        counts = {b["key"]: b["doc_count"] for b in keys}
+        names = {b["key"]: b["name"]["buckets"][0]["key"] for b in keys if b["name"]["buckets"]}
+        out["top_citizens"] = top_citizen_buckets(counts, names, p.top)
     if "score" in p.aggs:
         stats = raw["citizens"]["stats"]
         values = raw["citizens"]["percentiles"]["values"]
