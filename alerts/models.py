@@ -159,8 +159,9 @@ class Sighting(models.Model):
 
     class Meta:
         # A report is identified by (drone_id, report_id) (CONTRACT v1.1): two drones may reuse an id.
+        # report_id leads the index: the consumer looks a batch's sightings up by report id alone.
         constraints = [
-            models.UniqueConstraint(fields=["drone_id", "report_id", "subject"], name="one_sighting_per_drone_report")
+            models.UniqueConstraint(fields=["report_id", "drone_id", "subject"], name="one_sighting_per_drone_report")
         ]
 
     def __str__(self) -> str:

@@ -251,14 +251,12 @@ def _insert_sightings(fresh: Sequence[Observation], alert_ids: dict[tuple[str, s
 
 def _drop_known_sightings(observations: Sequence[Observation]) -> list[Observation]:
     # A report is (drone_id, report_id) (CONTRACT v1.1): two drones may send the same
-    # report_id. Both columns in the filter so the unique index, which leads with
-    # drone_id, finds the rows; the set below keeps only the exact triples.
-    drone_ids = {obs.drone_id for obs in observations}
+    # report_id. Looked up by report id alone, the unique index's first column (one
+    # probe per id; "drone IN ... AND report IN ..." made the database probe every
+    # pair), and the set below keeps only the exact triples.
     report_ids = {obs.report_id for obs in observations}
     known = set(
-        Sighting.objects.filter(drone_id__in=drone_ids, report_id__in=report_ids)
-        .values_list("drone_id", "report_id", "subject")
-        .iterator()
+        Sighting.objects.filter(report_id__in=report_ids).values_list("drone_id", "report_id", "subject").iterator()
     )
     seen: set[tuple[str, str, str]] = set()
     fresh = []

@@ -50,7 +50,7 @@ class Migration(migrations.Migration):
         migrations.AddConstraint(
             model_name="sighting",
             constraint=models.UniqueConstraint(
-                fields=("drone_id", "report_id", "subject"), name="one_sighting_per_drone_report"
+                fields=("report_id", "drone_id", "subject"), name="one_sighting_per_drone_report"
             ),
         ),
     ]

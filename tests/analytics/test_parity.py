@@ -191,7 +191,9 @@ QUERIES = {
     "citizen by key": {
         "time": {"last": "7d"},
         "citizen": {"key": "subj-jm-1"},
-        "aggs": ["top_citizens", "score"],
+        # Not "score": percentiles of three values are where the exact ranks and the
+        # t-digest legitimately differ by more than the point allowed for them.
+        "aggs": ["top_citizens", "histogram"],
         "size": 10,
     },
     "words any and all": {
@@ -231,7 +233,7 @@ def test_both_engines_give_the_same_answer(engines, name):
         assert a["total"] > 0, "the query should match something, or it proves nothing"
 
 
-def test_both_engines_count_citizens_by_id_and_show_their_most_frequent_name(engines):
+def test_both_engines_count_citizens_by_id_and_show_their_most_frequent_name(engines, reports):
     answers = [run(store, QUERIES["citizen by key"])["aggregations"]["top_citizens"] for store in engines]
     assert (
         answers[0]
@@ -242,9 +244,13 @@ def test_both_engines_count_citizens_by_id_and_show_their_most_frequent_name(eng
             {"key": "subj-jm-2", "name": "Jeanne Martin", "count": 1},
         ]
     )
-    everyone = run(engines[0], {"time": {"last": "7d"}, "aggs": ["top_citizens"], "top": 100})
-    names = [b["name"] for b in everyone["aggregations"]["top_citizens"]]
-    assert len(names) > len(set(names)), "the corpus should have names shared by people with different ids"
+    ids_by_name: dict[str, set[str]] = {}
+    for item in reports:
+        for person in item.report.citizens:
+            if person.id is not None:
+                ids_by_name.setdefault(person.name, set()).add(person.id)
+    shared = [name for name, ids in ids_by_name.items() if len(ids) > 1]
+    assert len(shared) > 10, "the corpus should have many names shared by people with different ids"
 
 
 def test_paging_by_cursor_walks_the_same_reports_on_both_engines(engines):
