@@ -269,7 +269,7 @@ async def phase(
     for client in clients:
         client.frames.clear()
     published.clear()
-    raised: set[str] = set()  # report ids of the alert events on the alerts topic
+    raised: dict[str, float] = {}  # report id -> when its first alert event was read from the alerts topic
 
     async def alert_events(stop: asyncio.Event) -> None:
         consumer = AIOKafkaConsumer(kafka.topic("alerts"), **kafka.consumer_kwargs(), group_id=None)
@@ -277,10 +277,11 @@ async def phase(
         try:
             while not stop.is_set():
                 for records in (await consumer.getmany(timeout_ms=100)).values():
+                    now = time.time()
                     for record in records:
                         event = json.loads(record.value)
                         published.append((event["alert"]["id"], event["alert"]["version"]))
-                        raised.add(event["alert"]["report_id"])
+                        raised.setdefault(event["alert"]["report_id"], now)
         finally:
             await consumer.stop()
 
@@ -296,7 +297,7 @@ async def phase(
         # Every injected citizen must raise its alert: wait for the last ones (a consumer killed
         # late in the load catches up after it) rather than leave them out of the figure.
         deadline = time.monotonic() + 90
-        while injected - raised and time.monotonic() < deadline:
+        while injected - raised.keys() and time.monotonic() < deadline:
             await asyncio.sleep(0.5)
         await asyncio.sleep(1)  # the web processes' frames for the last events
         stop_readers.set()
@@ -308,6 +309,7 @@ async def phase(
         baseline_process.kill()
     baseline = [arrived - sent[report_id] for report_id, arrived in arrivals.items() if report_id in sent]
 
+    raise_delays = [raised[rid] - sent[rid] for rid in injected if rid in raised]
     expected = set(published)
     latencies: list[float] = []
     per_client = []
@@ -333,7 +335,14 @@ async def phase(
         "broker_p99_ms": round(percentile(baseline, 0.99) * 1000, 1),
         "frames_timed": len(latencies),
         **(
-            {"injected_alerts": len(injected), "injected_alerts_missing": len(injected - raised)}
+            {
+                "injected_alerts": len(injected),
+                "injected_alerts_missing": len(injected - raised.keys()),
+                # Report sent -> its alert event on peacewatch.alerts: the alerts consumer's part alone.
+                "raise_p50_ms": round(percentile(raise_delays, 0.50) * 1000, 1),
+                "raise_p99_ms": round(percentile(raise_delays, 0.99) * 1000, 1),
+                "raise_max_ms": round(max(raise_delays) * 1000, 1) if raise_delays else None,
+            }
             if inject_per_s
             else {}
         ),
@@ -373,6 +382,8 @@ async def kill_alerts_repeatedly(
 async def run(args, env, scratch) -> list[dict]:
     port = free_port()
     processes: dict[str, subprocess.Popen] = {}
+    if os.environ.get("BENCH_LOG_LEVEL"):  # the children's logs, to see why a figure is what it is
+        env = {**env, "LOG_LEVEL": os.environ["BENCH_LOG_LEVEL"]}
     if args.engines == "real":
         # Static membership, as production runs it: a restarted member takes its partitions back at
         # once. Not on the embedded broker: there a member restarted under the same instance id was
@@ -495,6 +506,15 @@ def main() -> None:
                 "broker_p99_ms": median([r["broker_p99_ms"] for r in runs]),
                 "p99_to_broker_p99": median([r["p99_to_broker_p99"] for r in runs]),
                 "fraction_every_client": min(r["fraction_every_client"] for r in runs),
+                **(
+                    {
+                        "raise_p50_ms": median([r["raise_p50_ms"] for r in runs]),
+                        "raise_p99_ms": median([r["raise_p99_ms"] for r in runs]),
+                        "injected_alerts_missing": max(r["injected_alerts_missing"] for r in runs),
+                    }
+                    if args.inject_per_s
+                    else {}
+                ),
             },
             "ms (median of runs; fraction is the worst run)",
             search=search,
@@ -503,7 +523,7 @@ def main() -> None:
             seconds=args.seconds,
             baseline="bare consumer of the reports topic in its own process",
             target=(
-                "p99 < 5000 ms through the kills, fraction 1.000"
+                "raise p99 < 5000 ms through the kills (report sent to its alert event on the topic), none missing"
                 if args.kill_alerts_every
                 else "fraction 1.000; p99 <= 3x broker p99 at 1x, <= 5x at 2x"
             ),
