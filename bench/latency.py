@@ -362,21 +362,40 @@ async def consumers_assigned(scratch: Path, names: tuple[str, ...], timeout: flo
 
 
 async def kill_alerts_repeatedly(
-    every: float, until: float, processes: dict, start, stop: asyncio.Event, kills: list
+    every: float, until: float, processes: dict, start, stop: asyncio.Event, kills: list, scratch: Path
 ) -> None:
-    """SIGKILL the alerts consumer every ``every`` seconds until ``until`` (the load's end) and start it again."""
+    """SIGKILL the alerts consumer every ``every`` seconds until ``until`` (the load's end) and start it again.
+
+    Each kill appends to ``kills`` how long the new process took, from the kill, to start its first batch
+    (its liveness file's ``first_batch_at``): start-up, joining the group, fetching, together.
+    """
+    watchers = []
     while time.monotonic() + every < until:
         try:
             await asyncio.wait_for(stop.wait(), every)
-            return
+            break
         except TimeoutError:
             pass
         victim = processes["alerts"]
         victim.send_signal(signal.SIGKILL)
+        killed_at = time.time()
         await asyncio.to_thread(victim.wait)
-        kills.append(time.monotonic())
         start("alerts", [sys.executable, str(ROOT / "manage.py"), "run_consumer", "alerts"])
+        record = {"killed_at": killed_at, "first_batch_after_s": None}
+        kills.append(record)
+        watchers.append(asyncio.create_task(first_batch(scratch, processes["alerts"].pid, record)))
         progress(f"alerts consumer SIGKILLed and restarted ({len(kills)})")
+    await asyncio.gather(*watchers)
+
+
+async def first_batch(scratch: Path, pid: int, record: dict, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        status = read_status(scratch / "run" / "consumer-alerts.json")
+        if status.get("pid") == pid and status.get("first_batch_at"):
+            record["first_batch_after_s"] = round(status["first_batch_at"] - record["killed_at"], 2)
+            return
+        await asyncio.sleep(0.2)
 
 
 async def run(args, env, scratch) -> list[dict]:
@@ -429,6 +448,7 @@ async def run(args, env, scratch) -> list[dict]:
                         start,
                         stop_kills,
                         kills,
+                        scratch,
                     )
                 )
             try:
@@ -438,6 +458,8 @@ async def run(args, env, scratch) -> list[dict]:
                 if killer is not None:
                     await killer
             result["alerts_consumer_kills"] = len(kills)
+            if kills:
+                result["first_batch_after_kill_s"] = [k["first_batch_after_s"] for k in kills]
             results.append(result)
         stop.set()
         await asyncio.gather(*tasks, return_exceptions=True)

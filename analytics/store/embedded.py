@@ -226,20 +226,40 @@ class EmbeddedStore:
         self.db.execute("PRAGMA cache_size=-262144")  # 256 MiB page cache
         # Checkpoint every ~40 MB of WAL rather than 4 MB: fewer, larger copies.
         self.db.execute("PRAGMA wal_autocheckpoint=10000")
-        version = self.db.execute("PRAGMA user_version").fetchone()[0]
-        has_reports = self.db.execute("SELECT 1 FROM sqlite_master WHERE name = 'reports'").fetchone()
-        if has_reports and version == 2:
+        version = self._create_if_new()
+        if version == 2:
             migrate_v2(self.db)
             version = SCHEMA_VERSION
-        if has_reports and version != SCHEMA_VERSION:
+        if version != SCHEMA_VERSION:
             raise StoreSchemaError(
                 f"the analytics store {self.path} has schema version {version}, this code needs "
                 f"{SCHEMA_VERSION}: move the file aside and rebuild it with "
                 "`python manage.py reindex --from-topic --since <time>`"
             )
-        self.db.executescript(SCHEMA)
-        if not has_reports:
-            self.db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+        self.db.executescript(SCHEMA)  # IF NOT EXISTS throughout: a no-op on a current file
+
+    def _create_if_new(self) -> int:
+        """The file's schema version, after creating the schema in it if it had none.
+
+        One transaction, under the write lock: several processes open a new file
+        at once (the indexer's processes, the web's), and one that looked between
+        another's tables and its version number would take a half-made file for an
+        unknown schema.
+        """
+        db = self.db
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            version = db.execute("PRAGMA user_version").fetchone()[0]
+            if not db.execute("SELECT 1 FROM sqlite_master WHERE name = 'reports'").fetchone():
+                for statement in _statements(SCHEMA):
+                    db.execute(statement)
+                db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+                version = SCHEMA_VERSION
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        return version
 
     def close(self) -> None:
         self.db.close()

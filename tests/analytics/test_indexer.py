@@ -5,6 +5,8 @@ import json
 import sqlite3
 import subprocess
 import sys
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from analytics.consumer import process_batch
@@ -99,6 +101,31 @@ def test_the_store_is_shared_safely_with_another_process(tmp_path):
     assert mine.count() == 501
     assert mine.get("child-7")["drone_id"] == "pw-9"
     mine.close()
+
+
+def test_a_new_store_file_opened_by_many_processes_at_once_is_created_once_and_works_for_all(tmp_path):
+    # The indexer's processes and the web's open the same new file together; one that
+    # looked between another's tables and its version number took it for an unknown schema.
+    path = tmp_path / "new.sqlite3"
+    openers = 8
+    start = threading.Barrier(openers)
+
+    def open_and_write(n: int) -> int:
+        start.wait()
+        store = EmbeddedStore(path)
+        try:
+            return store.index([decode_report(json.dumps(report(report_id=f"opener-{n}")).encode())]).created
+        finally:
+            store.close()
+
+    with ThreadPoolExecutor(max_workers=openers) as pool:
+        created = list(pool.map(open_and_write, range(openers)))
+
+    assert created == [1] * openers
+    store = EmbeddedStore(path)
+    assert store.count() == openers
+    assert store.db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    store.close()
 
 
 # Written by the embedded store at schema version 2 (commit 80a9bc6), which kept
