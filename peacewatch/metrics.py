@@ -41,7 +41,7 @@ def process_identity() -> str:
 
 values.ValueClass = values.MultiProcessValue(process_identifier=process_identity)
 
-# --- Stream consumers (ingest/runner.py) -------------------------------------------
+# --- Stream consumers (peacewatch/streams/runner.py) -------------------------------------------
 REPORTS_CONSUMED = Counter(
     "peacewatch_reports_consumed_total", "Kafka records handled and committed, per consumer.", ["consumer"]
 )
