@@ -34,24 +34,20 @@ class DeadLetter:
 
     @classmethod
     def for_record(cls, record, error: RecordError) -> DeadLetter:
-        return cls(
-            key=record.key,
-            value=record.value,
-            error=error.code,
-            detail=error.detail,
-            source_topic=record.topic,
-            source_partition=record.partition,
-            source_offset=record.offset,
-        )
+        return cls._about(record, error.code, error.detail)
 
     @classmethod
     def for_failure(cls, record, exc: BaseException) -> DeadLetter:
         """A record the handler raised on when given it alone, while other records went through."""
+        return cls._about(record, HANDLER_ERROR, f"{type(exc).__name__}: {exc}")
+
+    @classmethod
+    def _about(cls, record, error: str, detail: str) -> DeadLetter:
         return cls(
             key=record.key,
             value=record.value,
-            error=HANDLER_ERROR,
-            detail=f"{type(exc).__name__}: {exc}",
+            error=error,
+            detail=detail,
             source_topic=record.topic,
             source_partition=record.partition,
             source_offset=record.offset,

@@ -79,11 +79,14 @@ class ProducerDead(KafkaError):
     """
 
 
+def _sender_task(producer) -> asyncio.Task | None:
+    # aiokafka has no public accessor; this is the one place its private sender is read.
+    return getattr(getattr(producer, "_sender", None), "sender_task", None)
+
+
 def producer_failure(producer) -> BaseException | None:
     """Why ``producer``'s sender stopped, or None while it runs (or before start)."""
-    # aiokafka has no public accessor; this is its one private attribute we read.
-    sender = getattr(producer, "_sender", None)
-    task = getattr(sender, "sender_task", None)
+    task = _sender_task(producer)
     if task is None or not task.done():
         return None
     if task.cancelled():
@@ -101,7 +104,10 @@ async def wait_acked(producer, futures) -> None:
     if failure is not None:
         raise ProducerDead(repr(failure)) from failure
     acked = asyncio.gather(*futures)
-    sender = producer._sender.sender_task
+    sender = _sender_task(producer)
+    if sender is None:  # not started: nothing can end early
+        await acked
+        return
     done, _ = await asyncio.wait({acked, sender}, return_when=asyncio.FIRST_COMPLETED)
     if acked in done:
         acked.result()

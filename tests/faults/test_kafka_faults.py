@@ -183,10 +183,7 @@ class Load:
             await asyncio.gather(*senders, return_exceptions=True)
             if self.replacing is not None:
                 self.replacing.cancel()
-            try:
-                await asyncio.wait_for(self.producer.stop(), 15)
-            except Exception:
-                pass
+            await stop_quietly(self.producer, 15)
 
     async def _replace_producer(self) -> None:
         """A producer whose sender died is replaced, as HTTP ingest and the runner replace theirs.
@@ -199,20 +196,14 @@ class Load:
         self.producers_replaced += 1
         for future in list(self.inflight.values()):
             future.cancel()  # its done-callback books the failure and schedules the retry
-        try:
-            await asyncio.wait_for(dead.stop(), 15)
-        except Exception:
-            pass
+        await stop_quietly(dead, 15)
         while True:
             fresh = kafka.make_producer()
             try:
                 await fresh.start()
                 break
             except Exception:  # the cluster is still down: try again, as a drone would
-                try:
-                    await asyncio.wait_for(fresh.stop(), 5)
-                except Exception:
-                    pass
+                await stop_quietly(fresh, 5)
                 await asyncio.sleep(1)
         self.producer, self.replacing = fresh, None
 
@@ -270,6 +261,14 @@ class Load:
             "producers_replaced": self.producers_replaced,
             "injected_citizens": len(self.injected),
         }
+
+
+async def stop_quietly(producer, timeout: float) -> None:
+    """Stop a producer, bounded: against a dead cluster its flush would wait for the full request timeout."""
+    try:
+        await asyncio.wait_for(producer.stop(), timeout)
+    except Exception:
+        pass
 
 
 # --- what the cluster says -----------------------------------------------------------------
