@@ -11,7 +11,14 @@ import logging
 import ssl
 from typing import Any
 
-from aiokafka.errors import KafkaError
+from aiokafka.errors import (
+    InvalidProducerEpoch,
+    InvalidProducerIdMapping,
+    KafkaError,
+    OutOfOrderSequenceNumber,
+    ProducerFenced,
+    UnknownProducerId,
+)
 from django.conf import settings
 
 from peacewatch.logs import log
@@ -92,6 +99,24 @@ def producer_failure(producer) -> BaseException | None:
     if task.cancelled():
         return ProducerDead("the producer was stopped")
     return task.exception() or ProducerDead("the producer's sender ended")
+
+
+# After one of these, an idempotent aiokafka producer is unusable for that partition: the
+# library fails the batch but keeps its producer id and sequence numbers, so every later send
+# to the partition fails the same way (seen after a whole-cluster outage longer than the request
+# timeout). Only a new producer, with a new producer id, sends there again.
+PRODUCER_STATE_LOST = (
+    OutOfOrderSequenceNumber,
+    UnknownProducerId,
+    InvalidProducerEpoch,
+    InvalidProducerIdMapping,
+    ProducerFenced,
+)
+
+
+def needs_new_producer(producer, error: BaseException | None = None) -> bool:
+    """True when ``producer`` must be replaced: its sender died, or ``error`` (a failed send's) lost its state."""
+    return producer_failure(producer) is not None or isinstance(error, PRODUCER_STATE_LOST)
 
 
 async def wait_acked(producer, futures) -> None:

@@ -15,7 +15,10 @@ drones consumers running as real processes that are SIGKILLed and restarted
   end of the topic;
 - HTTP ingest answers 503 with Retry-After while fewer than
   ``min.insync.replicas`` replicas are in sync, and 202 to the drone's retry
-  once the brokers are back.
+  once the brokers are back;
+- a producer the brokers refuse for its sequence numbers (as a long outage
+  can leave an idempotent aiokafka producer, failing every later send while
+  its sender runs on) is replaced: HTTP ingest answers one 503, then accepts.
 
 Figures (recovery time from brokers back to every consumer's lag at 0 and
 every acknowledged report stored; reports sent, acknowledged, failed sends,
@@ -99,6 +102,7 @@ class Load:
         self.producer = None
         self.replacing: asyncio.Task | None = None
         self.producers_replaced = 0
+        self.state_lost_in = None  # the producer a send failure proved unusable, until it is replaced
         self.acked: set[str] = set()
         self.ever_failed: set[str] = set()
         self.send_attempts = 0
@@ -139,11 +143,11 @@ class Load:
         self.queues[self.partition_of(key)].append(report_id)
 
     # acknowledgements
-    def _done(self, report_id: str, future: asyncio.Future) -> None:
+    def _done(self, report_id: str, producer, future: asyncio.Future) -> None:
         self.inflight.pop(report_id, None)
         error = None if future.cancelled() else future.exception()
         if future.cancelled() or error is not None:
-            self._failed(report_id, error or asyncio.CancelledError())
+            self._failed(report_id, error or asyncio.CancelledError(), producer)
             return
         now = time.monotonic()
         if self.last_ack is not None and now - self.last_ack > self.max_gap:
@@ -152,7 +156,9 @@ class Load:
         self.acked.add(report_id)
         self.payloads.pop(report_id, None)
 
-    def _failed(self, report_id: str, error: BaseException) -> None:
+    def _failed(self, report_id: str, error: BaseException, producer=None) -> None:
+        if producer is self.producer and kafka.needs_new_producer(producer, error):
+            self.state_lost_in = producer
         self.failed_sends += 1
         self.failure_kinds[type(error).__name__] += 1
         self.ever_failed.add(report_id)
@@ -170,7 +176,9 @@ class Load:
             while not self.stopping or self.replacing:
                 for _ in range(int((time.monotonic() - t0) * self.rate) - self.generated):
                     self._generate()
-                if self.replacing is None and kafka.producer_failure(self.producer) is not None:
+                if self.replacing is None and (
+                    self.state_lost_in is self.producer or kafka.producer_failure(self.producer) is not None
+                ):
                     self.replacing = asyncio.create_task(self._replace_producer())
                 for sender in senders:
                     if sender.done():
@@ -188,8 +196,9 @@ class Load:
     async def _replace_producer(self) -> None:
         """A producer whose sender died is replaced, as HTTP ingest and the runner replace theirs.
 
-        Only on proof of death (``kafka.producer_failure``), never on mere silence: during an
-        outage a live producer is right to wait. Sends it will never answer are failed now, so
+        Only on proof (its sender died, or a send failed with an error that leaves it unusable,
+        ``kafka.needs_new_producer``), never on mere silence: during an outage a live producer
+        is right to wait. Sends it will never answer are failed now, so
         the drone re-sends them through the new producer.
         """
         dead = self.producer
@@ -200,7 +209,8 @@ class Load:
         while True:
             fresh = kafka.make_producer()
             try:
-                await fresh.start()
+                # Bounded: against a cluster still starting, finding a producer id can wait without end.
+                await asyncio.wait_for(fresh.start(), 30)
                 break
             except Exception:  # the cluster is still down: try again, as a drone would
                 await stop_quietly(fresh, 5)
@@ -226,10 +236,10 @@ class Load:
                     send = producer.send(self.topic, value, key=key, partition=partition)
                     future = await asyncio.wait_for(send, 5)
                 except Exception as exc:  # buffer full for 5 s, producer error: the drone retries later
-                    self._failed(report_id, exc)
+                    self._failed(report_id, exc, producer)
                     break
                 self.inflight[report_id] = future
-                future.add_done_callback(partial(self._done, report_id))
+                future.add_done_callback(partial(self._done, report_id, producer))
                 sent += 1
                 if sent % 200 == 0:
                     await asyncio.sleep(0)  # the generator, acks and the test's own work run meanwhile
@@ -665,3 +675,60 @@ async def test_http_ingest_refuses_with_503_while_replicas_are_missing_and_accep
     finally:
         await ingest_http.producer.close()
         write_figures("http_ingest_without_insync_replicas", figures)
+
+
+# --- 4. a producer the brokers no longer accept ----------------------------------------------
+def lose_sequence(producer, topic: str, partitions: list[int]) -> None:
+    """Leave ``producer`` as a whole-cluster outage can: batches expired unsent, so the broker's
+    next expected sequence number is behind the producer's (aiokafka keeps no way to heal it)."""
+    for partition in partitions:
+        producer._txn_manager.increment_sequence_number(TopicPartition(topic, partition), 7)
+
+
+async def test_a_producer_the_brokers_refuse_for_its_sequence_is_replaced_and_the_retry_is_accepted(
+    async_client, broker
+):
+    from aiokafka.errors import OutOfOrderSequenceNumber
+
+    from ingest import fleet
+    from ingest import http as ingest_http
+    from ingest.models import Drone
+
+    topic = kafka.topic("reports")
+    partitions = await kafka.topic_partitions(topic)
+
+    # What the library does: every later send to the partition fails too, while its sender runs on.
+    stuck = kafka.make_producer(linger_ms=0)
+    await stuck.start()
+    try:
+        await (await stuck.send(topic, b"{}", partition=0))
+        lose_sequence(stuck, topic, [0])
+        errors = []
+        for _ in range(3):
+            try:
+                await (await stuck.send(topic, b"{}", partition=0))
+            except OutOfOrderSequenceNumber as exc:
+                errors.append(exc)
+        assert len(errors) == 3
+        assert kafka.producer_failure(stuck) is None  # alive by the sender's measure ...
+        assert kafka.needs_new_producer(stuck, errors[-1])  # ... yet only a new one sends there again
+    finally:
+        await stop_quietly(stuck, 15)
+
+    # What HTTP ingest does with it: one 503 (nothing accepted), then the drone's retry goes through.
+    cache.clear()
+    token = await sync_to_async(fleet.register_drone)(Drone(drone_id="pw-seq01", name="pw-seq01"))
+    run = unique_suffix()[:6]
+    try:
+        response = await post(async_client, token, [http_report("pw-seq01", f"s-{run}-ok")])
+        assert response.status_code == 202, response.content
+        lose_sequence(await ingest_http.producer.get(), topic, partitions)
+        response = await post(async_client, token, [http_report("pw-seq01", f"s-{run}-1")])
+        assert response.status_code == 503, response.content
+        assert int(response.headers["Retry-After"]) >= 1
+        response = await post(async_client, token, [http_report("pw-seq01", f"s-{run}-1")])
+        assert response.status_code == 202, response.content
+        in_topic = Counter(json.loads(r.value)["report_id"] for r in await read_to_end(topic) if r.value != b"{}")
+        assert in_topic[f"s-{run}-ok"] == 1 and in_topic[f"s-{run}-1"] == 1
+    finally:
+        await ingest_http.producer.close()
