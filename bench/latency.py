@@ -19,9 +19,11 @@ analytics store. ``--engines real``: the 3-broker Apache Kafka cluster of
 idempotent producers) with the indexer writing to its OpenSearch node.
 
 ``--kill-alerts-every S``: the alerts consumer is SIGKILLed every S seconds
-during the load and started again at once, as a supervisor restarts a crashed
-process (with the static membership ``CONSUMER_INSTANCE_ID`` that production
-sets on a real cluster). The figure is the alert delay (report sent to frame in every browser)
+during the load: its worker, which run_consumer's parent forks again at once
+(``--kill-target worker``, the default), or the whole process, started again at
+once as a supervisor restarts a crashed process (``--kill-target process``);
+with the static membership ``CONSUMER_INSTANCE_ID`` that production sets on a
+real cluster. The figure is the alert delay (report sent to frame in every browser)
 through those kills.
 """
 
@@ -362,37 +364,57 @@ async def consumers_assigned(scratch: Path, names: tuple[str, ...], timeout: flo
 
 
 async def kill_alerts_repeatedly(
-    every: float, until: float, processes: dict, start, stop: asyncio.Event, kills: list, scratch: Path
+    every: float,
+    until: float,
+    processes: dict,
+    start,
+    stop: asyncio.Event,
+    kills: list,
+    scratch: Path,
+    target: str = "worker",
 ) -> None:
-    """SIGKILL the alerts consumer every ``every`` seconds until ``until`` (the load's end) and start it again.
+    """SIGKILL the alerts consumer every ``every`` seconds until ``until`` (the load's end).
 
-    Each kill appends to ``kills`` how long the new process took, from the kill, to start its first batch
-    (its liveness file's ``first_batch_at``): start-up, joining the group, fetching, together.
+    ``target="worker"``: the worker process that reads the topic (the pid its liveness file
+    names), which run_consumer's parent forks again at once, as after an out-of-memory kill or
+    a crash. ``target="process"``: the whole ``run_consumer`` process, started again at once as
+    a supervisor (systemd, Kubernetes) would. Each kill appends to ``kills`` how long it took,
+    from the kill, until the new worker started its first batch (its liveness file's
+    ``first_batch_at``): start-up, joining the group, fetching, together.
     """
     watchers = []
+    status_file = scratch / "run" / "consumer-alerts.json"
     while time.monotonic() + every < until:
         try:
             await asyncio.wait_for(stop.wait(), every)
             break
         except TimeoutError:
             pass
-        victim = processes["alerts"]
-        victim.send_signal(signal.SIGKILL)
-        killed_at = time.time()
-        await asyncio.to_thread(victim.wait)
-        start("alerts", [sys.executable, str(ROOT / "manage.py"), "run_consumer", "alerts"])
+        if target == "worker":
+            victim = read_status(status_file).get("pid")
+            if not victim or victim == processes["alerts"].pid:
+                continue  # no worker reading yet: nothing to kill this time
+            os.kill(victim, signal.SIGKILL)
+            killed_at = time.time()
+        else:
+            process = processes["alerts"]
+            process.send_signal(signal.SIGKILL)
+            killed_at = time.time()
+            victim = process.pid
+            await asyncio.to_thread(process.wait)
+            start("alerts", [sys.executable, str(ROOT / "manage.py"), "run_consumer", "alerts"])
         record = {"killed_at": killed_at, "first_batch_after_s": None}
         kills.append(record)
-        watchers.append(asyncio.create_task(first_batch(scratch, processes["alerts"].pid, record)))
-        progress(f"alerts consumer SIGKILLed and restarted ({len(kills)})")
+        watchers.append(asyncio.create_task(first_batch(scratch, victim, record)))
+        progress(f"alerts consumer's {target} SIGKILLed ({len(kills)})")
     await asyncio.gather(*watchers)
 
 
-async def first_batch(scratch: Path, pid: int, record: dict, timeout: float = 60) -> None:
+async def first_batch(scratch: Path, killed: int, record: dict, timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         status = read_status(scratch / "run" / "consumer-alerts.json")
-        if status.get("pid") == pid and status.get("first_batch_at"):
+        if status.get("pid") not in (None, killed) and (status.get("first_batch_at") or 0) > record["killed_at"]:
             record["first_batch_after_s"] = round(status["first_batch_at"] - record["killed_at"], 2)
             return
         await asyncio.sleep(0.2)
@@ -449,6 +471,7 @@ async def run(args, env, scratch) -> list[dict]:
                         stop_kills,
                         kills,
                         scratch,
+                        args.kill_target,
                     )
                 )
             try:
@@ -485,6 +508,12 @@ def main() -> None:
         "--kill-alerts-every", type=float, metavar="S", help="SIGKILL and restart the alerts consumer every S s"
     )
     parser.add_argument(
+        "--kill-target",
+        choices=("worker", "process"),
+        default="worker",
+        help="what --kill-alerts-every kills: the worker run_consumer forks again (default), or the whole process",
+    )
+    parser.add_argument(
         "--inject-per-s", type=int, default=0, help="reports a second that see a new agitated citizen (default 0)"
     )
     parser.add_argument("--broker-only", action="store_true", help="child process: the broker-only baseline")
@@ -517,7 +546,8 @@ def main() -> None:
         load = f"{rate // rates[0]}x" if rate % rates[0] == 0 else f"{rate}/s"
         name = f"alert_latency_{load}"
         if args.kill_alerts_every:
-            name = f"alert_delay_{rate}_per_s_alerts_consumer_killed_every_{args.kill_alerts_every:g}s"
+            every = f"{args.kill_alerts_every:g}s"
+            name = f"alert_delay_{rate}_per_s_alerts_consumer_{args.kill_target}_killed_every_{every}"
         emit(
             name,
             {

@@ -34,9 +34,9 @@ _DIR.mkdir(parents=True, exist_ok=True)
 os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(_DIR)
 
 
-def process_identity() -> str:
+def process_identity(pid: int | None = None) -> str:
     # No "_": prometheus_client splits file names on it.
-    return f"{socket.gethostname().replace('_', '-')}-{os.getpid()}"
+    return f"{socket.gethostname().replace('_', '-')}-{pid or os.getpid()}"
 
 
 values.ValueClass = values.MultiProcessValue(process_identifier=process_identity)
@@ -135,7 +135,12 @@ def render() -> tuple[bytes, str]:
     return generate_latest(registry), CONTENT_TYPE_LATEST
 
 
-@atexit.register
-def _mark_dead() -> None:
-    # Live gauges (clients, partitions, lag) of a process that exited must not count.
-    multiprocess.mark_process_dead(process_identity(), str(_DIR))
+def mark_dead(pid: int | None = None) -> None:
+    """Live gauges (clients, partitions, lag) of a process that ended must not count.
+
+    A process marks itself at exit; a killed one cannot, so its parent marks it by pid.
+    """
+    multiprocess.mark_process_dead(process_identity(pid), str(_DIR))
+
+
+atexit.register(mark_dead)

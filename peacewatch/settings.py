@@ -242,6 +242,9 @@ if KAFKA_HEARTBEAT_INTERVAL_MS * 3 > KAFKA_SESSION_TIMEOUT_MS:
 # name, say). A restarted process with the same name takes its partitions back without a rebalance.
 # Unset: dynamic membership. Never give two running processes the same name.
 CONSUMER_INSTANCE_ID = env_str("CONSUMER_INSTANCE_ID")
+# run_consumer does its imports once, then runs the consumer in a forked worker and forks a new one
+# at once when it dies (peacewatch/streams/supervisor.py). Off: the consumer runs in the process itself.
+CONSUMER_FORK_WORKER = env_bool("CONSUMER_FORK_WORKER", True)
 
 # --- Alerts ---------------------------------------------------------------------
 # Initial values only: admins change the live thresholds in the Django admin.
@@ -369,6 +372,8 @@ LOG_FORMAT = env_str("LOG_FORMAT", "text")
 if LOG_FORMAT not in {"text", "json"}:
     raise ImproperlyConfigured(f"LOG_FORMAT={LOG_FORMAT!r} must be text or json")
 LOG_LEVEL = env_str("LOG_LEVEL", "INFO").upper()
+# aiokafka's own logs (group joins, assignments, coordinator changes): INFO to see a rebalance.
+KAFKA_LOG_LEVEL = env_str("KAFKA_LOG_LEVEL", "WARNING").upper()
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -376,8 +381,8 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "structured"}},
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
-        "aiokafka": {"level": "WARNING"},
-        "kafka": {"level": "WARNING"},
+        "aiokafka": {"level": KAFKA_LOG_LEVEL},
+        "kafka": {"level": KAFKA_LOG_LEVEL},
         "daphne": {"level": "WARNING"},
     },
 }

@@ -580,9 +580,18 @@ class ConsumerRunner:
 
 
 def run(spec: ConsumerSpec, **options) -> None:
+    """Run the consumer until stopped: in a worker forked again at once if it dies (``CONSUMER_FORK_WORKER``)."""
+
     async def main() -> None:
         runner = ConsumerRunner(spec, **options)
         runner.install_signal_handlers()
         await runner.run()
 
-    asyncio.run(main())
+    def work() -> None:
+        asyncio.run(main())
+
+    if settings.CONSUMER_FORK_WORKER and hasattr(os, "fork"):
+        from peacewatch.streams.supervisor import supervise
+
+        raise SystemExit(supervise(work, name=spec.name, on_exit=metrics.mark_dead))
+    work()

@@ -2,9 +2,11 @@
 
 import asyncio
 import json
+import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from contextlib import contextmanager
 
@@ -19,6 +21,7 @@ from peacewatch.consumers import KAFKA_CONSUMERS
 from peacewatch.streams import kafka
 from peacewatch.streams.broker import stop_process
 from peacewatch.streams.deadletter import parse_headers
+from tests.conftest import EXTERNAL_KAFKA
 from tests.factories import citizen, report
 from tests.kafka import consumed, produce, produce_sync, read_topic_sync, run_consumer_until
 from tests.live_stack import child_env, liveness_check
@@ -199,8 +202,92 @@ def test_a_killed_consumers_partitions_move_to_the_other_process_of_its_group_wi
     assert takeover_s < settings.KAFKA_SESSION_TIMEOUT_MS / 1000 + 6
 
 
-def _consumer_process(name: str, tmp_path, *args: str) -> subprocess.Popen:
+def _status(tmp_path, name: str) -> dict:
+    path = tmp_path / "run" / f"consumer-{name}.json"
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def _reading_again(tmp_path, killed: int) -> bool:
+    status = _status(tmp_path, "indexer")
+    return status.get("pid") not in (None, killed) and bool(status.get("first_batch_at"))
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    with open(f"/proc/{pid}/stat") as stat:  # a zombie is dead, only not yet reaped
+        return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def test_a_killed_consumer_worker_is_forked_again_at_once_and_nothing_is_lost_or_stored_twice(broker, tmp_path):
+    """run_consumer keeps a warm parent: SIGKILL its worker (out of memory, a crash) under a steady
+    stream and a new one, forked from the parent, reads again without a new Python start-up."""
+    store = EmbeddedStore(settings.ANALYTICS_SQLITE_PATH)
+    produced: list[int] = []
+    streaming = threading.Event()
+
+    def drone_fleet() -> None:  # 400 reports/s until told to stop
+        batch = 0
+        while not streaming.is_set():
+            produce_sync([report(report_id=f"fork-{batch}-{i}", drone_id=f"pw-{i % 9}") for i in range(40)])
+            produced.append(40)
+            batch += 1
+            time.sleep(0.1)
+
+    # Static membership where the broker honours it (Apache Kafka): the new worker takes the
+    # partitions back at once. Tansu hands them over only when the dead member's session expires.
+    static = bool(EXTERNAL_KAFKA)
+    restarts = []
+    fleet = threading.Thread(target=drone_fleet)
+    with _processes() as started:
+        parent = started(_consumer_process("indexer", tmp_path, instance="fork-test" if static else None))
+        fleet.start()
+        try:
+            for _ in range(2):
+                _wait_sync(lambda: _status(tmp_path, "indexer").get("first_batch_at"), parent)
+                worker = _status(tmp_path, "indexer")["pid"]
+                assert worker != parent.pid
+                os.kill(worker, signal.SIGKILL)
+                killed_at = time.time()
+                _wait_sync(lambda w=worker: _reading_again(tmp_path, w), parent, timeout=30)
+                restarts.append(_status(tmp_path, "indexer")["first_batch_at"] - killed_at)
+        finally:
+            streaming.set()
+            fleet.join()
+        _wait_sync(lambda: _count(store) >= sum(produced), parent, timeout=120)
+        assert parent.poll() is None  # the same parent all along
+        time.sleep(1.0)  # let any duplicate write that would happen, happen
+    assert store.count() == sum(produced)
+    print(f"worker killed, the next one's first batch after: {[round(r, 2) for r in restarts]} s")
+    log = (tmp_path / "indexer.log").read_text()
+    assert log.count("worker_died") == 2 and "exit=-9" in log
+    # A fork, not a Python start-up; on Tansu, the dead member's session timeout on top.
+    assert max(restarts) < (3.0 if static else settings.KAFKA_SESSION_TIMEOUT_MS / 1000 + 6)
+
+
+def test_a_killed_consumer_process_takes_its_worker_with_it(broker, tmp_path):
+    """No orphan: a worker outliving its killed parent would read on beside the replacement the supervisor starts."""
+    with _processes() as started:
+        parent = started(_consumer_process("indexer", tmp_path))
+        _wait_sync(lambda: _status(tmp_path, "indexer").get("pid") not in (None, parent.pid), parent)
+        worker = _status(tmp_path, "indexer")["pid"]
+        assert _alive(worker)
+        _kill(parent)
+        deadline = time.monotonic() + 5
+        while _alive(worker) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not _alive(worker)
+
+
+def _consumer_process(name: str, tmp_path, *args: str, instance: str | None = None) -> subprocess.Popen:
     env = child_env(tmp_path)  # the test database, SQLite or PostgreSQL
+    if instance:
+        env["CONSUMER_INSTANCE_ID"] = instance
     log = open(tmp_path / f"{name}.log", "ab")  # noqa: SIM115 - closed with the process
     return subprocess.Popen(
         [sys.executable, "manage.py", "run_consumer", name, *args],

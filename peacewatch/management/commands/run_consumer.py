@@ -7,6 +7,8 @@ from peacewatch.streams import runner
 
 
 class Command(BaseCommand):
+    # The web process and migrate run the checks; here they would only delay a restarted consumer.
+    requires_system_checks = []
     help = "Run one stream consumer: " + ", ".join(
         f"{name} ({spec.description})" for name, spec in KAFKA_CONSUMERS.items()
     )
