@@ -6,7 +6,8 @@
 
 On a fresh stack (broker, alerts and indexer consumers, daphne), simulated
 drones report at each rate while ``--clients`` WebSocket clients signed in as
-officers listen. For every alert event each client receives, latency is the
+officers listen (``latency.py --officers``, a process of their own, so the load
+generator's work never delays reading a frame). For every alert event each client receives, latency is the
 time since the report that caused it was handed to the producer. The baseline,
 measured in the same run under the same load, is the broker alone: a bare
 consumer of the reports topic (``latency.py --broker-only``, a process of its
@@ -94,9 +95,13 @@ def officer_cookies(n: int) -> list[str]:
 
 
 class Client:
-    def __init__(self, url: str, cookie: str, origin: str) -> None:
-        self.url, self.cookie, self.origin = url, cookie, origin
-        self.frames: list[tuple[float, dict]] = []
+    """One officer's live map: a WebSocket that acknowledges frames as the page does.
+
+    Each alert frame goes to ``sink(received_at, text)`` the moment it is read.
+    """
+
+    def __init__(self, url: str, cookie: str, origin: str, sink) -> None:
+        self.url, self.cookie, self.origin, self.sink = url, cookie, origin, sink
         self.ready = asyncio.Event()
         self.closed: int | None = None
 
@@ -129,19 +134,100 @@ class Client:
                 now = time.time()
                 received += 1
                 if text.startswith('{"type":"alert.') or text.startswith('{"type": "alert.'):
-                    self.frames.append((now, json.loads(text)))
+                    self.sink(now, text)
                 if received - acked >= 50:
                     await ws.send(json.dumps({"type": "ack", "received": received}))
                     acked = received
 
 
+async def officers(url: str, origin: str, cookies: Path, out: Path, ready: Path) -> None:
+    """Child process: one WebSocket client per session cookie in ``cookies``, until SIGTERM.
+
+    In a process of its own, so that the load generator's work never delays
+    when a frame is read. Every alert frame is appended to ``out`` as a JSON
+    line ``[received_at, client index, frame]``, flushed at least every 100 ms.
+    ``ready`` appears once every client is connected.
+    """
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    with out.open("a") as sink:
+
+        def writer(index: int):
+            return lambda received_at, text: sink.write(f"[{received_at!r}, {index}, {text}]\n")
+
+        clients = [Client(url, cookie, origin, writer(i)) for i, cookie in enumerate(json.loads(cookies.read_text()))]
+        tasks = [asyncio.create_task(client.run(stop)) for client in clients]
+        await asyncio.wait_for(asyncio.gather(*(c.ready.wait() for c in clients)), 60)
+        ready.write_text("ready")
+        while not stop.is_set():
+            sink.flush()
+            try:
+                await asyncio.wait_for(stop.wait(), 0.1)
+            except TimeoutError:
+                pass
+        await asyncio.gather(*tasks, return_exceptions=True)
+        sink.flush()
+
+
+class Officers:
+    """The officers' clients in their own process (``latency.py --officers``), for the whole run."""
+
+    def __init__(self, env: dict, scratch: Path, url: str, origin: str, cookies: list[str]) -> None:
+        self.out, self.ready, self.log = (
+            scratch / "officers.jsonl",
+            scratch / "officers.ready",
+            scratch / "officers.log",
+        )
+        self.count = len(cookies)
+        cookie_file = scratch / "officers-cookies.json"
+        cookie_file.write_text(json.dumps(cookies))
+        self.out.touch()
+        argv = [sys.executable, __file__, "--officers", url, "--origin", origin, "--cookies", str(cookie_file)]
+        argv += ["--out", str(self.out), "--ready", str(self.ready)]
+        log = open(self.log, "ab")  # noqa: SIM115 - the child's for its lifetime
+        self.process = subprocess.Popen(argv, env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+
+    async def wait_ready(self, timeout: float = 90) -> None:
+        deadline = time.monotonic() + timeout
+        while not self.ready.exists():
+            if self.process.poll() is not None:
+                tail = self.log.read_text(errors="replace")[-3000:]
+                raise RuntimeError(f"officers' clients exited with {self.process.returncode}:\n{tail}")
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"officers' clients not connected after {timeout}s")
+            await asyncio.sleep(0.1)
+
+    def mark(self) -> int:
+        return self.out.stat().st_size
+
+    def frames_since(self, mark: int) -> list[list[tuple[float, dict]]]:
+        """Per client, the alert frames read since ``mark``: (when read, frame)."""
+        per_client: list[list[tuple[float, dict]]] = [[] for _ in range(self.count)]
+        with self.out.open("rb") as lines:
+            lines.seek(mark)
+            for line in lines:
+                if line.endswith(b"\n"):
+                    received_at, index, frame = json.loads(line)
+                    per_client[index].append((received_at, frame))
+        return per_client
+
+    def stop(self) -> None:
+        from peacewatch.streams.broker import stop_process
+
+        stop_process(self.process)
+
+
 async def broker_only(out: Path, ready: Path) -> None:
-    """Child process: a bare consumer of the reports topic, from its end, until SIGTERM.
+    """Child process: bare consumers of the reports and alerts topics, from their end, until SIGTERM.
 
     Notes when each alert-bearing report arrives (``time.time()``, the clock
-    the load generator stamps sends with) and writes ``{report_id: arrival}``
-    to ``out`` when stopped. ``ready`` appears once every partition is
-    positioned at its end, before the load starts.
+    the load generator stamps sends with) and when the first alert event naming
+    each report appears on the alerts topic, and writes ``{"arrivals": {report_id:
+    when}, "raised": {report_id: when}}`` to ``out`` when stopped. Out of the load
+    generator's process, so its work never delays either. ``ready`` appears once
+    every partition is positioned at its end, before the load starts.
     """
     from aiokafka import AIOKafkaConsumer
 
@@ -153,19 +239,21 @@ async def broker_only(out: Path, ready: Path) -> None:
         loop.add_signal_handler(sig, stop.set)
     scores = msgspec.json.Decoder(_Scores)
     arrivals: dict[str, float] = {}
-    consumer = AIOKafkaConsumer(
-        kafka.topic("reports"), **kafka.consumer_kwargs(), group_id=None, auto_offset_reset="latest"
-    )
-    await consumer.start()
-    try:
+    raised: dict[str, float] = {}
+
+    async def positioned(topic: str):
+        consumer = AIOKafkaConsumer(topic, **kafka.consumer_kwargs(), group_id=None, auto_offset_reset="latest")
+        await consumer.start()
         deadline = time.monotonic() + 60
         while not consumer.assignment():  # without a group, every partition once metadata arrives
             if time.monotonic() > deadline:
-                raise RuntimeError(f"no partitions of {kafka.topic('reports')} assigned in 60 s")
+                raise RuntimeError(f"no partitions of {topic} assigned in 60 s")
             await consumer.getmany(timeout_ms=100)
         for tp in consumer.assignment():
             await consumer.position(tp)  # resolved to the end now, before the load starts
-        ready.write_text("ready")
+        return consumer
+
+    async def read_reports(consumer) -> None:
         while not stop.is_set():
             for records in (await consumer.getmany(timeout_ms=100)).values():
                 now = time.time()
@@ -173,10 +261,24 @@ async def broker_only(out: Path, ready: Path) -> None:
                     doc = scores.decode(record.value)
                     if min((c.peacescore for c in doc.citizens), default=100) < THRESHOLD:
                         arrivals[doc.report_id] = now
+
+    async def read_alerts(consumer) -> None:
+        while not stop.is_set():
+            for records in (await consumer.getmany(timeout_ms=100)).values():
+                now = time.time()
+                for record in records:
+                    raised.setdefault(json.loads(record.value)["alert"]["report_id"], now)
+
+    reports = await positioned(kafka.topic("reports"))
+    alerts = await positioned(kafka.topic("alerts"))
+    try:
+        ready.write_text("ready")
+        await asyncio.gather(read_reports(reports), read_alerts(alerts))
     finally:
-        await consumer.stop()
+        await reports.stop()
+        await alerts.stop()
         tmp = out.with_suffix(".tmp")
-        tmp.write_text(json.dumps(arrivals))
+        tmp.write_text(json.dumps({"arrivals": arrivals, "raised": raised}))
         tmp.replace(out)
 
 
@@ -201,7 +303,7 @@ class BrokerOnly:
                 raise TimeoutError(f"broker-only baseline not positioned after {timeout}s")
             await asyncio.sleep(0.1)
 
-    async def arrivals(self) -> dict[str, float]:
+    async def results(self) -> dict[str, dict[str, float]]:
         self.process.terminate()
         await asyncio.to_thread(self.process.wait, 30)
         return json.loads(self.out.read_text())
@@ -256,7 +358,7 @@ async def drive(rate: int, seconds: float, sent: dict, inject_per_s: int = 0, in
 async def phase(
     rate: int,
     seconds: float,
-    clients: list[Client],
+    clients: Officers,
     sent: dict,
     published: list,
     env: dict,
@@ -268,8 +370,7 @@ async def phase(
 
     from peacewatch.streams import kafka
 
-    for client in clients:
-        client.frames.clear()
+    mark = clients.mark()
     published.clear()
     raised: dict[str, float] = {}  # report id -> when its first alert event was read from the alerts topic
 
@@ -304,20 +405,21 @@ async def phase(
         await asyncio.sleep(1)  # the web processes' frames for the last events
         stop_readers.set()
         await asyncio.gather(*readers)
-        arrivals = await baseline_process.arrivals()
+        observed = await baseline_process.results()
     finally:
         stop_readers.set()
         await asyncio.gather(*readers, return_exceptions=True)
         baseline_process.kill()
-    baseline = [arrived - sent[report_id] for report_id, arrived in arrivals.items() if report_id in sent]
-
-    raise_delays = [raised[rid] - sent[rid] for rid in injected if rid in raised]
+    baseline = [arrived - sent[rid] for rid, arrived in observed["arrivals"].items() if rid in sent]
+    # Timed by the baseline's process, not this one's reader (which only tells when all are raised).
+    raised_at = observed["raised"]
+    raise_delays = [raised_at[rid] - sent[rid] for rid in injected if rid in raised_at]
     expected = set(published)
     latencies: list[float] = []
     per_client = []
-    for client in clients:
+    for frames in clients.frames_since(mark):
         got = set()
-        for received_at, frame in client.frames:
+        for received_at, frame in frames:
             alert = frame["alert"]
             got.add((alert["id"], alert["version"]))
             if alert["report_id"] in sent:
@@ -339,7 +441,7 @@ async def phase(
         **(
             {
                 "injected_alerts": len(injected),
-                "injected_alerts_missing": len(injected - raised.keys()),
+                "injected_alerts_missing": len(injected - raised_at.keys()),
                 # Report sent -> its alert event on peacewatch.alerts: the alerts consumer's part alone.
                 "raise_p50_ms": round(percentile(raise_delays, 0.50) * 1000, 1),
                 "raise_p99_ms": round(percentile(raise_delays, 0.99) * 1000, 1),
@@ -437,6 +539,7 @@ async def run(args, env, scratch) -> list[dict]:
 
     from peacewatch.streams.broker import stop_process, wait_for_port
 
+    clients = None
     try:
         start("alerts", [sys.executable, str(ROOT / "manage.py"), "run_consumer", "alerts"])
         start("indexer", [sys.executable, str(ROOT / "manage.py"), "run_consumer", "indexer"])
@@ -448,11 +551,9 @@ async def run(args, env, scratch) -> list[dict]:
         await asyncio.sleep(max(0.0, joined - time.monotonic()))  # at least 8 s, as the embedded figures had
         cookies = await asyncio.to_thread(officer_cookies, args.clients)
         origin = f"http://127.0.0.1:{port}"
-        clients = [Client(f"ws://127.0.0.1:{port}/ws/alerts/", cookie, origin) for cookie in cookies]
-        stop = asyncio.Event()
-        tasks = [asyncio.create_task(client.run(stop)) for client in clients]
-        await asyncio.wait_for(asyncio.gather(*(c.ready.wait() for c in clients)), 60)
-        progress(f"{len(clients)} officers connected")
+        clients = Officers(env, scratch, f"ws://127.0.0.1:{port}/ws/alerts/", origin, cookies)
+        await clients.wait_ready()
+        progress(f"{clients.count} officers connected, in their own process")
         await asyncio.sleep(3)
         sent: dict[str, float] = {}
         published: list = []
@@ -484,10 +585,10 @@ async def run(args, env, scratch) -> list[dict]:
             if kills:
                 result["first_batch_after_kill_s"] = [k["first_batch_after_s"] for k in kills]
             results.append(result)
-        stop.set()
-        await asyncio.gather(*tasks, return_exceptions=True)
         return results
     finally:
+        if clients is not None:
+            clients.stop()
         for process in processes.values():
             stop_process(process)
         if os.environ.get("BENCH_KEEP_LOGS"):
@@ -517,12 +618,18 @@ def main() -> None:
         "--inject-per-s", type=int, default=0, help="reports a second that see a new agitated citizen (default 0)"
     )
     parser.add_argument("--broker-only", action="store_true", help="child process: the broker-only baseline")
-    parser.add_argument("--out", type=Path, help="with --broker-only: where the arrivals go")
-    parser.add_argument("--ready", type=Path, help="with --broker-only: created once positioned")
+    parser.add_argument("--officers", metavar="URL", help="child process: the officers' WebSocket clients of URL")
+    parser.add_argument("--origin", help="with --officers: the Origin header")
+    parser.add_argument("--cookies", type=Path, help="with --officers: a JSON list of session cookies")
+    parser.add_argument("--out", type=Path, help="with --broker-only or --officers: where the results go")
+    parser.add_argument("--ready", type=Path, help="with --broker-only or --officers: created once ready")
     args = parser.parse_args()
     if args.broker_only:
         django_setup()
         asyncio.run(broker_only(args.out, args.ready))
+        return
+    if args.officers:
+        asyncio.run(officers(args.officers, args.origin, args.cookies, args.out, args.ready))
         return
     rates = [int(r) for r in args.rates.split(",")]
     real = args.engines == "real"
