@@ -82,6 +82,13 @@ REAL_BENCHMARKS = [
         "--engines real --clients 5 --rates 500 --seconds 12 --kill-alerts-every 5 --inject-per-s 10".split(),
     ),
     (
+        "latency.py",
+        "--engines real --clients 10 --rates 2000 --seconds 60 --kill-alerts-every 10 --inject-per-s 20"
+        " --repeat 3 --kill-target process".split(),
+        "--engines real --clients 5 --rates 500 --seconds 12 --kill-alerts-every 5 --inject-per-s 10"
+        " --kill-target process".split(),
+    ),
+    (
         "es_indexer.py",
         ["--url", "{url}", "--documents", "200000", "--repeat", "5"],
         ["--url", "{url}", "--documents", "5000", "--repeat", "1"],
