@@ -461,7 +461,8 @@ def run_consumer_process(
         while True:
             status = read_status(status_path)
             done = status.get("consumed", 0)
-            samples.append((done, rss_kib(process.pid)))
+            # The worker's memory: run_consumer's parent only forks it (the liveness file names the worker).
+            samples.append((done, rss_kib(status.get("pid") or process.pid)))
             if done >= count:
                 break
             if process.poll() is not None:

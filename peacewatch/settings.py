@@ -9,6 +9,7 @@ clone runs with none of them. Every variable is documented once, in
 from __future__ import annotations
 
 import os
+import sys
 from datetime import timedelta
 from pathlib import Path
 
@@ -31,7 +32,10 @@ ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost,[::1]")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
 
 INSTALLED_APPS = [
-    "daphne",
+    # daphne's app only makes `manage.py runserver` serve ASGI (WebSockets). Anywhere else (daphne
+    # itself, the consumers, Celery, migrate) it would import Twisted for nothing, and a consumer
+    # started again after a crash would be reading later.
+    *(["daphne"] if sys.argv[1:2] == ["runserver"] else []),
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
