@@ -142,6 +142,32 @@ async def wait_acked(producer, futures) -> None:
     raise ProducerDead(repr(failure)) from failure
 
 
+def member_id(consumer) -> str | None:
+    """The consumer's member id in its group (aiokafka has no public accessor; read here only)."""
+    coordinator = getattr(consumer, "_coordinator", None)
+    return getattr(coordinator, "member_id", None) or None
+
+
+async def leave_group_for(group_id: str, member_id: str) -> bool:
+    """Take ``member_id`` out of ``group_id`` on behalf of a process that died without leaving.
+
+    A dynamic member killed outright keeps its partitions until its session times out; the
+    group rebalances at once once it has left. True when the coordinator accepted the leave.
+    """
+    from aiokafka.client import AIOKafkaClient, CoordinationType
+    from aiokafka.errors import for_code
+    from aiokafka.protocol.group import LeaveGroupRequest
+
+    client = AIOKafkaClient(**client_kwargs())
+    try:
+        await client.bootstrap()
+        coordinator = await client.coordinator_lookup(CoordinationType.GROUP, group_id)
+        response = await client.send(coordinator, LeaveGroupRequest(group_id, member_id))
+        return for_code(response.error_code) is for_code(0)
+    finally:
+        await client.close()
+
+
 def c_extension_in_use() -> bool:
     """True when aiokafka runs its C record parser (the pure-Python one is ~6x slower)."""
     from aiokafka.record.default_records import DefaultRecordBatch

@@ -28,6 +28,7 @@ import logging
 import os
 import random
 import signal
+import socket
 import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
@@ -98,6 +99,16 @@ class Backoff:
         self.attempt = 0
 
 
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process: alive
+        return True
+    return True
+
+
 class Liveness:
     """A JSON status file rewritten at most once a second; its mtime is the heartbeat."""
 
@@ -115,6 +126,13 @@ class Liveness:
         tmp = self.path.with_suffix(f".{os.getpid()}.tmp")
         tmp.write_text(json.dumps({"consumer": self.name, "pid": os.getpid(), "ts": now, **stats}))
         os.replace(tmp, self.path)
+
+    def read(self) -> dict:
+        """The last status written here (by this process or an earlier one), or {}."""
+        try:
+            return json.loads(self.path.read_text())
+        except (OSError, ValueError):
+            return {}
 
     def age(self) -> float | None:
         try:
@@ -196,6 +214,8 @@ class ConsumerRunner:
         # A record the handler went through: replaying it is harmless (handlers are
         # idempotent), so it tells "this record is poison" from "the handler cannot work".
         self.known_good = None
+        self.member_id: str | None = None  # this process's id in its group, once joined
+        self.predecessor = self.liveness.read()  # the last process of this consumer here, if any
 
     # --- lifecycle ----------------------------------------------------------------
     def request_stop(self) -> None:
@@ -273,6 +293,7 @@ class ConsumerRunner:
         self.committed = {}
         try:
             await producer.start()
+            await self._leave_for_dead_predecessor()
             await consumer.start()
             if self.recover is not None:
                 await self._deliver(producer, await self._in_worker(self.recover))
@@ -288,6 +309,7 @@ class ConsumerRunner:
                 batch = await fetch
                 fetch = self._fetch(consumer)
                 self.partitions = len(consumer.assignment())
+                self.member_id = kafka.member_id(consumer)
                 self._beat()
                 await self._observe_lag(consumer)
                 if self.recover is not None and time.monotonic() - last_recover >= RECOVER_EVERY_S:
@@ -559,9 +581,31 @@ class ConsumerRunner:
             )
         self.stats["last_batch_ms"] = int(seconds * 1000)
 
+    async def _leave_for_dead_predecessor(self) -> None:
+        """A killed predecessor (a dynamic member) still holds its partitions until its session
+        expires; leaving on its behalf hands them out at once. Static members need none of this:
+        the new process takes over the same instance id."""
+        previous, self.predecessor = self.predecessor, None
+        if settings.CONSUMER_INSTANCE_ID or not previous or previous.get("group") != self.group_id:
+            return
+        member_id, pid = previous.get("member_id"), previous.get("pid")
+        if not member_id or not pid or pid == os.getpid() or previous.get("state") == "stopped":
+            return
+        if previous.get("host") != socket.gethostname() or pid_alive(pid):  # a pid means nothing elsewhere
+            return
+        try:
+            left = await kafka.leave_group_for(self.group_id, member_id)
+        except Exception as exc:  # only a faster takeover is lost: the session timeout still applies
+            left = False
+            log(logger, logging.DEBUG, "predecessor_leave_failed", consumer=self.spec.name, error=repr(exc))
+        log(logger, logging.INFO, "predecessor_left_group", consumer=self.spec.name, pid=pid, accepted=left)
+
     def _summary(self) -> dict:
         return {
             **self.stats,
+            "group": self.group_id,
+            "member_id": self.member_id,
+            "host": socket.gethostname(),
             "dead_letters": dict(self.dead_letters),
             "partitions": self.partitions,
             "first_batch_at": self.first_batch_at,

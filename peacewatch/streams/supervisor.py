@@ -67,7 +67,7 @@ def supervise(
     *,
     name: str,
     on_exit: Callable[[int], None] | None = None,
-    healthy_after_s: float = 10.0,
+    healthy_after_s: float = 3.0,
     max_backoff_s: float = 30.0,
 ) -> int:
     """Run ``work`` in a forked worker until it ends by itself or the parent is told to stop.
