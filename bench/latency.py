@@ -171,33 +171,46 @@ async def officers(url: str, origin: str, cookies: Path, out: Path, ready: Path)
         sink.flush()
 
 
-class Officers:
-    """The officers' clients in their own process (``latency.py --officers``), for the whole run."""
+class Child:
+    """A measuring process of this script (``latency.py --MODE ... --out OUT --ready READY``).
 
-    def __init__(self, env: dict, scratch: Path, url: str, origin: str, cookies: list[str]) -> None:
-        self.out, self.ready, self.log = (
-            scratch / "officers.jsonl",
-            scratch / "officers.ready",
-            scratch / "officers.log",
-        )
-        self.count = len(cookies)
-        cookie_file = scratch / "officers-cookies.json"
-        cookie_file.write_text(json.dumps(cookies))
-        self.out.touch()
-        argv = [sys.executable, __file__, "--officers", url, "--origin", origin, "--cookies", str(cookie_file)]
-        argv += ["--out", str(self.out), "--ready", str(self.ready)]
+    Its results go to ``out``; ``ready`` appears once it is positioned; its log is ``name.log``.
+    """
+
+    what = "child"
+
+    def __init__(self, env: dict, scratch: Path, name: str, out: Path, args: list[str]) -> None:
+        self.out, self.ready, self.log = out, scratch / f"{name}.ready", scratch / f"{name}.log"
+        self.ready.unlink(missing_ok=True)
+        argv = [sys.executable, __file__, *args, "--out", str(self.out), "--ready", str(self.ready)]
         log = open(self.log, "ab")  # noqa: SIM115 - the child's for its lifetime
         self.process = subprocess.Popen(argv, env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
 
-    async def wait_ready(self, timeout: float = 90) -> None:
+    async def wait_ready(self, timeout: float = 60) -> None:
         deadline = time.monotonic() + timeout
         while not self.ready.exists():
             if self.process.poll() is not None:
                 tail = self.log.read_text(errors="replace")[-3000:]
-                raise RuntimeError(f"officers' clients exited with {self.process.returncode}:\n{tail}")
+                raise RuntimeError(f"{self.what} exited with {self.process.returncode}:\n{tail}")
             if time.monotonic() > deadline:
-                raise TimeoutError(f"officers' clients not connected after {timeout}s")
+                raise TimeoutError(f"{self.what} not ready after {timeout}s")
             await asyncio.sleep(0.1)
+
+
+class Officers(Child):
+    """The officers' clients in their own process (``latency.py --officers``), for the whole run."""
+
+    what = "officers' clients"
+
+    def __init__(self, env: dict, scratch: Path, url: str, origin: str, cookies: list[str]) -> None:
+        self.count = len(cookies)
+        cookie_file = scratch / "officers-cookies.json"
+        cookie_file.write_text(json.dumps(cookies))
+        out = scratch / "officers.jsonl"
+        out.touch()
+        super().__init__(
+            env, scratch, "officers", out, ["--officers", url, "--origin", origin, "--cookies", str(cookie_file)]
+        )
 
     def mark(self) -> int:
         return self.out.stat().st_size
@@ -282,26 +295,15 @@ async def broker_only(out: Path, ready: Path) -> None:
         tmp.replace(out)
 
 
-class BrokerOnly:
+class BrokerOnly(Child):
     """The broker-only baseline in its own process, for one load phase."""
 
-    def __init__(self, env: dict, scratch: Path, name: str) -> None:
-        self.out, self.ready, self.log = scratch / f"{name}.json", scratch / f"{name}.ready", scratch / f"{name}.log"
-        self.out.unlink(missing_ok=True)
-        self.ready.unlink(missing_ok=True)
-        argv = [sys.executable, __file__, "--broker-only", "--out", str(self.out), "--ready", str(self.ready)]
-        log = open(self.log, "ab")  # noqa: SIM115 - the child's for its lifetime
-        self.process = subprocess.Popen(argv, env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+    what = "broker-only baseline"
 
-    async def wait_ready(self, timeout: float = 60) -> None:
-        deadline = time.monotonic() + timeout
-        while not self.ready.exists():
-            if self.process.poll() is not None:
-                tail = self.log.read_text(errors="replace")[-3000:]
-                raise RuntimeError(f"broker-only baseline exited with {self.process.returncode}:\n{tail}")
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"broker-only baseline not positioned after {timeout}s")
-            await asyncio.sleep(0.1)
+    def __init__(self, env: dict, scratch: Path, name: str) -> None:
+        out = scratch / f"{name}.json"
+        out.unlink(missing_ok=True)
+        super().__init__(env, scratch, name, out, ["--broker-only"])
 
     async def results(self) -> dict[str, dict[str, float]]:
         self.process.terminate()
@@ -552,7 +554,7 @@ async def run(args, env, scratch) -> list[dict]:
         cookies = await asyncio.to_thread(officer_cookies, args.clients)
         origin = f"http://127.0.0.1:{port}"
         clients = Officers(env, scratch, f"ws://127.0.0.1:{port}/ws/alerts/", origin, cookies)
-        await clients.wait_ready()
+        await clients.wait_ready(90)
         progress(f"{clients.count} officers connected, in their own process")
         await asyncio.sleep(3)
         sent: dict[str, float] = {}

@@ -155,7 +155,6 @@ async def leave_group_for(group_id: str, member_id: str) -> bool:
     group rebalances at once once it has left. True when the coordinator accepted the leave.
     """
     from aiokafka.client import AIOKafkaClient, CoordinationType
-    from aiokafka.errors import for_code
     from aiokafka.protocol.group import LeaveGroupRequest
 
     client = AIOKafkaClient(**client_kwargs())
@@ -163,7 +162,7 @@ async def leave_group_for(group_id: str, member_id: str) -> bool:
         await client.bootstrap()
         coordinator = await client.coordinator_lookup(CoordinationType.GROUP, group_id)
         response = await client.send(coordinator, LeaveGroupRequest(group_id, member_id))
-        return for_code(response.error_code) is for_code(0)
+        return response.error_code == 0
     finally:
         await client.close()
 

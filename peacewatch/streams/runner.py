@@ -104,8 +104,8 @@ def pid_alive(pid: int) -> bool:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    except PermissionError:  # someone else's process: alive
-        return True
+    except PermissionError:  # someone else's process
+        pass
     return True
 
 
@@ -215,6 +215,7 @@ class ConsumerRunner:
         # idempotent), so it tells "this record is poison" from "the handler cannot work".
         self.known_good = None
         self.member_id: str | None = None  # this process's id in its group, once joined
+        self.host = socket.gethostname()
         self.predecessor = self.liveness.read()  # the last process of this consumer here, if any
 
     # --- lifecycle ----------------------------------------------------------------
@@ -591,7 +592,7 @@ class ConsumerRunner:
         member_id, pid = previous.get("member_id"), previous.get("pid")
         if not member_id or not pid or pid == os.getpid() or previous.get("state") == "stopped":
             return
-        if previous.get("host") != socket.gethostname() or pid_alive(pid):  # a pid means nothing elsewhere
+        if previous.get("host") != self.host or pid_alive(pid):  # a pid means nothing elsewhere
             return
         try:
             left = await kafka.leave_group_for(self.group_id, member_id)
@@ -605,7 +606,7 @@ class ConsumerRunner:
             **self.stats,
             "group": self.group_id,
             "member_id": self.member_id,
-            "host": socket.gethostname(),
+            "host": self.host,
             "dead_letters": dict(self.dead_letters),
             "partitions": self.partitions,
             "first_batch_at": self.first_batch_at,

@@ -29,6 +29,7 @@ from collections.abc import Callable
 from django.db import connections
 
 from peacewatch.logs import log
+from peacewatch.streams.runner import Backoff
 
 logger = logging.getLogger(__name__)
 
@@ -76,7 +77,7 @@ def supervise(
     requested stop. ``on_exit(pid)`` runs in the parent after each worker ends
     (metrics of a killed process are marked dead there). A worker that lived
     ``healthy_after_s``, or the first to die sooner, is restarted at once; each
-    further young death waits a back-off that doubles up to ``max_backoff_s``.
+    further young death waits the runner's back-off (0.5 s doubling up to ``max_backoff_s``, with jitter).
     """
     parent = os.getpid()
     state = {"stopping": 0, "child": 0}
@@ -91,6 +92,7 @@ def supervise(
 
     previous = {sig: signal.signal(sig, forward) for sig in (signal.SIGTERM, signal.SIGINT)}
     restarts = young_deaths = 0
+    backoff = Backoff(cap=max_backoff_s)
     try:
         while True:
             connections.close_all()  # nothing of the parent's may be shared with a worker
@@ -114,8 +116,10 @@ def supervise(
                 return 0
             lived = time.monotonic() - started
             young_deaths = 0 if lived >= healthy_after_s else young_deaths + 1
+            if young_deaths <= 1:
+                backoff.reset()
             # The first death is restarted at once; only a worker that keeps dying young waits.
-            backoff = min(max_backoff_s, 0.5 * 2 ** (young_deaths - 2)) if young_deaths > 1 else 0.0
+            delay = backoff.next() if young_deaths > 1 else 0.0
             restarts += 1
             log(
                 logger,
@@ -126,9 +130,9 @@ def supervise(
                 # Negative: the signal that killed it (-9 for SIGKILL).
                 exit=code,
                 lived_s=round(lived, 1),
-                restart_in_s=backoff,
+                restart_in_s=round(delay, 2),
             )
-            deadline = time.monotonic() + backoff
+            deadline = time.monotonic() + delay
             while not state["stopping"] and time.monotonic() < deadline:
                 time.sleep(min(0.2, deadline - time.monotonic()))
             if state["stopping"]:

@@ -21,6 +21,7 @@ from peacewatch.consumers import KAFKA_CONSUMERS
 from peacewatch.streams import kafka
 from peacewatch.streams.broker import stop_process
 from peacewatch.streams.deadletter import parse_headers
+from peacewatch.streams.runner import Liveness
 from tests.conftest import EXTERNAL_KAFKA
 from tests.factories import citizen, report
 from tests.kafka import consumed, produce, produce_sync, read_topic_sync, run_consumer_until
@@ -203,11 +204,7 @@ def test_a_killed_consumers_partitions_move_to_the_other_process_of_its_group_wi
 
 
 def _status(tmp_path, name: str) -> dict:
-    path = tmp_path / "run" / f"consumer-{name}.json"
-    try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError):
-        return {}
+    return Liveness(name, tmp_path / "run" / f"consumer-{name}.json").read()
 
 
 def _reading_again(tmp_path, killed: int) -> bool:
