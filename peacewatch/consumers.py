@@ -37,5 +37,17 @@ KAFKA_CONSUMERS: dict[str, ConsumerSpec] = {
             description="keeps drone health (last seen, battery, seq gaps, online) current",
             max_batch=5000,
         ),
+        ConsumerSpec(
+            name="archive",
+            topic="reports",
+            extra_topics=("deadletter",),
+            group="archive",
+            handler="analytics.archive.consumer:process_batch",
+            description="writes every valid report and every dead letter to the Parquet archive",
+            # Few, big files: up to this many records per file set, at most half
+            # of ARCHIVE_FLUSH_SECONDS after the first of them arrived.
+            max_batch=100_000,
+            linger_setting="ARCHIVE_FLUSH_SECONDS",
+        ),
     ]
 }

@@ -70,6 +70,12 @@ CONSUMER_PARTITIONS = Gauge(
     ["consumer"],
     multiprocess_mode="livesum",
 )
+ARCHIVE_ROWS = Counter(
+    "peacewatch_archive_rows_total", "Rows written to the archive's Parquet files, by stream.", ["stream"]
+)
+ARCHIVE_BYTES = Counter(
+    "peacewatch_archive_bytes_total", "Bytes of Parquet written to the archive, by stream.", ["stream"]
+)
 TELEMETRY_DROPPED = Counter(
     "peacewatch_telemetry_dropped_total",
     "Telemetry fields left out of otherwise valid reports for breaking their rule (counted by the indexer), by field.",

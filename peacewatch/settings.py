@@ -305,6 +305,13 @@ ELASTICSEARCH_BULK_BYTES = env_int("ELASTICSEARCH_BULK_BYTES", 5 * 1024 * 1024, 
 ELASTICSEARCH_BULK_DOCS = env_int("ELASTICSEARCH_BULK_DOCS", 5000, minimum=1)
 ANALYTICS_SQLITE_PATH = Path(env_str("ANALYTICS_SQLITE_PATH", str(VAR_DIR / "analytics.sqlite3")))
 
+# --- The archive: every report as Parquet, for years (CONTRACT section 7) ------------
+# A local directory, or s3://bucket/prefix on any S3-compatible store; credentials and
+# region from the standard AWS_* variables, a non-AWS endpoint from AWS_ENDPOINT_URL.
+ARCHIVE_URL = env_str("ARCHIVE_URL", str(VAR_DIR / "archive"))
+ARCHIVE_FLUSH_SECONDS = env_float("ARCHIVE_FLUSH_SECONDS", 60.0, minimum=2)
+AWS_ENDPOINT_URL = env_str("AWS_ENDPOINT_URL")
+
 # --- Redis, channels, celery ----------------------------------------------------
 REDIS_URL = env_url("REDIS_URL", schemes=("redis", "rediss"))
 if REDIS_URL:

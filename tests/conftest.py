@@ -22,6 +22,7 @@ from subprocess import Popen
 
 import pytest
 
+from analytics.archive.storage import get_archive
 from analytics.store import reset_store
 from peacewatch.streams import kafka
 from peacewatch.streams.broker import start_broker, stop_process
@@ -92,11 +93,15 @@ def isolated_state(settings, tmp_path, monkeypatch):
     """Each test gets its own analytics store and status files, also in child processes."""
     settings.ANALYTICS_SQLITE_PATH = tmp_path / "analytics.sqlite3"
     settings.CONSUMER_STATUS_DIR = tmp_path / "run"
+    settings.ARCHIVE_URL = str(tmp_path / "archive")
     monkeypatch.setenv("ANALYTICS_SQLITE_PATH", str(tmp_path / "analytics.sqlite3"))
+    monkeypatch.setenv("ARCHIVE_URL", str(tmp_path / "archive"))
+    get_archive.cache_clear()
     monkeypatch.setenv("PEACEWATCH_VAR_DIR", str(tmp_path))
     reset_store()
     yield
     reset_store()
+    get_archive.cache_clear()
 
 
 @dataclass
@@ -259,3 +264,69 @@ def analyst(django_user_model):
 @pytest.fixture
 def admin_user(django_user_model):
     return _user_with_role(django_user_model, "admin1", "admin", is_staff=True, is_superuser=True)
+
+
+@dataclass
+class S3Server:
+    endpoint: str
+    process: Popen
+
+
+@pytest.fixture(scope="session")
+def s3_server(tmp_path_factory):
+    """A real S3-compatible server (moto's server mode, from PyPI) on a free loopback port."""
+    import sys
+    import time
+    import urllib.request
+
+    port = free_port()
+    log = (tmp_path_factory.mktemp("s3") / "moto.log").open("wb")
+    moto = Path(sys.executable).with_name("moto_server")
+    process = Popen([str(moto), "-H", "127.0.0.1", "-p", str(port)], stdout=log, stderr=subprocess.STDOUT)
+    endpoint = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            urllib.request.urlopen(f"{endpoint}/moto-api/", timeout=1).close()
+            break
+        except OSError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                stop_process(process)
+                raise RuntimeError(f"moto_server did not start on {endpoint} (log: {log.name})") from None
+            time.sleep(0.2)
+    yield S3Server(endpoint, process)
+    stop_process(process)
+    log.close()
+
+
+@pytest.fixture(params=["local", "s3"])
+def archive(request, settings, monkeypatch, tmp_path):
+    """The archive of this test, on local disk and then in a bucket of the S3-compatible server."""
+    from pyarrow import fs
+
+    if request.param == "s3":
+        server = request.getfixturevalue("s3_server")
+        for name, value in {
+            "AWS_ACCESS_KEY_ID": "test-only",
+            "AWS_SECRET_ACCESS_KEY": "test-only",
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "AWS_REGION": "us-east-1",
+            "AWS_ENDPOINT_URL": server.endpoint,
+        }.items():
+            monkeypatch.setenv(name, value)
+        bucket = f"pw-{unique_suffix()}"
+        fs.S3FileSystem(
+            endpoint_override=server.endpoint.removeprefix("http://"),
+            scheme="http",
+            region="us-east-1",
+            allow_bucket_creation=True,
+        ).create_dir(bucket)
+        url = f"s3://{bucket}/archive"
+        settings.AWS_ENDPOINT_URL = server.endpoint
+    else:
+        url = str(tmp_path / "archive")
+    settings.ARCHIVE_URL = url
+    monkeypatch.setenv("ARCHIVE_URL", url)
+    get_archive.cache_clear()
+    yield get_archive()
+    get_archive.cache_clear()

@@ -27,6 +27,21 @@ class ConsumerSpec:
     recover: str | None = None
     description: str = ""
     max_batch: int | None = None  # records per batch; None means CONSUMER_MAX_BATCH
+    extra_topics: tuple[str, ...] = ()  # further logical topics read by the same group
+    # A sink that writes files wants few, big batches: with this set (the name of
+    # a setting, in seconds, bounding the time from produce to durable), the
+    # runner accumulates polls into one batch of up to ``max_batch`` records,
+    # handed over at the latest half that bound after its first record.
+    linger_setting: str | None = None
+
+    @property
+    def topics(self) -> tuple[str, ...]:
+        return (self.topic, *self.extra_topics)
+
+    @property
+    def linger_s(self) -> float | None:
+        # Half the bound waits in memory; the rest is for lag and the write itself.
+        return getattr(settings, self.linger_setting) / 2 if self.linger_setting else None
 
     @property
     def group_id(self) -> str:

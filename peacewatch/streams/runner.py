@@ -32,6 +32,7 @@ import socket
 import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
+from itertools import chain
 from pathlib import Path
 
 from django.conf import settings
@@ -172,6 +173,30 @@ def tune_gc() -> None:
     gc.set_threshold(100_000, 50, 100)
 
 
+class Lingering:
+    """Polled records held back to make one bigger batch (see ``ConsumerSpec.linger_setting``)."""
+
+    def __init__(self) -> None:
+        self.batch: dict = {}  # TopicPartition -> records, in offset order
+        self.count = 0
+        self.since: float | None = None  # monotonic time of the first record held
+
+    def add(self, batch: dict) -> None:
+        for tp, records in batch.items():
+            if records:
+                self.batch.setdefault(tp, []).extend(records)
+                self.count += len(records)
+        if self.count and self.since is None:
+            self.since = time.monotonic()
+
+    def due(self, max_records: int, linger_s: float) -> bool:
+        return self.count >= max_records or (self.since is not None and time.monotonic() - self.since >= linger_s)
+
+    def take(self) -> dict:
+        batch, self.batch, self.count, self.since = self.batch, {}, 0, None
+        return batch
+
+
 class ConsumerRunner:
     def __init__(
         self,
@@ -186,7 +211,8 @@ class ConsumerRunner:
         self.spec = spec
         self.handler = spec.load_handler()
         self.recover = spec.load_recover()
-        self.topic = kafka.topic(spec.topic)
+        self.topics = [kafka.topic(name) for name in spec.topics]
+        self.linger_s = spec.linger_s
         self.group_id = group_id or spec.group_id
         self.max_batch = max_batch or spec.max_batch or settings.CONSUMER_MAX_BATCH
         self.poll_timeout_ms = poll_timeout_ms or settings.CONSUMER_POLL_TIMEOUT_MS
@@ -233,7 +259,7 @@ class ConsumerRunner:
         kafka.check_c_extension()
         tune_gc()
         backoff = Backoff()
-        log(logger, logging.INFO, "consumer_starting", consumer=self.spec.name, topic=self.topic, group=self.group_id)
+        log(logger, logging.INFO, "consumer_starting", consumer=self.spec.name, topics=self.topics, group=self.group_id)
         try:
             while not self.stopping.is_set():
                 try:
@@ -288,9 +314,10 @@ class ConsumerRunner:
             fetch_max_bytes=64 * 1024 * 1024,
             max_partition_fetch_bytes=8 * 1024 * 1024,
         )
-        consumer.subscribe([self.topic])
+        consumer.subscribe(self.topics)
         fetch: asyncio.Future | None = None
         finishing: asyncio.Future | None = None  # the previous batch's delivery and commit
+        lingering = Lingering()  # polls accumulated into one batch (specs with a linger)
         self.committed = {}
         try:
             await producer.start()
@@ -306,9 +333,18 @@ class ConsumerRunner:
             # acked, and batches are delivered in order: N-1's before N's.
             fetch = self._fetch(consumer)
             last_recover = time.monotonic()
-            while not self.stopping.is_set():
+            while True:
                 batch = await fetch
-                fetch = self._fetch(consumer)
+                stopping = self.stopping.is_set()
+                if self.linger_s is not None:
+                    lingering.add(batch)
+                    due = stopping or lingering.due(self.max_batch, self.linger_s)
+                    batch = lingering.take() if due else {}
+                    # Held for a while: what the group moved to another process meanwhile is its to write.
+                    held = consumer.assignment()
+                    batch = {tp: records for tp, records in batch.items() if tp in held}
+                if not stopping:
+                    fetch = self._fetch(consumer)
                 self.partitions = len(consumer.assignment())
                 self.member_id = kafka.member_id(consumer)
                 self._beat()
@@ -319,17 +355,19 @@ class ConsumerRunner:
                     last_recover = time.monotonic()
                     finishing = await self._finished(finishing)
                     await self._deliver(producer, await self._in_worker(self.recover))
-                if not batch:
+                if batch:
+                    records = list(chain.from_iterable(batch.values()))  # one C-level pass, not a loop per record
+                    started = time.perf_counter()
+                    outcome = await self._handle_until_done(records, backoff)
+                    offsets = {tp: recs[-1].offset + 1 for tp, recs in batch.items()}
+                    finishing = await self._finished(finishing)
+                    finishing = asyncio.ensure_future(
+                        self._finish(producer, consumer, outcome, offsets, len(records), started, backoff)
+                    )
+                else:
                     finishing = await self._finished(finishing)  # idle: nothing to overlap it with
-                    continue
-                records = [record for partition_records in batch.values() for record in partition_records]
-                started = time.perf_counter()
-                outcome = await self._handle_until_done(records, backoff)
-                offsets = {tp: recs[-1].offset + 1 for tp, recs in batch.items()}
-                finishing = await self._finished(finishing)
-                finishing = asyncio.ensure_future(
-                    self._finish(producer, consumer, outcome, offsets, len(records), started, backoff)
-                )
+                if stopping:
+                    break
             # Stopping: the last handled batch is delivered and committed before the clients close.
             finishing = await self._finished(finishing)
         finally:

@@ -1,0 +1,128 @@
+"""Where the archive lives: a local directory or an S3-compatible bucket, behind one small interface.
+
+Both make a file visible only whole: on disk it is written under a temporary
+name (which readers skip), flushed to the disk, then renamed; on S3 an object
+appears only once its upload completes. ``write`` returns after the file is
+durable, so the caller may commit the Kafka offsets it holds.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from functools import cache
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pyarrow as pa
+import pyarrow.dataset as ds
+import pyarrow.parquet as pq
+from django.conf import settings
+from pyarrow import fs
+
+from analytics.archive import layout
+
+
+class ArchiveStorage:
+    """An archive root: ``url`` is a local path or ``s3://bucket/prefix``."""
+
+    def __init__(self, url: str, *, endpoint_url: str | None = None) -> None:
+        self.url = url
+        parts = urlsplit(url)
+        if parts.scheme == "s3":
+            if not parts.netloc:
+                raise ValueError(f"ARCHIVE_URL {url!r}: s3:// needs a bucket, as in s3://bucket/prefix")
+            self.local = False
+            self.root = f"{parts.netloc}/{parts.path.strip('/')}".rstrip("/")
+            options: dict = {}
+            if endpoint_url:
+                endpoint = urlsplit(endpoint_url)
+                options.update(endpoint_override=endpoint.netloc or endpoint.path, scheme=endpoint.scheme or "https")
+            # Credentials and region come from the standard AWS_* variables (or an instance role).
+            self.fs: fs.FileSystem = fs.S3FileSystem(**options)
+        elif parts.scheme in ("", "file"):
+            self.local = True
+            self.root = str(Path(parts.path if parts.scheme else url).resolve())
+            self.fs = fs.LocalFileSystem()
+        else:
+            raise ValueError(f"ARCHIVE_URL {url!r}: a local path or s3://bucket/prefix")
+
+    def __repr__(self) -> str:
+        return f"ArchiveStorage({self.url!r})"
+
+    def path(self, relative: str) -> str:
+        return f"{self.root}/{relative}"
+
+    def list(self, relative_dir: str) -> list[str]:
+        """Names of the files directly in a directory of the archive ([] when it does not exist)."""
+        selector = fs.FileSelector(self.path(relative_dir), allow_not_found=True)
+        return [info.base_name for info in self.fs.get_file_info(selector) if info.type == fs.FileType.File]
+
+    def directories(self, relative_dir: str) -> list[str]:
+        selector = fs.FileSelector(self.path(relative_dir), allow_not_found=True)
+        return sorted(info.base_name for info in self.fs.get_file_info(selector) if info.type == fs.FileType.Directory)
+
+    def write(self, relative_path: str, table: pa.Table) -> int:
+        """Write ``table`` as one Parquet file, visible only whole and durable on return; its size."""
+        target = self.path(relative_path)
+        if not self.local:
+            with self.fs.open_output_stream(target) as stream:  # the object appears on completion
+                pq.write_table(table, stream, **layout.PARQUET_OPTIONS)
+            return self.fs.get_file_info(target).size
+        directory, name = os.path.split(target)
+        os.makedirs(directory, exist_ok=True)
+        # "_" first: Hive, Spark, Trino and DuckDB's Hive globs skip such names.
+        temporary = os.path.join(directory, f"_{name}.{uuid.uuid4().hex}.tmp")
+        try:
+            with open(temporary, "wb") as handle:
+                pq.write_table(table, handle, **layout.PARQUET_OPTIONS)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(temporary, target)
+        except BaseException:
+            Path(temporary).unlink(missing_ok=True)
+            raise
+        descriptor = os.open(directory, os.O_RDONLY)
+        try:
+            os.fsync(descriptor)  # the rename itself survives a power cut
+        finally:
+            os.close(descriptor)
+        return os.path.getsize(target)
+
+    def delete(self, relative_path: str) -> None:
+        self.fs.delete_file(self.path(relative_path))
+
+    def read(self, relative_path: str) -> pa.Table:
+        return pq.read_table(self.path(relative_path), filesystem=self.fs)
+
+    def files(self, stream: str, dates: tuple[str, str] | None = None) -> list[str]:
+        """Full paths of the current files of a stream, optionally for dates from..to (YYYY-MM-DD, inclusive)."""
+        found = []
+        for date_dir in self.directories(stream):
+            date = date_dir.removeprefix("date=")
+            if dates is not None and not dates[0] <= date <= dates[1]:
+                continue
+            leaves = [f"{stream}/{date_dir}"]
+            if stream == layout.REPORTS:
+                leaves = [f"{stream}/{date_dir}/{hour}" for hour in self.directories(f"{stream}/{date_dir}")]
+            for leaf in leaves:
+                found += [self.path(f"{leaf}/{name}") for name in layout.current(self.list(leaf))]
+        return found
+
+    def dataset(self, stream: str, dates: tuple[str, str] | None = None) -> ds.Dataset:
+        """The stream's current files as one Arrow dataset, with the Hive partition columns."""
+        keys = layout.PARTITION_KEYS[stream]
+        return ds.dataset(
+            self.files(stream, dates),
+            schema=pa.unify_schemas([layout.SCHEMAS[stream], keys]),
+            format="parquet",
+            filesystem=self.fs,
+            partitioning=ds.partitioning(keys, flavor="hive"),
+            partition_base_dir=f"{self.root}/{stream}",
+        )
+
+
+@cache
+def get_archive() -> ArchiveStorage:
+    """The archive of the settings (``ARCHIVE_URL``)."""
+    return ArchiveStorage(settings.ARCHIVE_URL, endpoint_url=settings.AWS_ENDPOINT_URL)
