@@ -24,9 +24,19 @@ def prune_exports() -> int:
 
 @shared_task(name="analytics.prune_indices", ignore_result=True)
 def prune_indices() -> list[str]:
-    """Drop Elasticsearch daily indices older than ELASTICSEARCH_RETENTION_DAYS (embedded: nothing)."""
+    """Drop Elasticsearch daily indices older than ELASTICSEARCH_RETENTION_DAYS that the archive holds in full."""
+    from analytics.archive.guard import archive_holds
     from analytics.store import get_store
 
     store = get_store()
     prune = getattr(store, "prune", None)
-    return prune(settings.ELASTICSEARCH_RETENTION_DAYS) if prune else []
+    return prune(settings.ELASTICSEARCH_RETENTION_DAYS, may_drop=archive_holds) if prune else []
+
+
+@shared_task(name="analytics.compact_archive", ignore_result=True)
+def compact_archive() -> int:
+    """Merge the small files of the archive's closed directories; returns the files written."""
+    from analytics.archive.compact import compact
+    from analytics.archive.storage import get_archive
+
+    return compact(get_archive()).merged

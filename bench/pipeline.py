@@ -12,7 +12,9 @@ and are measured the same way (their liveness files, RSS from /proc):
 - **alerts**: ``manage.py run_consumer alerts`` on a fresh SQLite database;
 - **indexer**: ``manage.py run_consumer indexer``, into a fresh embedded store
   (``--engines embedded``) or a fresh index prefix on the OpenSearch node of
-  ``make engines`` (``--engines real``).
+  ``make engines`` (``--engines real``);
+- **archive**: ``manage.py run_consumer archive`` into a fresh local archive
+  directory; its Parquet bytes are compared with the raw JSON of the same reports.
 
 ``--engines real`` runs on the 3-broker Apache Kafka cluster of ``make engines``
 (topics and groups of the run's own, idempotent producers, RF 3, min ISR 2).
@@ -22,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import shutil
 import signal
 import subprocess
 import sys
@@ -91,6 +94,19 @@ async def raw_consume(group: str, max_records: int) -> None:
         await consumer.stop()
 
 
+def archive_size(url: str) -> tuple[int, int]:
+    """(Parquet bytes of the archive's report files, bytes of the raw JSON they hold)."""
+    import pyarrow.compute as pc
+
+    from analytics.archive.storage import ArchiveStorage
+
+    archive = ArchiveStorage(url)
+    files = archive.files("reports")
+    parquet = sum(archive.fs.get_file_info(path).size for path in files)
+    raw = archive.dataset("reports").to_table(columns=["raw"]).column("raw")
+    return parquet, pc.sum(pc.binary_length(raw)).as_py()
+
+
 def fresh_database(scratch, env, run: int) -> dict:
     run_env = {**env, "DATABASE_URL": f"sqlite:///{scratch}/alerts-{run}.sqlite3"}
     subprocess.run([sys.executable, str(ROOT / "manage.py"), "migrate", "-v", "0"], env=run_env, check=True)
@@ -102,6 +118,11 @@ def main() -> None:
     parser.add_argument("--reports", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--engines", choices=("embedded", "real"), default="embedded")
+    parser.add_argument(
+        "--consumers",
+        default="alerts,indexer,archive",
+        help="which consumers to measure beside the bare loop (comma-separated; default all three)",
+    )
     parser.add_argument("--raw-only", action="store_true", help="child process: the bare getmany loop alone")
     parser.add_argument("--group", help="with --raw-only: the consumer group")
     parser.add_argument("--max-records", type=int, help="with --raw-only: records per getmany")
@@ -125,33 +146,50 @@ def main() -> None:
         seconds = asyncio.run(preload(n))
         emit("preload_produce_rate", round(n / seconds), "reports/s", note="one aiokafka producer, simulator included")
 
-        raw, alerts, indexer = [], [], []
+        raw, alerts, indexer, archive, archive_bytes = [], [], [], [], []
+        wanted = set(args.consumers.split(","))
         for run in range(args.repeat):
             progress(f"run {run + 1}/{args.repeat}: raw getmany loop (own process)")
             group = f"{prefix}-bench-raw-{run}"
             raw_argv = [sys.executable, __file__, "--raw-only", "--group", group, "--max-records", str(max_records)]
             raw.append(run_consumer_process("raw", group, n, scratch, env, argv=raw_argv))
-            progress(f"run {run + 1}/{args.repeat}: alerts consumer")
-            alerts_env = fresh_database(scratch, env, run)
-            alerts.append(run_consumer_process("alerts", f"{prefix}-bench-alerts-{run}", n, scratch, alerts_env))
-            progress(f"run {run + 1}/{args.repeat}: indexer consumer into {search}")
-            if real:
-                index_env = {**env, "ELASTICSEARCH_INDEX_PREFIX": f"{env['ELASTICSEARCH_INDEX_PREFIX']}r{run}"}
-            else:
-                index_env = {**env, "ANALYTICS_SQLITE_PATH": f"{scratch}/analytics-{run}.sqlite3"}
-            try:
-                indexer.append(
-                    run_consumer_process("indexer", f"{prefix}-bench-indexer-{run}", n, scratch, index_env, 1800)
+            line = f"run {run + 1}: raw {raw[-1]['rate']:,.0f}/s"
+            if "alerts" in wanted:
+                progress(f"run {run + 1}/{args.repeat}: alerts consumer")
+                alerts_env = fresh_database(scratch, env, run)
+                alerts.append(run_consumer_process("alerts", f"{prefix}-bench-alerts-{run}", n, scratch, alerts_env))
+                line += f", alerts {alerts[-1]['rate']:,.0f}/s"
+            if "indexer" in wanted:
+                progress(f"run {run + 1}/{args.repeat}: indexer consumer into {search}")
+                if real:
+                    index_env = {**env, "ELASTICSEARCH_INDEX_PREFIX": f"{env['ELASTICSEARCH_INDEX_PREFIX']}r{run}"}
+                else:
+                    index_env = {**env, "ANALYTICS_SQLITE_PATH": f"{scratch}/analytics-{run}.sqlite3"}
+                try:
+                    indexer.append(
+                        run_consumer_process("indexer", f"{prefix}-bench-indexer-{run}", n, scratch, index_env, 1800)
+                    )
+                finally:
+                    if real:  # free the node's disk between runs
+                        drop_indices(env["ELASTICSEARCH_URL"], index_env["ELASTICSEARCH_INDEX_PREFIX"])
+                line += f", indexer {indexer[-1]['rate']:,.0f}/s"
+            if "archive" in wanted:
+                progress(f"run {run + 1}/{args.repeat}: archive consumer into a local directory")
+                # A short flush bound: catching up, batches fill to 100,000 records at once, and
+                # only the topic's last partial batch waits (half the bound) before it is written.
+                archive_env = {**env, "ARCHIVE_URL": f"{scratch}/archive-{run}", "ARCHIVE_FLUSH_SECONDS": "2"}
+                archive.append(
+                    run_consumer_process("archive", f"{prefix}-bench-archive-{run}", n, scratch, archive_env, 1800)
                 )
-            finally:
-                if real:  # free the node's disk between runs
-                    drop_indices(env["ELASTICSEARCH_URL"], index_env["ELASTICSEARCH_INDEX_PREFIX"])
-            progress(
-                f"run {run + 1}: raw {raw[-1]['rate']:,.0f}/s, alerts {alerts[-1]['rate']:,.0f}/s, "
-                f"indexer {indexer[-1]['rate']:,.0f}/s"
-            )
+                archive_bytes.append(archive_size(archive_env["ARCHIVE_URL"]))
+                shutil.rmtree(archive_env["ARCHIVE_URL"], ignore_errors=True)
+                line += f", archive {archive[-1]['rate']:,.0f}/s"
+            progress(line)
 
-    ratios = [a["rate"] / r["rate"] for a, r in zip(alerts, raw, strict=True)]
+    emit_figures(n, search, raw, alerts, indexer, archive, archive_bytes)
+
+
+def emit_figures(n, search, raw, alerts, indexer, archive, archive_bytes) -> None:
     emit(
         "raw_consume_rate",
         round(median([r["rate"] for r in raw])),
@@ -160,24 +198,23 @@ def main() -> None:
         reports=n,
         note="bare aiokafka getmany loop in its own process",
     )
-    emit(
-        "alerts_consumer_rate",
-        round(median([a["rate"] for a in alerts])),
-        "reports/s",
-        runs=[round(a["rate"]) for a in alerts],
-        reports=n,
-    )
-    emit("alerts_to_raw_ratio", round(median(ratios), 3), "ratio", runs=[round(r, 3) for r in ratios], target=">= 0.5")
-    emit(
-        "indexer_rate",
-        round(median([i["rate"] for i in indexer])),
-        "reports/s",
-        runs=[round(i["rate"]) for i in indexer],
-        reports=n,
-        search=search,
-        target=">= 4000 sustained over 1,000,000",
-    )
-    for name, results in (("raw", raw), ("alerts", alerts), ("indexer", indexer)):
+    if alerts:
+        emit_alerts(n, raw, alerts)
+    if indexer:
+        emit(
+            "indexer_rate",
+            round(median([i["rate"] for i in indexer])),
+            "reports/s",
+            runs=[round(i["rate"]) for i in indexer],
+            reports=n,
+            search=search,
+            target=">= 4000 sustained over 1,000,000",
+        )
+    if archive:
+        emit_archive(n, raw, archive, archive_bytes)
+    for name, results in (("raw", raw), ("alerts", alerts), ("indexer", indexer), ("archive", archive)):
+        if not results:
+            continue
         growth = [r["rss_end_mib"] / r["rss_at_20pct_mib"] for r in results]
         emit(
             f"{name}_rss",
@@ -189,6 +226,47 @@ def main() -> None:
             target="flat (growth ~1.0)",
             **({"search": search} if name == "indexer" else {}),
         )
+
+
+def emit_alerts(n, raw, alerts) -> None:
+    ratios = [a["rate"] / r["rate"] for a, r in zip(alerts, raw, strict=True)]
+    emit(
+        "alerts_consumer_rate",
+        round(median([a["rate"] for a in alerts])),
+        "reports/s",
+        runs=[round(a["rate"]) for a in alerts],
+        reports=n,
+    )
+    emit("alerts_to_raw_ratio", round(median(ratios), 3), "ratio", runs=[round(r, 3) for r in ratios], target=">= 0.5")
+
+
+def emit_archive(n, raw, archive, archive_bytes) -> None:
+    archive_ratios = [a["rate"] / r["rate"] for a, r in zip(archive, raw, strict=True)]
+    emit(
+        "archive_consumer_rate",
+        round(median([a["rate"] for a in archive])),
+        "reports/s",
+        runs=[round(a["rate"]) for a in archive],
+        reports=n,
+        note="zstd Parquet into a local directory, batches of up to 100,000",
+    )
+    emit(
+        "archive_to_raw_ratio",
+        round(median(archive_ratios), 3),
+        "ratio",
+        runs=[round(r, 3) for r in archive_ratios],
+        target=">= 0.5",
+    )
+    size_ratios = [parquet / json for parquet, json in archive_bytes]
+    emit(
+        "archive_bytes_vs_json",
+        round(median(size_ratios), 3),
+        "ratio",
+        runs=[round(r, 3) for r in size_ratios],
+        parquet_bytes_per_report=round(median([parquet / n for parquet, _ in archive_bytes]), 1),
+        json_bytes_per_report=round(median([json / n for _, json in archive_bytes]), 1),
+        target="<= 0.2",
+    )
 
 
 if __name__ == "__main__":

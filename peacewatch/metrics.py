@@ -76,6 +76,10 @@ ARCHIVE_ROWS = Counter(
 ARCHIVE_BYTES = Counter(
     "peacewatch_archive_bytes_total", "Bytes of Parquet written to the archive, by stream.", ["stream"]
 )
+INDEX_DROP_REFUSED = Counter(
+    "peacewatch_analytics_index_drop_refused_total",
+    "Index days past retention kept because the archive does not hold all their reports (see the logs).",
+)
 TELEMETRY_DROPPED = Counter(
     "peacewatch_telemetry_dropped_total",
     "Telemetry fields left out of otherwise valid reports for breaking their rule (counted by the indexer), by field.",

@@ -343,6 +343,8 @@ CELERY_BEAT_SCHEDULE = {
     "prune-exports": {"task": "analytics.prune_exports", "schedule": 3600.0},
     # Elasticsearch only: drops daily indices past ELASTICSEARCH_RETENTION_DAYS (idempotent, so hourly).
     "prune-analytics-indices": {"task": "analytics.prune_indices", "schedule": 3600.0},
+    # The archive's small files of closed hours merged into one per partition (idempotent).
+    "compact-archive": {"task": "analytics.compact_archive", "schedule": 3600.0},
 }
 # Exports run on their own queue, so a million-row export never holds up the
 # offline check; `make run` starts one worker per queue, compose one for both.

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import os
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -64,18 +66,25 @@ class ArchiveStorage:
 
     def write(self, relative_path: str, table: pa.Table) -> int:
         """Write ``table`` as one Parquet file, visible only whole and durable on return; its size."""
+        with self.open_whole(relative_path) as sink:
+            pq.write_table(table, sink, **layout.PARQUET_OPTIONS)
+        return self.size(relative_path)
+
+    @contextmanager
+    def open_whole(self, relative_path: str) -> Iterator:
+        """A binary sink for one file that becomes visible, whole and durable, when the block ends without error."""
         target = self.path(relative_path)
         if not self.local:
             with self.fs.open_output_stream(target) as stream:  # the object appears on completion
-                pq.write_table(table, stream, **layout.PARQUET_OPTIONS)
-            return self.fs.get_file_info(target).size
+                yield stream
+            return
         directory, name = os.path.split(target)
         os.makedirs(directory, exist_ok=True)
         # "_" first: Hive, Spark, Trino and DuckDB's Hive globs skip such names.
         temporary = os.path.join(directory, f"_{name}.{uuid.uuid4().hex}.tmp")
         try:
             with open(temporary, "wb") as handle:
-                pq.write_table(table, handle, **layout.PARQUET_OPTIONS)
+                yield handle
                 handle.flush()
                 os.fsync(handle.fileno())
             os.replace(temporary, target)
@@ -87,7 +96,9 @@ class ArchiveStorage:
             os.fsync(descriptor)  # the rename itself survives a power cut
         finally:
             os.close(descriptor)
-        return os.path.getsize(target)
+
+    def size(self, relative_path: str) -> int:
+        return self.fs.get_file_info(self.path(relative_path)).size
 
     def delete(self, relative_path: str) -> None:
         self.fs.delete_file(self.path(relative_path))

@@ -25,7 +25,7 @@ from tests.kafka import consumed, produce, produce_sync, run_consumer_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-ARRIVED = int(datetime(2026, 11, 29, 17, 59, 58, tzinfo=UTC).timestamp() * 1000)
+ARRIVED = int(datetime(2026, 11, 28, 17, 59, 58, tzinfo=UTC).timestamp() * 1000)
 
 
 def records(docs, *, partition=0, first_offset=0, timestamp=ARRIVED) -> list[Record]:
@@ -52,7 +52,7 @@ def test_a_batch_becomes_one_file_per_partition_named_by_its_offsets_and_readabl
 
     outcome = process_batch(batch, archive)
 
-    directory = "reports/date=2026-11-29/hour=17"
+    directory = "reports/date=2026-11-28/hour=17"
     assert sorted(archive.list(directory)) == [
         "reports-p0002-00000000000000000040-00000000000000000042.parquet",
         "reports-p0005-00000000000000000007-00000000000000000008.parquet",
@@ -105,13 +105,13 @@ def test_records_go_to_the_hour_they_arrived_in_and_dead_letters_by_day(archive)
     process_batch([*batch, letter], archive)
 
     assert [(r["date"], r["hour"], r["kafka_offset"]) for r in rows(archive)] == [
-        ("2026-11-29", 17, 0),
-        ("2026-11-29", 17, 1),
-        ("2026-11-29", 18, 2),
+        ("2026-11-28", 17, 0),
+        ("2026-11-28", 17, 1),
+        ("2026-11-28", 18, 2),
     ]
     (dead,) = rows(archive, "deadletter")
     assert (dead["date"], dead["error"], dead["source_offset"], dead["raw"]) == (
-        "2026-11-29",
+        "2026-11-28",
         "invalid_json",
         12,
         b"not json",
@@ -159,7 +159,7 @@ def test_archive_sql_answers_over_the_hive_columns_and_reads_nothing_else(archiv
     process_batch(records([report(drone_id="pw-7"), report(drone_id="pw-7"), report(drone_id="pw-8")]), archive)
 
     call_command(
-        "archive", "sql", "SELECT drone_id, count(*) AS n FROM reports WHERE date = '2026-11-29' GROUP BY 1 ORDER BY 1"
+        "archive", "sql", "SELECT drone_id, count(*) AS n FROM reports WHERE date = '2026-11-28' GROUP BY 1 ORDER BY 1"
     )
     assert capsys.readouterr().out.splitlines() == ["drone_id,n", "pw-7,2", "pw-8,1"]
     call_command("archive", "sql", "--format", "json", "SELECT c.name FROM reports, unnest(citizens) AS t(c) LIMIT 1")
@@ -228,3 +228,34 @@ def test_polls_are_gathered_into_one_file_written_within_the_flush_bound(broker,
     assert len(rows(archive)) == 80
     assert runner.stats["files_written"] == 1  # one drone, one partition: four bursts, one file
     assert took <= settings.ARCHIVE_FLUSH_SECONDS
+
+
+def test_compaction_merges_a_closed_hour_into_one_file_per_partition_and_readers_see_the_same_rows(archive, capsys):
+    for start in (0, 10, 20):  # three flushes of partition 0, two of partition 1, in hour 17
+        process_batch(records([report() for _ in range(10)], first_offset=start), archive)
+    for start in (0, 5):
+        process_batch(records([report() for _ in range(5)], partition=1, first_offset=start), archive)
+    now_ms = int(time.time() * 1000)  # the current hour is still open: left alone
+    process_batch(records([report(), report()], first_offset=30, timestamp=now_ms), archive)
+    before = sorted((r["kafka_partition"], r["kafka_offset"], r["raw"]) for r in rows(archive))
+
+    call_command("archive", "compact")
+
+    closed = "reports/date=2026-11-28/hour=17"
+    assert sorted(archive.list(closed)) == [
+        "reports-p0000-00000000000000000000-00000000000000000029.parquet",
+        "reports-p0001-00000000000000000000-00000000000000000009.parquet",
+    ]
+    assert len(archive.list(layout.directory("reports", now_ms))) == 1
+    assert sorted((r["kafka_partition"], r["kafka_offset"], r["raw"]) for r in rows(archive)) == before
+    assert "done: 1 closed directories, 2 files written, 5 small files replaced" in capsys.readouterr().out
+    replay = process_batch(records([report() for _ in range(30)]), archive)
+    assert replay.counts["already_archived"] == 30
+
+    # A run that died between writing the merged file and deleting the small ones:
+    leftover = "reports-p0000-00000000000000000010-00000000000000000019.parquet"
+    archive.write(f"{closed}/{leftover}", archive.read(f"{closed}/{archive.list(closed)[0]}").slice(10, 10))
+    assert len(rows(archive)) == len(before)  # readers skip it
+    call_command("archive", "compact")
+    assert leftover not in archive.list(closed)
+    assert "0 files written, 1 small files replaced" in capsys.readouterr().out

@@ -1,5 +1,8 @@
 """`python manage.py archive sql "SELECT ..."`: read-only SQL over the archive (CONTRACT section 7).
 
+`python manage.py archive compact` merges the small files of closed directories (the hourly
+Celery task ``analytics.compact_archive`` does the same).
+
     archive sql "SELECT date, count(*) FROM reports GROUP BY date ORDER BY date"
     archive sql --format json "SELECT * FROM deadletter WHERE error = 'schema' LIMIT 10"
 
@@ -18,7 +21,7 @@ from datetime import date, datetime
 
 from django.core.management.base import BaseCommand, CommandError
 
-from analytics.archive import sql
+from analytics.archive import compact, sql
 from analytics.archive.storage import get_archive
 
 
@@ -50,8 +53,19 @@ class Command(BaseCommand):
         query = sub.add_parser("sql", help="run one read-only query")
         query.add_argument("query", help='for example "SELECT count(*) FROM reports"')
         query.add_argument("--format", choices=("csv", "json"), default="csv")
+        sub.add_parser("compact", help="merge the small files of closed directories (what the hourly task does)")
 
-    def handle(self, *args, action: str, query: str, format: str, **options):
+    def handle(self, *args, action: str, **options):
+        if action == "compact":
+            result = compact.compact(get_archive(), progress=lambda line: self.stdout.write(f"  {line}"))
+            self.stdout.write(
+                f"done: {result.directories} closed directories, {result.merged} files written, "
+                f"{result.replaced} small files replaced"
+            )
+            return
+        self._sql(options["query"], options["format"])
+
+    def _sql(self, query: str, format: str) -> None:
         try:
             columns, rows = sql.run(get_archive(), query)
             out = self.stdout

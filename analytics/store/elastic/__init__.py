@@ -123,16 +123,25 @@ class ElasticStore:
         doc["stored_at"] = iso(doc["stored_at"])
         return doc
 
-    def prune(self, keep_days: int, *, now: datetime | None = None) -> list[str]:
-        """Delete daily indices older than ``keep_days``; returns their names."""
+    def prune(self, keep_days: int, *, now: datetime | None = None, may_drop=None) -> list[str]:
+        """Delete daily indices older than ``keep_days``; returns their names.
+
+        ``may_drop(day, documents)`` (the archive's guard) is asked before each
+        one goes: an index it refuses is kept, to be asked again next time.
+        """
         cutoff = (now or datetime.now(tz=UTC)) - timedelta(days=keep_days)
         oldest_kept = f"{self.prefix}-reports-{cutoff:%Y.%m.%d}"
         names = sorted(self.client.indices.get(index=self.pattern, allow_no_indices=True).body)
-        doomed = [name for name in names if name < oldest_kept]
-        for name in doomed:
+        dropped = []
+        for name in (name for name in names if name < oldest_kept):
+            if may_drop is not None:
+                day = datetime.strptime(name.rsplit("-", 1)[-1], "%Y.%m.%d").date()
+                if not may_drop(day, self.client.count(index=name)["count"]):
+                    continue
             self.client.indices.delete(index=name)
             log(logger, logging.INFO, "analytics_index_dropped", index=name, keep_days=keep_days)
-        return doomed
+            dropped.append(name)
+        return dropped
 
     def iter_received(self, *, since_ms: int | None = None, batch: int = 2000) -> Iterator[list[Received]]:
         """Every stored report rebuilt as received (re-indexing into the other engine)."""

@@ -1,0 +1,129 @@
+"""Hourly compaction: the small files of a closed directory merged into one per Kafka partition.
+
+At a low rate each flush writes one small file per partition; engines read
+many small files slowly. Once a directory is closed (its hour, or day for dead
+letters, ended more than two flush periods ago), the files of each partition
+are merged, in offset order, into files of up to ``MAX_BYTES``, named by the
+range they cover. The merged file is written whole first; the files it
+replaces are deleted after. In between, readers skip them (a file whose range
+another file of the directory contains, ``layout.current``), and a run that
+died there deletes them next time. Running it again changes nothing.
+
+Rows are streamed file by file (one input file in memory at a time).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+from django.conf import settings
+
+from analytics.archive import layout
+from analytics.archive.storage import ArchiveStorage
+from peacewatch.logs import log
+
+logger = logging.getLogger(__name__)
+
+MAX_BYTES = 512 * 1024 * 1024  # merged files stop growing past this
+ROW_GROUP_ROWS = layout.PARQUET_OPTIONS["row_group_size"]
+
+
+@dataclass
+class Compaction:
+    directories: int = 0
+    merged: int = 0  # files written
+    replaced: int = 0  # small files deleted (merged, or left over by an interrupted run)
+    details: list[str] = field(default_factory=list)
+
+
+def compact(
+    archive: ArchiveStorage,
+    *,
+    now: datetime | None = None,
+    progress: Callable[[str], None] = lambda line: None,
+) -> Compaction:
+    """Compact every closed directory of the archive."""
+    now = now or datetime.now(tz=UTC)
+    closed_before = now - timedelta(seconds=2 * settings.ARCHIVE_FLUSH_SECONDS)
+    result = Compaction()
+    for stream, directory, ends in _directories(archive):
+        if ends > closed_before:
+            continue
+        result.directories += 1
+        _compact_directory(archive, stream, directory, result)
+        progress(f"{directory}: {result.merged} files written, {result.replaced} replaced so far")
+    return result
+
+
+def _directories(archive: ArchiveStorage):
+    """(stream, directory, when it closes) for every leaf directory of the archive."""
+    for date_dir in archive.directories(layout.REPORTS):
+        day = datetime.strptime(date_dir.removeprefix("date="), "%Y-%m-%d").replace(tzinfo=UTC)
+        for hour_dir in archive.directories(f"{layout.REPORTS}/{date_dir}"):
+            ends = day + timedelta(hours=int(hour_dir.removeprefix("hour=")) + 1)
+            yield layout.REPORTS, f"{layout.REPORTS}/{date_dir}/{hour_dir}", ends
+    for date_dir in archive.directories(layout.DEADLETTER):
+        day = datetime.strptime(date_dir.removeprefix("date="), "%Y-%m-%d").replace(tzinfo=UTC)
+        yield layout.DEADLETTER, f"{layout.DEADLETTER}/{date_dir}", day + timedelta(days=1)
+
+
+def _compact_directory(archive: ArchiveStorage, stream: str, directory: str, result: Compaction) -> None:
+    names = archive.list(directory)
+    current = set(layout.current(names))
+    for name in names:  # replaced by a merged file whose run died before deleting them
+        if layout.parse_name(name) is not None and name not in current:
+            archive.delete(f"{directory}/{name}")
+            result.replaced += 1
+    by_partition: dict[int, list[tuple[layout.FileRange, str]]] = {}
+    for name in current:
+        file_range = layout.parse_name(name)
+        by_partition.setdefault(file_range.partition, []).append((file_range, name))
+    for partition, files in sorted(by_partition.items()):
+        files.sort()
+        for group in _groups(archive, directory, files):
+            if len(group) < 2:
+                continue
+            merged = layout.FileRange(partition, group[0][0].first, group[-1][0].last)
+            target = f"{directory}/{layout.file_name(stream, merged)}"
+            with (
+                archive.open_whole(target) as sink,
+                pq.ParquetWriter(sink, layout.SCHEMAS[stream], **_writer_options()) as writer,
+            ):
+                pending: list[pa.Table] = []  # small files gathered into full row groups
+                for _range, name in group:
+                    pending.append(archive.read(f"{directory}/{name}"))
+                    if sum(table.num_rows for table in pending) >= ROW_GROUP_ROWS:
+                        writer.write_table(pa.concat_tables(pending), row_group_size=ROW_GROUP_ROWS)
+                        pending = []
+                if pending:
+                    writer.write_table(pa.concat_tables(pending), row_group_size=ROW_GROUP_ROWS)
+            result.merged += 1
+            for _range, name in group:
+                archive.delete(f"{directory}/{name}")
+                result.replaced += 1
+            log(logger, logging.INFO, "archive_compacted", directory=directory, file=target, replaced=len(group))
+
+
+def _groups(archive: ArchiveStorage, directory: str, files):
+    """Consecutive files whose total size stays under MAX_BYTES."""
+    group, size = [], 0
+    for file_range, name in files:
+        file_size = archive.size(f"{directory}/{name}")
+        if group and size + file_size > MAX_BYTES:
+            yield group
+            group, size = [], 0
+        group.append((file_range, name))
+        size += file_size
+    if group:
+        yield group
+
+
+def _writer_options() -> dict:
+    options = dict(layout.PARQUET_OPTIONS)
+    options.pop("row_group_size", None)  # a writer's row groups are the tables it is given
+    return options
