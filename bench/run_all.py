@@ -61,6 +61,11 @@ BENCHMARKS = [
         ["--documents", "20000", "--repeat", "5"],
         ["--documents", "5000", "--repeat", "1"],
     ),
+    (
+        "archive_query.py",
+        ["--reports-per-day", "5000000", "--days", "30", "--repeat", "3"],
+        ["--reports-per-day", "20000", "--days", "3", "--repeat", "1"],
+    ),
 ]
 
 # On the engines of `make engines`; "{url}" is its OpenSearch node.

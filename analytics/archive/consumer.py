@@ -41,7 +41,9 @@ def process_batch(records: list[KafkaRecord], archive: ArchiveStorage | None = N
         if directory not in listings:
             names = archive.list(directory)
             listings[directory] = [r for r in map(layout.parse_name, names) if r is not None]
-        held = [r for r in listings[directory] if r.partition == partition]
+        # Only files overlapping this run of offsets can hold any of it (a directory may hold hundreds).
+        low, high = group[0].offset, group[-1].offset
+        held = [r for r in listings[directory] if r.partition == partition and r.first <= high and r.last >= low]
         fresh = [record for record in group if not any(r.holds(record.offset) for r in held)]
         counts["already_archived"] += len(group) - len(fresh)
         if not fresh:

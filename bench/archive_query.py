@@ -1,0 +1,129 @@
+"""A month of archive, asked what a statistician asks: how many reports, and who was seen most.
+
+    python bench/archive_query.py [--reports-per-day 5000000] [--days 30] [--repeat 3]
+
+Builds one day of simulated reports (spread over 24 h, 3,500 drones) through
+the archive consumer's own ``process_batch``, in batches of 100,000 as the
+consumer writes them, into a scratch archive on local disk; then links that
+day's files under ``--days`` dates (hard links: the same bytes, no extra disk)
+to stand for a month. Then times, through ``archive sql``'s own connection
+(DuckDB over the Parquet files, ``analytics.archive.sql``), the two questions
+over the whole month, each repeated and the median quoted:
+
+- ``SELECT count(*) FROM reports WHERE date BETWEEN first AND last``;
+- the top 10 citizens by sightings over the same dates (``unnest(citizens)``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+import time
+import zlib
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from common import django_setup, emit, machine, median, progress
+
+BATCH = 100_000
+
+
+def build_day(root: Path, day: datetime, count: int) -> int:
+    """One day of reports into the archive at ``root``; returns the Parquet bytes written."""
+    from analytics.archive.consumer import process_batch
+    from analytics.archive.storage import ArchiveStorage
+    from ingest.simulator import Fleet
+    from peacewatch.streams import kafka
+    from peacewatch.streams.batch import Record
+
+    archive = ArchiveStorage(str(root))
+    fleet = Fleet(drones=3500, seed=7)
+    topic = kafka.topic("reports")
+    step = timedelta(days=1) / count
+    written, batch, started = 0, [], time.monotonic()
+    for i in range(count):
+        at = day + step * i
+        key, value = fleet.encoded(at)
+        # Six partitions by drone, offsets in arrival order, as the topic would hold them.
+        partition = zlib.crc32(key) % 6
+        arrived = int(at.timestamp() * 1000)
+        batch.append(Record(value=value, key=key, topic=topic, partition=partition, offset=i, timestamp=arrived))
+        if len(batch) == BATCH or i == count - 1:
+            batch.sort(key=lambda record: (record.partition, record.offset))
+            written += process_batch(batch, archive).counts["bytes_written"]
+            batch = []
+            done = i + 1
+            rate = done / (time.monotonic() - started)
+            progress(f"built {done:,}/{count:,} reports ({rate:,.0f}/s, ETA {(count - done) / rate:,.0f} s)")
+    return written
+
+
+def link_days(root: Path, day: datetime, days: int) -> tuple[str, str]:
+    """Hard-link the built day's files under ``days`` consecutive dates ending with it; (first, last) date."""
+    source = root / "reports" / f"date={day:%Y-%m-%d}"
+    first = day - timedelta(days=days - 1)
+    for n in range(days - 1):
+        target = root / "reports" / f"date={first + timedelta(days=n):%Y-%m-%d}"
+        for path in source.rglob("*.parquet"):
+            destination = target / path.relative_to(source)
+            destination.parent.mkdir(parents=True, exist_ok=True)
+            os.link(path, destination)
+    return f"{first:%Y-%m-%d}", f"{day:%Y-%m-%d}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--reports-per-day", type=int, default=5_000_000)
+    parser.add_argument("--days", type=int, default=30)
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+    django_setup()
+    from analytics.archive import sql
+    from analytics.archive.storage import ArchiveStorage
+
+    emit("machine", machine(), "info")
+    day = datetime(2026, 10, 31, tzinfo=UTC)
+    with tempfile.TemporaryDirectory(prefix="pw-bench-archive-") as scratch:
+        root = Path(scratch) / "archive"
+        progress(f"building one day of {args.reports_per_day:,} reports through the archive consumer")
+        day_bytes = build_day(root, day, args.reports_per_day)
+        first, last = link_days(root, day, args.days)
+        progress(f"linked it under {args.days} dates, {first} to {last}")
+        archive = ArchiveStorage(str(root))
+        questions = {
+            "count": f"SELECT count(*) FROM reports WHERE date BETWEEN '{first}' AND '{last}'",
+            "top_citizens": (
+                "SELECT c.name, count(*) AS sightings FROM reports, unnest(citizens) AS t(c) "
+                f"WHERE date BETWEEN '{first}' AND '{last}' GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 10"
+            ),
+        }
+        for name, query in questions.items():
+            seconds, answer = [], None
+            for run in range(args.repeat):
+                started = time.perf_counter()
+                _columns, rows = sql.run(archive, query)
+                answer = list(rows)
+                seconds.append(time.perf_counter() - started)
+                progress(f"{name} run {run + 1}/{args.repeat}: {seconds[-1]:.1f} s")
+            emit(
+                f"archive_month_{name}_seconds",
+                round(median(seconds), 2),
+                "s",
+                runs=[round(s, 2) for s in seconds],
+                reports=args.reports_per_day * args.days,
+                days=args.days,
+                answer=answer[0] if name == "count" else answer[:3],
+                target="seconds",
+            )
+        emit(
+            "archive_day_bytes",
+            day_bytes,
+            "bytes",
+            per_report=round(day_bytes / args.reports_per_day, 1),
+            reports=args.reports_per_day,
+        )
+
+
+if __name__ == "__main__":
+    main()
