@@ -222,10 +222,16 @@ def test_throttled_or_stalled_bulk_requests_are_retried_and_nothing_is_dropped(s
         store = ElasticStore(client, prefix=search_engine.prefix, bulk_docs=50, refresh=True)
         reports = [decode_report(json.dumps(report(report_id=f"t{i}")).encode()) for i in range(120)]
 
-        assert store.index(reports).created == 120
+        result = store.index(reports)
 
-        assert proxy.bulk_requests == 3 + 3  # chunks of 50, 50 and 20, plus the three refused attempts
-        assert open_elastic(search_engine.url).count() == 120
+        assert result.rejected == [] and not proxy.faults
+        assert open_elastic(search_engine.url).count() == 120  # every report once, none dropped
+        # Chunks of 50, 50 and 20, plus the three refused attempts. A loaded node may also
+        # answer a forwarded request after the client's 1 s: that request is retried too,
+        # and its documents, written by the first attempt, are not new to the second.
+        assert proxy.bulk_requests >= 3 + 3
+        if proxy.bulk_requests == 3 + 3:
+            assert result.created == 120
     finally:
         proxy.close()
 
