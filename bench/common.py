@@ -66,6 +66,15 @@ def emit(figure: str, value, unit: str, **extra) -> dict:
     return line
 
 
+def emit_median(figure: str, values, unit: str, *, digits: int = 0, **extra) -> dict:
+    """A figure as the median of its runs, the runs listed beside it (rounded alike)."""
+
+    def rounded(value):
+        return round(value, digits) if digits else round(value)
+
+    return emit(figure, rounded(median(values)), unit, runs=[rounded(v) for v in values], **extra)
+
+
 def progress(text: str) -> None:
     print(f"# {text}", file=sys.stderr, flush=True)
 

@@ -49,6 +49,7 @@ from common import (
     django_setup,
     drop_indices,
     emit,
+    emit_median,
     machine,
     median,
     progress,
@@ -238,10 +239,10 @@ def main() -> int:
                 profile_ours(url, items, f"{base}profile")
         finally:
             drop_indices(url, base)
-    emit("es_indexer_rate", round(median(ours_rates)), "docs/s", runs=[round(r) for r in ours_rates])
-    emit("es_bare_streaming_bulk_rate", round(median(bare_rates)), "docs/s", runs=[round(r) for r in bare_rates])
+    emit_median("es_indexer_rate", ours_rates, "docs/s")
+    emit_median("es_bare_streaming_bulk_rate", bare_rates, "docs/s")
     for side, values in cpu_us.items():
-        emit(f"es_{side}_client_cpu", round(median(values), 1), "us/doc", runs=[round(v, 1) for v in values])
+        emit_median(f"es_{side}_client_cpu", values, "us/doc", digits=1)
     emit(
         "es_indexer_to_bare_ratio",
         round(median(ratios), 3),

@@ -73,7 +73,8 @@ def _directories(archive: ArchiveStorage):
 
 
 def _compact_directory(archive: ArchiveStorage, stream: str, directory: str, result: Compaction) -> None:
-    names = archive.list(directory)
+    sizes = archive.sizes(directory)
+    names = list(sizes)
     current = set(layout.current(names))
     for name in names:  # replaced by a merged file whose run died before deleting them
         if layout.parse_name(name) is not None and name not in current:
@@ -85,7 +86,7 @@ def _compact_directory(archive: ArchiveStorage, stream: str, directory: str, res
         by_partition.setdefault(file_range.partition, []).append((file_range, name))
     for partition, files in sorted(by_partition.items()):
         files.sort()
-        for group in _groups(archive, directory, files):
+        for group in _groups(files, sizes):
             if len(group) < 2:
                 continue
             merged = layout.FileRange(partition, group[0][0].first, group[-1][0].last)
@@ -109,16 +110,15 @@ def _compact_directory(archive: ArchiveStorage, stream: str, directory: str, res
             log(logger, logging.INFO, "archive_compacted", directory=directory, file=target, replaced=len(group))
 
 
-def _groups(archive: ArchiveStorage, directory: str, files):
+def _groups(files, sizes: dict[str, int]):
     """Consecutive files whose total size stays under MAX_BYTES."""
     group, size = [], 0
     for file_range, name in files:
-        file_size = archive.size(f"{directory}/{name}")
-        if group and size + file_size > MAX_BYTES:
+        if group and size + sizes[name] > MAX_BYTES:
             yield group
             group, size = [], 0
         group.append((file_range, name))
-        size += file_size
+        size += sizes[name]
     if group:
         yield group
 

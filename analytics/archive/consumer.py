@@ -67,7 +67,7 @@ def _reports_table(records: list[KafkaRecord]) -> tuple[pa.Table, int]:
         "drone_id", "report_id", "observed_at", "received_at", "time_source", "clock_skew", "seq", "lat", "lon",
         "alt_m", "battery_pct", "heading_deg", "speed_mps", "firmware", "raw", "kafka_partition", "kafka_offset",
     ]  # fmt: skip
-    columns: dict[str, list] = {name: [] for name in scalar_names}
+    rows: list[tuple] = []  # one tuple of the scalar columns per report, transposed once at the end
     # Lists are built flat, with offsets: far cheaper than a Python dict per citizen.
     citizen_offsets, names, ids, scores, confidences = [0], [], [], [], []
     word_offsets, words = [0], []
@@ -80,26 +80,27 @@ def _reports_table(records: list[KafkaRecord]) -> tuple[pa.Table, int]:
             continue
         report = decoded.report
         location = report.location
-        for name, value in (
-            ("drone_id", report.drone_id),
-            ("report_id", decoded.report_id),
-            ("observed_at", decoded.observed_at),
-            ("received_at", record.timestamp),
-            ("time_source", decoded.time_source),
-            ("clock_skew", decoded.clock_skew),
-            ("seq", report.seq),
-            ("lat", location.lat),
-            ("lon", location.lon),
-            ("alt_m", location.alt_m),
-            ("battery_pct", report.battery_pct),
-            ("heading_deg", report.heading_deg),
-            ("speed_mps", report.speed_mps),
-            ("firmware", report.firmware),
-            ("raw", decoded.raw),
-            ("kafka_partition", record.partition),
-            ("kafka_offset", record.offset),
-        ):
-            columns[name].append(value)
+        rows.append(
+            (
+                report.drone_id,
+                decoded.report_id,
+                decoded.observed_at,
+                record.timestamp,
+                decoded.time_source,
+                decoded.clock_skew,
+                report.seq,
+                location.lat,
+                location.lon,
+                location.alt_m,
+                report.battery_pct,
+                report.heading_deg,
+                report.speed_mps,
+                report.firmware,
+                decoded.raw,
+                record.partition,
+                record.offset,
+            )
+        )
         for citizen in report.citizens:
             names.append(citizen.name)
             ids.append(citizen.id)
@@ -111,7 +112,10 @@ def _reports_table(records: list[KafkaRecord]) -> tuple[pa.Table, int]:
         dropped += decoded.dropped
         dropped_offsets.append(len(dropped))
     schema = layout.REPORTS_SCHEMA
-    arrays = {name: pa.array(values, type=schema.field(name).type) for name, values in columns.items()}
+    columns = list(zip(*rows, strict=True)) if rows else [()] * len(scalar_names)
+    arrays = {
+        name: pa.array(values, type=schema.field(name).type) for name, values in zip(scalar_names, columns, strict=True)
+    }
     citizens = pa.StructArray.from_arrays(
         [pa.array(names, pa.string()), pa.array(ids, pa.string()), pa.array(scores, pa.float64()),
          pa.array(confidences, pa.float64())],

@@ -57,8 +57,12 @@ class ArchiveStorage:
 
     def list(self, relative_dir: str) -> list[str]:
         """Names of the files directly in a directory of the archive ([] when it does not exist)."""
+        return list(self.sizes(relative_dir))
+
+    def sizes(self, relative_dir: str) -> dict[str, int]:
+        """Name -> bytes of the files directly in a directory (one listing, no request per file)."""
         selector = fs.FileSelector(self.path(relative_dir), allow_not_found=True)
-        return [info.base_name for info in self.fs.get_file_info(selector) if info.type == fs.FileType.File]
+        return {info.base_name: info.size for info in self.fs.get_file_info(selector) if info.type == fs.FileType.File}
 
     def directories(self, relative_dir: str) -> list[str]:
         selector = fs.FileSelector(self.path(relative_dir), allow_not_found=True)
