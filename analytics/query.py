@@ -16,6 +16,7 @@ from __future__ import annotations
 import base64
 import math
 import re
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
@@ -28,6 +29,7 @@ MAX_SIZE = 500  # hits per page; exports page through everything instead
 MAX_TOP = 100
 MAX_GRID_PRECISION = 16  # the embedded rollups keep tiles at zoom 16
 MAX_GRID_CELLS = 10_000
+EARTH_RADIUS_M = 6_371_008.7714  # the mean radius Elasticsearch's arc distance uses (circle filters)
 PERCENTS = (5.0, 25.0, 50.0, 75.0, 95.0, 99.0)
 AGGREGATIONS = ("histogram", "top_citizens", "top_drones", "top_words", "score", "grid")
 
@@ -520,3 +522,55 @@ def describe(p: Plan) -> dict:
 
 def as_json(query: Query) -> dict:
     return msgspec.to_builtins(query)
+
+
+# --- Raw counts, from any engine or several, ranked once -----------------------
+
+
+class Totals:
+    """Raw counts gathered from any mix of rollups and scans, before ranking."""
+
+    def __init__(self) -> None:
+        self.total = 0
+        self.histogram: Counter = Counter()
+        self.drones: Counter = Counter()
+        self.citizens: Counter = Counter()  # by citizen key
+        self.citizen_names: Counter = Counter()  # by (key, name): the name to show for a key
+        self.words: Counter = Counter()
+        self.grid: Counter = Counter()
+        self.score_bins: dict[int, tuple[int, float]] = {}
+        self.score_n = 0
+        self.score_sum = 0.0
+        self.score_lo: float | None = None
+        self.score_hi: float | None = None
+
+    def add_citizen(self, key: str, name: str, n: int) -> None:
+        self.citizens[key] += n
+        self.citizen_names[(key, name)] += n
+
+    def add_score(self, bin_: int, n: int, total: float, lo: float, hi: float) -> None:
+        old_n, old_sum = self.score_bins.get(bin_, (0, 0.0))
+        self.score_bins[bin_] = (old_n + n, old_sum + total)
+        self.score_n += n
+        self.score_sum += total
+        self.score_lo = lo if self.score_lo is None else min(self.score_lo, lo)
+        self.score_hi = hi if self.score_hi is None else max(self.score_hi, hi)
+
+
+def aggregations(p: Plan, t: Totals) -> dict:
+    out: dict = {}
+    if "histogram" in p.aggs:
+        out["histogram"] = {"interval": p.interval, "buckets": histogram_buckets(t.histogram, p)}
+    if "top_citizens" in p.aggs:
+        out["top_citizens"] = top_citizen_buckets(t.citizens, display_names(t.citizen_names), p.top)
+    if "top_drones" in p.aggs:
+        out["top_drones"] = top_buckets(t.drones, p.top)
+    if "top_words" in p.aggs:
+        out["top_words"] = top_buckets(t.words, p.top)
+    if "score" in p.aggs:
+        out["score"] = score_stats(
+            t.score_n, t.score_sum, t.score_lo, t.score_hi, percentiles_from_bins(t.score_bins, PERCENTS)
+        )
+    if "grid" in p.aggs:
+        out["grid"] = {"precision": p.grid_precision, "cells": grid_cells(t.grid, p.grid_precision)}
+    return out

@@ -14,27 +14,13 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections import Counter
 from dataclasses import dataclass
 
 import msgspec
 
-from analytics.query import (
-    PERCENTS,
-    Plan,
-    display_names,
-    encode_cursor,
-    grid_cells,
-    histogram_buckets,
-    hit,
-    percentiles_from_bins,
-    score_stats,
-    top_buckets,
-    top_citizen_buckets,
-)
+from analytics.query import EARTH_RADIUS_M, Plan, Totals, aggregations, encode_cursor, hit
 from analytics.store.embedded import GRID_ZOOM, ROLLUP_LEVELS
 
-EARTH_RADIUS_M = 6_371_008.7714  # the mean radius Elasticsearch's arc distance uses
 FIVE_MIN, HOUR = ROLLUP_LEVELS
 ROLLUP_MIN_SPAN_MS = 3 * HOUR
 
@@ -210,32 +196,6 @@ def uses_rollups(p: Plan) -> bool:
     return p.only_time_filter and p.end_ms - p.start_ms >= ROLLUP_MIN_SPAN_MS and p.interval_ms % FIVE_MIN == 0
 
 
-class Totals:
-    """Raw counts gathered from any mix of rollups and scans, before ranking."""
-
-    def __init__(self) -> None:
-        self.total = 0
-        self.histogram: Counter = Counter()
-        self.drones: Counter = Counter()
-        self.citizens: Counter = Counter()  # by citizen key
-        self.citizen_names: Counter = Counter()  # by (key, name): the name to show for a key
-        self.words: Counter = Counter()
-        self.grid: Counter = Counter()
-        self.score_bins: dict[int, tuple[int, float]] = {}
-        self.score_n = 0
-        self.score_sum = 0.0
-        self.score_lo: float | None = None
-        self.score_hi: float | None = None
-
-    def add_score(self, bin_: int, n: int, total: float, lo: float, hi: float) -> None:
-        old_n, old_sum = self.score_bins.get(bin_, (0, 0.0))
-        self.score_bins[bin_] = (old_n + n, old_sum + total)
-        self.score_n += n
-        self.score_sum += total
-        self.score_lo = lo if self.score_lo is None else min(self.score_lo, lo)
-        self.score_hi = hi if self.score_hi is None else max(self.score_hi, hi)
-
-
 def _scan(db: sqlite3.Connection, p: Plan, totals: Totals, statements: dict[str, Sql]) -> None:
     """Run a scan's statements; the temporary table is this connection's own."""
     db.execute(MATCHED_TABLE)
@@ -290,8 +250,7 @@ def _read_rollups(db: sqlite3.Connection, p: Plan, level: int, a: int, b: int, t
 
 def _add_citizens(totals: Totals, rows) -> None:
     for key, name, n in rows:
-        totals.citizens[key] += n
-        totals.citizen_names[(key, name)] += n
+        totals.add_citizen(key, name, n)
 
 
 def run_search(db: sqlite3.Connection, p: Plan) -> dict:
@@ -336,22 +295,3 @@ def run_search(db: sqlite3.Connection, p: Plan) -> dict:
         next_cursor = encode_cursor(ts, report_id, drone_id)
     total = totals.total if p.count_total else None
     return {"total": total, "hits": hits, "next": next_cursor, "aggregations": aggregations(p, totals)}
-
-
-def aggregations(p: Plan, t: Totals) -> dict:
-    out: dict = {}
-    if "histogram" in p.aggs:
-        out["histogram"] = {"interval": p.interval, "buckets": histogram_buckets(t.histogram, p)}
-    if "top_citizens" in p.aggs:
-        out["top_citizens"] = top_citizen_buckets(t.citizens, display_names(t.citizen_names), p.top)
-    if "top_drones" in p.aggs:
-        out["top_drones"] = top_buckets(t.drones, p.top)
-    if "top_words" in p.aggs:
-        out["top_words"] = top_buckets(t.words, p.top)
-    if "score" in p.aggs:
-        out["score"] = score_stats(
-            t.score_n, t.score_sum, t.score_lo, t.score_hi, percentiles_from_bins(t.score_bins, PERCENTS)
-        )
-    if "grid" in p.aggs:
-        out["grid"] = {"precision": p.grid_precision, "cells": grid_cells(t.grid, p.grid_precision)}
-    return out

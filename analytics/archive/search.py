@@ -1,0 +1,294 @@
+"""The archive as a search engine: a Plan compiled to DuckDB SQL over the Parquet files.
+
+The third compiler of :class:`analytics.query.Plan`, beside SQLite's and
+OpenSearch's, answering in the same shape through the same post-processing
+(:class:`analytics.query.Totals`), so that a question about last year reads
+like a question about last hour. :func:`build_sql` is pure (a Plan in, named
+statements out); :class:`ArchiveSearch` runs them.
+
+The archive keeps every record the topic held, so it sees what the index
+engines never store: a report sent twice (a producer's retry) and a later
+report under a key already taken. :func:`build_sql` keeps, per (drone_id,
+report_id), the copy that arrived first, which is the one the indexer stored.
+It also holds what the indexer keeps per report only once: a citizen seen
+twice in one report counts as the first sighting (``analytics.query``'s
+``distinct_citizens``), and words are compared and counted as their tokens
+(``analytics.tokens.word_token``, run by DuckDB as a vectorised Python
+function so that the two definitions cannot drift).
+
+Files are partitioned by arrival, queries filter on observed time: a report
+observed at ``t`` arrived between a day before (a clock a little ahead) and
+``replay.LATE_ARRIVAL_DAYS`` after, so only those dates' files are read.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import duckdb
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from analytics.archive import layout
+from analytics.archive.replay import LATE_ARRIVAL_DAYS
+from analytics.archive.storage import ArchiveStorage, get_archive
+from analytics.query import (
+    EARTH_RADIUS_M,
+    MAX_GRID_PRECISION,
+    MAX_LAT,
+    Plan,
+    Totals,
+    aggregations,
+    encode_cursor,
+    hit,
+)
+from analytics.tokens import word_token
+
+
+@dataclass(frozen=True)
+class Sql:
+    sql: str
+    params: tuple
+
+
+# A sighting's key (analytics.query.citizen_key): the subject id when given, else the name.
+def _key(c: str) -> str:
+    return f"coalesce(nullif({c}.id, ''), {c}.name)"
+
+
+# The report's citizens, one per key, the first sighting of each (analytics.query.distinct_citizens).
+PEOPLE = (
+    "list_filter(citizens, lambda c, i: NOT list_contains("
+    f"list_transform(citizens[1:i - 1], lambda d: {_key('d')}), {_key('c')}))"
+)
+# Map tiles at zoom 16 as analytics.query.tile_xy computes them; coarser zooms by shift.
+_TILES = 1 << MAX_GRID_PRECISION
+_LAT = f"radians(greatest(-{MAX_LAT}, least({MAX_LAT}, lat)))"
+X16 = f"least({_TILES - 1}, greatest(0, floor((lon + 180.0) / 360.0 * {_TILES})::BIGINT))"
+Y16 = f"least({_TILES - 1}, greatest(0, floor((1 - ln(tan({_LAT}) + 1 / cos({_LAT})) / pi()) / 2 * {_TILES})::BIGINT))"
+
+
+def _at(ms: int) -> datetime:
+    return datetime.fromtimestamp(ms / 1000, tz=UTC)
+
+
+def arrival_dates(start_ms: int, end_ms: int) -> tuple[str, str]:
+    """The archive's date directories that can hold reports observed in [start_ms, end_ms)."""
+    first = _at(start_ms) - timedelta(days=1)
+    last = _at(end_ms - 1) + timedelta(days=LATE_ARRIVAL_DAYS)
+    return f"{first:%Y-%m-%d}", f"{last:%Y-%m-%d}"
+
+
+def _cursor(p: Plan) -> tuple[str, tuple]:
+    if p.after is None:
+        return "", ()
+    op = "<" if p.newest_first else ">"
+    ts, report_id, drone_id = p.after
+    sql = f" AND (ts {op} ? OR (ts = ? AND (report_id {op} ? OR (report_id = ? AND drone_id {op} ?))))"
+    return sql, (ts, ts, report_id, report_id, drone_id)
+
+
+def matched(p: Plan) -> Sql:
+    """The reports the plan matches, one row each, as a subquery over the view ``reports``."""
+    # Inside: the time range (and the drones, part of the identity) before choosing each
+    # key's first copy; everything else after, on the copy the indexer stored.
+    inner = ["observed_at >= ?", "observed_at < ?"]
+    inner_params: list = [_at(p.start_ms), _at(p.end_ms)]
+    if p.drones:
+        inner.append(f"drone_id IN ({', '.join('?' * len(p.drones))})")
+        inner_params.extend(p.drones)
+    outer: list[str] = []
+    params: list = []
+    score, score_params = [], []
+    if p.score_min is not None:
+        score.append("c.peacescore >= ?")
+        score_params.append(p.score_min)
+    if p.score_max is not None:
+        score.append("c.peacescore <= ?")
+        score_params.append(p.score_max)
+    if p.citizen is not None:
+        column = _key("c") if p.citizen_field == "key" else "c.name"
+        # The same bounds as the embedded engine's index range for a prefix.
+        who = f"{column} >= ? AND {column} < ?" if p.citizen_prefix else f"{column} = ?"
+        who_params = [p.citizen, p.citizen + "\U0010ffff"] if p.citizen_prefix else [p.citizen]
+        # The score, if any, must hold for that same citizen (as a nested query would).
+        outer.append(f"len(list_filter(people, lambda c: {' AND '.join([who, *score])})) > 0")
+        params.extend([*who_params, *score_params])
+    elif score:
+        outer.append(f"len(list_filter(people, lambda c: {' AND '.join(score)})) > 0")
+        params.extend(score_params)
+    if p.words_any:
+        outer.append("list_has_any(tokens, ?::VARCHAR[])")
+        params.append(list(p.words_any))
+    if p.words_all:
+        outer.append("list_has_all(tokens, ?::VARCHAR[])")
+        params.append(list(p.words_all))
+    if p.box is not None:
+        south, west, north, east = p.box
+        outer.append("lat BETWEEN ? AND ? AND lon BETWEEN ? AND ?")
+        params.extend([south, north, west, east])
+    if p.circle is not None:
+        lat, lon, radius = p.circle
+        outer.append(
+            "2 * ? * asin(sqrt(pow(sin(radians(lat - ?) / 2), 2) + cos(radians(?)) * cos(radians(lat)) "
+            "* pow(sin(radians(lon - ?) / 2), 2))) <= ?"
+        )
+        params.extend([EARTH_RADIUS_M, lat, lat, lon, radius])
+    if p.below is not None:
+        outer.append("list_min(list_transform(people, lambda c: c.peacescore)) < ?")
+        params.append(p.below)
+    if p.clock_skew is not None:
+        outer.append("clock_skew = ?")
+        params.append(p.clock_skew)
+    sql = (
+        "SELECT * FROM (SELECT ts, report_id, drone_id, time_source, clock_skew, lat, lon, raw, "
+        f"{PEOPLE} AS people, word_tokens(words) AS tokens FROM ("
+        "SELECT epoch_ms(observed_at) AS ts, report_id, drone_id, time_source, clock_skew, lat, lon, raw, "
+        f"citizens, words FROM reports WHERE {' AND '.join(inner)} "
+        "QUALIFY row_number() OVER (PARTITION BY drone_id, report_id "
+        "ORDER BY received_at, kafka_partition, kafka_offset) = 1))"
+    )
+    if outer:
+        sql += f" WHERE {' AND '.join(outer)}"
+    return Sql(sql, (*inner_params, *params))
+
+
+def build_sql(p: Plan) -> dict[str, Sql]:
+    """The statements a search runs: the matches once, into the temporary table ``matched``
+    (without the original bytes), then the total and each aggregation over it, and the page
+    of hits, which alone reads the bytes."""
+    m = matched(p)
+    out: dict[str, Sql] = {}
+    if p.aggs or p.count_total:
+        out["match"] = Sql(
+            "CREATE OR REPLACE TEMP TABLE matched AS SELECT ts, report_id, drone_id, lat, lon, people, tokens "
+            f"FROM ({m.sql})",
+            m.params,
+        )
+        out["total"] = Sql("SELECT count(*) FROM matched", ())
+    if "histogram" in p.aggs:
+        out["histogram"] = Sql("SELECT ts // ? * ?, count(*) FROM matched GROUP BY 1", (p.interval_ms, p.interval_ms))
+    if "top_drones" in p.aggs:
+        out["top_drones"] = Sql("SELECT drone_id, count(*) FROM matched GROUP BY 1", ())
+    if "top_citizens" in p.aggs:
+        out["top_citizens"] = Sql(
+            f"SELECT {_key('c')}, c.name, count(*) FROM (SELECT unnest(people) AS c FROM matched) GROUP BY 1, 2", ()
+        )
+    if "top_words" in p.aggs:
+        out["top_words"] = Sql(
+            "SELECT t, count(*) FROM (SELECT unnest(list_distinct(tokens)) AS t FROM matched) GROUP BY 1", ()
+        )
+    if "score" in p.aggs:
+        # Tenth-of-a-point bins, as analytics.query.score_bin cuts them.
+        out["score"] = Sql(
+            "SELECT least(floor(s * 10)::INTEGER, 999), count(*), sum(s), min(s), max(s) FROM "
+            "(SELECT unnest(list_transform(people, lambda c: c.peacescore)) AS s FROM matched) GROUP BY 1",
+            (),
+        )
+    if "grid" in p.aggs:
+        shift = MAX_GRID_PRECISION - p.grid_precision
+        out["grid"] = Sql(f"SELECT {X16} >> {shift}, {Y16} >> {shift}, count(*) FROM matched GROUP BY 1, 2", ())
+    if p.size:
+        order = "DESC" if p.newest_first else "ASC"
+        cursor_sql, cursor_params = _cursor(p)
+        out["hits"] = Sql(
+            f"SELECT report_id, ts, time_source, clock_skew, raw, drone_id FROM ({m.sql}) WHERE true{cursor_sql} "
+            f"ORDER BY ts {order}, report_id {order}, drone_id {order} LIMIT ?",
+            (*m.params, *cursor_params, p.size + 1),
+        )
+    return out
+
+
+def _word_tokens(words: pa.ListArray | pa.ChunkedArray) -> pa.ListArray:
+    """Each report's words as tokens, every distinct word of the batch tokenised once."""
+    if isinstance(words, pa.ChunkedArray):
+        words = words.combine_chunks()
+    encoded = pc.dictionary_encode(words.flatten())  # flatten honours a slice's offsets
+    tokens = pa.array([word_token(w) for w in encoded.dictionary.to_pylist()], pa.string()).take(encoded.indices)
+    offsets = pc.subtract(words.offsets, words.offsets[0])
+    return pa.ListArray.from_arrays(offsets, tokens, mask=words.is_null())
+
+
+def connect(archive: ArchiveStorage, dates: tuple[str, str]) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB over the reports of those arrival dates, locked against file access."""
+    connection = duckdb.connect(":memory:")
+    connection.register(layout.REPORTS, archive.dataset(layout.REPORTS, dates))
+    strings = duckdb.list_type(duckdb.sqltype("VARCHAR"))
+    connection.create_function("word_tokens", _word_tokens, [strings], strings, type="arrow")
+    connection.execute("SET enable_external_access = false")
+    connection.execute("SET lock_configuration = true")
+    return connection
+
+
+class ArchiveSearch:
+    """Searches over the archive, in the shape of the other engines (``analytics.search``)."""
+
+    name = "archive"
+
+    def __init__(self, archive: ArchiveStorage | None = None) -> None:
+        self.archive = archive or get_archive()
+
+    def search(self, p: Plan) -> dict:
+        totals, rows = self.run(p)
+        return result(p, totals, rows)
+
+    def run(self, p: Plan) -> tuple[Totals, list[tuple]]:
+        """Raw counts and the rows of the page (``size + 1`` at most), for merging with another engine."""
+        totals = Totals()
+        statements = build_sql(p)
+        connection = connect(self.archive, arrival_dates(p.start_ms, p.end_ms))
+        try:
+
+            def fetch(name: str) -> list[tuple]:
+                return connection.execute(statements[name].sql, statements[name].params).fetchall()
+
+            if "match" in statements:
+                connection.execute(statements["match"].sql, statements["match"].params)
+                totals.total = fetch("total")[0][0]
+            for name, counter in (("histogram", totals.histogram), ("top_drones", totals.drones)):
+                if name in statements:
+                    counter.update(dict(fetch(name)))
+            if "top_words" in statements:
+                totals.words.update(dict(fetch("top_words")))
+            if "top_citizens" in statements:
+                for key, name, n in fetch("top_citizens"):
+                    totals.add_citizen(key, name, n)
+            if "score" in statements:
+                for row in fetch("score"):
+                    totals.add_score(*row)
+            if "grid" in statements:
+                totals.grid.update({(x, y): n for x, y, n in fetch("grid")})
+            rows = fetch("hits") if "hits" in statements else []
+        finally:
+            connection.close()
+        return totals, rows
+
+    def close(self) -> None:
+        pass
+
+
+def result(p: Plan, totals: Totals, rows: list[tuple]) -> dict:
+    """The search answer from raw counts and the page's rows (report_id, ts, time_source, clock_skew, raw, drone_id)."""
+    hits = [
+        hit(
+            json.loads(raw),
+            report_id=report_id,
+            ts_ms=ts,
+            time_source=time_source,
+            clock_skew=bool(clock_skew),
+            threshold=p.threshold,
+        )
+        for report_id, ts, time_source, clock_skew, raw, _ in rows[: p.size]
+    ]
+    next_cursor = None
+    if len(rows) > p.size:
+        report_id, ts, *_, drone_id = rows[p.size - 1]
+        next_cursor = encode_cursor(ts, report_id, drone_id)
+    return {
+        "total": totals.total if p.count_total else None,
+        "hits": hits,
+        "next": next_cursor,
+        "aggregations": aggregations(p, totals),
+    }
