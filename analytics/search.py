@@ -1,7 +1,8 @@
 """Searching the stored reports: the service behind the API, the pages and exports.
 
 Entry points parse input with :func:`analytics.query.parse_query` and call
-these; the engine (embedded or Elasticsearch) comes from settings.
+these; the engine (embedded or Elasticsearch) comes from settings, and the
+days before its retention come from the archive (:mod:`analytics.tiered`).
 
 Result shape (the same from both engines)::
 
@@ -18,17 +19,23 @@ Result shape (the same from both engines)::
         "top_citizens": [{"key", "name", "count"}],   # key: the id if given, else the name
         "top_drones": [{"key", "count"}], "top_words": [...],
         "score": {"count", "min", "max", "avg", "percentiles": {"50": v, ...}},
-        "grid": {"precision": z, "cells": [{"key": "z/x/y", "count", "bounds": {...}}]}}}
+        "grid": {"precision": z, "cells": [{"key": "z/x/y", "count", "bounds": {...}}]}},
+     # Which engine answered for which part of the range, in time order:
+     "sources": [{"engine": "archive", "from": ISO, "to": ISO, "total": n}, {"engine": "embedded", ...}],
+     # Only when a range spans both: the aggregations whose merge is an estimate.
+     "approximate": {"top_words": {"count_error_upper_bound": n}, "score": {"percentiles": "..."}}}
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import UTC, datetime
 
 import msgspec
+from django.conf import settings
 
+from analytics import tiered
 from analytics.query import Plan, Query, decode_cursor, describe, plan
 from analytics.store import get_store
 
@@ -43,13 +50,22 @@ def make_plan(query: Query, *, now: datetime | None = None) -> Plan:
     return plan(query, now=now, threshold=current_threshold())
 
 
+def run_plan(p: Plan, *, now: datetime) -> dict:
+    """The answer for a plan: the index engine for the days it keeps, the archive before them."""
+    from analytics.archive.search import ArchiveSearch
+
+    store = get_store()
+    boundary = tiered.boundary_ms(now, settings.ELASTICSEARCH_RETENTION_DAYS)
+    return tiered.search(p, boundary, hot=(store.name, store.search), cold=(ArchiveSearch.name, ArchiveSearch().search))
+
+
 def search(query: Query, *, now: datetime | None = None) -> dict:
     """Hits (one page) and aggregations for ``query``."""
+    now = now or datetime.now(tz=UTC)
     p = make_plan(query, now=now)
     started = time.perf_counter()
-    store = get_store()
-    result = store.search(p)
-    result["engine"] = store.name
+    result = run_plan(p, now=now)
+    result["engine"] = "+".join(source["engine"] for source in result["sources"])
     result["took_ms"] = round((time.perf_counter() - started) * 1000, 1)
     result["query"] = describe(p)
     return result
@@ -57,8 +73,9 @@ def search(query: Query, *, now: datetime | None = None) -> dict:
 
 def count(query: Query, *, now: datetime | None = None) -> int:
     """How many reports match (for an export's progress)."""
+    now = now or datetime.now(tz=UTC)
     p = make_plan(msgspec.structs.replace(query, size=0, aggs=[], after=None), now=now)
-    return get_store().search(p)["total"]
+    return run_plan(p, now=now)["total"]
 
 
 def iter_hits(query: Query, *, now: datetime | None = None, page_size: int = 500) -> Iterator[dict]:
@@ -68,11 +85,11 @@ def iter_hits(query: Query, *, now: datetime | None = None, page_size: int = 500
     The time range is resolved once, so a relative range does not slide while
     a long export runs.
     """
+    now = now or datetime.now(tz=UTC)
     base = msgspec.structs.replace(query, size=page_size, aggs=[], after=None)
     p = make_plan(base, now=now)
-    store = get_store()
     while True:
-        page = store.search(p)
+        page = run_plan(p, now=now)
         yield from page["hits"]
         if not page["next"] or len(page["hits"]) < page_size:
             return
