@@ -259,3 +259,53 @@ def test_compaction_merges_a_closed_hour_into_one_file_per_partition_and_readers
     call_command("archive", "compact")
     assert leftover not in archive.list(closed)
     assert "0 files written, 1 small files replaced" in capsys.readouterr().out
+
+
+def test_make_run_archives_every_report_the_simulators_sent_and_every_dead_letter(broker, archive, settings, tmp_path):
+    """The stack as `make run` starts it (runstack: web, the three consumers, Celery, two simulators),
+    on this test's broker, then stopped as Ctrl-C stops it: the archive holds every record of both
+    topics, once, and nothing else."""
+    import signal
+    import subprocess
+    import sys
+
+    from django.core.management import call_command
+
+    from peacewatch.streams.broker import stop_process
+    from tests.conftest import free_port
+    from tests.kafka import read_topic_sync
+    from tests.live_stack import child_env
+
+    call_command("demo_fleet", "--drones", "12", verbosity=0)
+    env = {**child_env(tmp_path), "ARCHIVE_URL": settings.ARCHIVE_URL, "ARCHIVE_FLUSH_SECONDS": "4"}
+    argv = [sys.executable, "manage.py", "runstack", "--no-broker", "--port", str(free_port())]
+    argv += ["--drones", "12", "--rate", "40"]
+    log = open(tmp_path / "runstack.log", "wb")  # noqa: SIM115 - closed below
+    stack = subprocess.Popen(argv, env=env, cwd=settings.BASE_DIR, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 90
+        while b"PeaceWatch is running" not in (tmp_path / "runstack.log").read_bytes():
+            assert stack.poll() is None and time.monotonic() < deadline, (tmp_path / "runstack.log").read_text()
+            time.sleep(0.2)
+        time.sleep(6)
+        produce_sync(list(BAD_RECORDS))  # the indexer dead-letters each
+        time.sleep(8)
+        stack.send_signal(signal.SIGINT)  # Ctrl-C: simulators first, consumers flush and commit
+        assert stack.wait(timeout=90) == 0, (tmp_path / "runstack.log").read_text()[-3000:]
+    finally:
+        stop_process(stack, timeout=30)
+        log.close()
+
+    on_topic = {}
+    for name in ("reports", "deadletter"):
+        records = read_topic_sync(kafka.topic(name), expected=10**9, timeout=8)
+        on_topic[name] = {(r.partition, r.offset): r.value for r in records}
+    valid = {at: raw for at, raw in on_topic["reports"].items() if raw not in BAD_RECORDS}
+    assert len(valid) > 300, "the simulators should have sent hundreds of reports"
+    assert len(on_topic["deadletter"]) == len(BAD_RECORDS)
+
+    archived = {(r["kafka_partition"], r["kafka_offset"]): r["raw"] for r in rows(archive)}
+    assert len(archived) == len(rows(archive))  # none twice
+    assert archived == valid
+    dead = {(r["kafka_partition"], r["kafka_offset"]): r["raw"] for r in rows(archive, "deadletter")}
+    assert dead == on_topic["deadletter"]
