@@ -63,6 +63,7 @@
     formError: $("form-error"),
     count: $("result-count"),
     range: $("result-range"),
+    sources: $("result-sources"),
     exportButtons: [$("export-csv"), $("export-ndjson")],
     exportBox: $("export-box"),
     exportLabel: $("export-label"),
@@ -421,6 +422,34 @@
       A.timeNode(range.to, true),
       " · " + (result.engine || "engine") + ", " + formatCount(result.took_ms) + " ms"
     );
+    renderSources(result.sources || [], result.approximate || {});
+  }
+
+  const ENGINE_NAMES = { archive: "the archive", embedded: "the embedded index", elasticsearch: "the search index" };
+  const ESTIMATE_NAMES = { top_citizens: "top citizens", top_drones: "top drones", top_words: "top words" };
+
+  /** Which engine answered which part of a range that crosses the index's retention, and what is estimated. */
+  function renderSources(sources, approximate) {
+    dom.sources.hidden = sources.length < 2;
+    if (sources.length < 2) {
+      dom.sources.replaceChildren();
+      return;
+    }
+    const parts = ["Answered in parts: "];
+    sources.forEach((source, i) => {
+      if (i) parts.push("; ");
+      parts.push(
+        A.timeNode(source.from, true), " to ", A.timeNode(source.to, true),
+        " from " + (ENGINE_NAMES[source.engine] || source.engine) + " (" + formatCount(source.total) + ")"
+      );
+    });
+    const notes = [];
+    for (const [name, info] of Object.entries(approximate)) {
+      if (name === "score") notes.push("score percentiles are estimated");
+      else notes.push((ESTIMATE_NAMES[name] || name) + " counts may be short by up to " + formatCount(info.count_error_upper_bound));
+    }
+    parts.push(notes.length ? ". Where the parts meet, " + notes.join(", ") + "." : ".");
+    dom.sources.replaceChildren(...parts);
   }
 
   function pageText() {

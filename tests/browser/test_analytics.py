@@ -358,3 +358,50 @@ def test_the_analytics_page_reads_well_on_a_laptop_screen(web, new_page, analyst
     shot = SCREENSHOT if os.environ.get("PEACEWATCH_SCREENSHOTS") else web.tmp_path / "analytics.png"
     page.screenshot(path=str(shot))
     assert shot.stat().st_size > 10_000
+
+
+@pytest.fixture
+def web_with_archive(tmp_path, settings, monkeypatch, transactional_db):
+    """The web server over the filled store, the index keeping one day, and four older days in the archive."""
+    from analytics.archive.consumer import process_batch
+    from analytics.archive.storage import get_archive
+    from ingest.simulator import Fleet
+    from peacewatch.streams import kafka
+    from peacewatch.streams.batch import Record
+
+    settings.KAFKA_BOOTSTRAP_SERVERS = f"127.0.0.1:{free_port()}"
+    monkeypatch.setenv("ELASTICSEARCH_RETENTION_DAYS", "1")
+    fill_store()
+    now = datetime.now(tz=UTC)
+    backfill = Fleet(drones=20, seed=8).backfill(800, now - timedelta(days=6), timedelta(days=4))
+    records = [
+        Record(value=value, key=key, topic=kafka.topic("reports"), offset=i, timestamp=int(now.timestamp() * 1000))
+        for i, (key, value) in enumerate(backfill)
+    ]
+    assert process_batch(records, get_archive()).counts["reports_archived"] == 800
+    running = LiveStack(tmp_path=tmp_path, port=free_port())
+    try:
+        running.start_web()
+        yield running
+    finally:
+        running.stop_all()
+
+
+def test_a_week_spanning_the_index_retention_says_which_part_came_from_the_archive(web_with_archive, new_page, analyst):
+    page = new_page()
+    errors = watch_errors(page)
+    sign_in(page, web_with_archive, analyst.username)
+    assert page.locator("#result-sources").is_hidden()  # the last 24 hours: the index alone
+
+    page.select_option("#q-time", "7d")
+    run_query(page)
+    assert page.locator("#result-count").inner_text() == f"{REPORTS + 800:,} reports match."
+    sources = page.locator("#result-sources")
+    assert sources.is_visible()
+    text = sources.inner_text()
+    assert "from the archive (800)" in text and f"from the embedded index ({REPORTS:,})" in text
+    assert (
+        page.evaluate("Chart.getChart('chart-histogram').data.datasets[0].data.reduce((a, b) => a + b, 0)")
+        == REPORTS + 800
+    )
+    assert not errors
