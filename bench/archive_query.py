@@ -1,4 +1,5 @@
-"""A month of archive, asked what a statistician asks: how many reports, and who was seen most.
+"""A month of archive, asked what a statistician asks: how many reports, and who was seen most;
+and one day of it, asked what the analytics page asks.
 
     python bench/archive_query.py [--reports-per-day 5000000] [--days 30] [--repeat 3]
 
@@ -12,6 +13,11 @@ over the whole month, each repeated and the median quoted:
 
 - ``SELECT count(*) FROM reports WHERE date BETWEEN first AND last``;
 - the top 10 citizens by sightings over the same dates (``unnest(citizens)``).
+
+Before linking, the built day is asked the analytics page's default question
+(all six aggregations, 50 hits, the whole day) through the archive's search
+engine (``analytics.archive.search``, what a search reaching before the
+index's retention runs), each run in a fresh connection as the web does.
 """
 
 from __future__ import annotations
@@ -72,6 +78,33 @@ def link_days(root: Path, day: datetime, days: int) -> tuple[str, str]:
     return f"{first:%Y-%m-%d}", f"{day:%Y-%m-%d}"
 
 
+def page_search(archive, day: datetime, args) -> None:
+    from django.conf import settings
+
+    from analytics.archive.search import ArchiveSearch
+    from analytics.query import AGGREGATIONS, parse_query, plan
+
+    settings.ARCHIVE_SEARCH_TIMEOUT_S = 3600  # measured, not refused
+    query = {"time": {"from": day.isoformat(), "to": (day + timedelta(days=1)).isoformat()}, "size": 50}
+    p = plan(parse_query({**query, "aggs": list(AGGREGATIONS)}), now=day + timedelta(days=400))
+    seconds, total = [], None
+    for run in range(args.repeat):
+        started = time.perf_counter()
+        total = ArchiveSearch(archive).search(p)["total"]
+        seconds.append(time.perf_counter() - started)
+        progress(f"page search over the day, run {run + 1}/{args.repeat}: {seconds[-1]:.1f} s")
+    emit(
+        "archive_day_page_search_seconds",
+        round(median(seconds), 2),
+        "s",
+        runs=[round(s, 2) for s in seconds],
+        reports=args.reports_per_day,
+        total=total,
+        aggregations=len(AGGREGATIONS),
+        memory_limit_mb=settings.ARCHIVE_SEARCH_MEMORY_MB,
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--reports-per-day", type=int, default=5_000_000)
@@ -88,6 +121,7 @@ def main() -> None:
         root = Path(scratch) / "archive"
         progress(f"building one day of {args.reports_per_day:,} reports through the archive consumer")
         day_bytes = build_day(root, day, args.reports_per_day)
+        page_search(ArchiveStorage(str(root)), day, args)
         first, last = link_days(root, day, args.days)
         progress(f"linked it under {args.days} dates, {first} to {last}")
         archive = ArchiveStorage(str(root))

@@ -310,6 +310,11 @@ ANALYTICS_SQLITE_PATH = Path(env_str("ANALYTICS_SQLITE_PATH", str(VAR_DIR / "ana
 # region from the standard AWS_* variables, a non-AWS endpoint from AWS_ENDPOINT_URL.
 ARCHIVE_URL = env_str("ARCHIVE_URL", str(VAR_DIR / "archive"))
 ARCHIVE_FLUSH_SECONDS = env_float("ARCHIVE_FLUSH_SECONDS", 60.0, minimum=2)
+# A search reaching before the index's retention asks the archive, inside the web process: bounded in
+# time (then a 400 naming the range, and a pointer to `archive sql`) and in memory (DuckDB spills the
+# rest to a scratch directory under PEACEWATCH_VAR_DIR).
+ARCHIVE_SEARCH_TIMEOUT_S = env_float("ARCHIVE_SEARCH_TIMEOUT_S", 60.0, minimum=1)
+ARCHIVE_SEARCH_MEMORY_MB = env_int("ARCHIVE_SEARCH_MEMORY_MB", 2048, minimum=256)
 AWS_ENDPOINT_URL = env_str("AWS_ENDPOINT_URL")
 
 # --- Redis, channels, celery ----------------------------------------------------

@@ -24,12 +24,15 @@ observed at ``t`` arrived between a day before (a clock a little ahead) and
 from __future__ import annotations
 
 import json
+import tempfile
+import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
+from django.conf import settings
 
 from analytics.archive import layout
 from analytics.archive.replay import LATE_ARRIVAL_DAYS
@@ -39,6 +42,7 @@ from analytics.query import (
     MAX_GRID_PRECISION,
     MAX_LAT,
     Plan,
+    QueryError,
     Totals,
     aggregations,
     encode_cursor,
@@ -88,6 +92,20 @@ def _cursor(p: Plan) -> tuple[str, tuple]:
     ts, report_id, drone_id = p.after
     sql = f" AND (ts {op} ? OR (ts = ? AND (report_id {op} ? OR (report_id = ? AND drone_id {op} ?))))"
     return sql, (ts, ts, report_id, report_id, drone_id)
+
+
+# Where a row is: enough to fetch its original bytes for the page alone (directories pruned by the first two).
+LOCATION = ("date", "hour", "kafka_partition", "kafka_offset")
+HIT_COLUMNS = ("ts", "report_id", "drone_id", "time_source", "clock_skew", *LOCATION)
+
+
+def uses_people(p: Plan) -> bool:
+    filtered = p.citizen is not None or p.score_min is not None or p.score_max is not None or p.below is not None
+    return filtered or "top_citizens" in p.aggs or "score" in p.aggs
+
+
+def uses_tokens(p: Plan) -> bool:
+    return bool(p.words_any or p.words_all) or "top_words" in p.aggs
 
 
 def matched(p: Plan) -> Sql:
@@ -142,31 +160,40 @@ def matched(p: Plan) -> Sql:
     if p.clock_skew is not None:
         outer.append("clock_skew = ?")
         params.append(p.clock_skew)
+    # A report's citizens and words, each a list to build per row, only when something reads them.
+    derived = ""
+    if uses_people(p):
+        derived += f", {PEOPLE} AS people"
+    if uses_tokens(p):
+        derived += ", word_tokens(words) AS tokens"
+    # Copies of one key (a producer's retry, a conflicting later report) are few: find the keys
+    # sent more than once and the first copy of each, then keep a row unless it is a later copy.
+    # Narrow work on the keys alone; the wide rows (lists of citizens and words) stream past.
+    where_inner = " AND ".join(inner)
+    first = "{'r': received_at, 'p': kafka_partition, 'o': kafka_offset}"
     sql = (
-        "SELECT * FROM (SELECT ts, report_id, drone_id, time_source, clock_skew, lat, lon, raw, "
-        f"{PEOPLE} AS people, word_tokens(words) AS tokens FROM ("
-        "SELECT epoch_ms(observed_at) AS ts, report_id, drone_id, time_source, clock_skew, lat, lon, raw, "
-        f"citizens, words FROM reports WHERE {' AND '.join(inner)} "
-        "QUALIFY row_number() OVER (PARTITION BY drone_id, report_id "
-        "ORDER BY received_at, kafka_partition, kafka_offset) = 1))"
+        f"WITH copies AS (SELECT drone_id, report_id, min({first}) AS first FROM reports WHERE {where_inner} "
+        "GROUP BY ALL HAVING count(*) > 1) "
+        f"SELECT * FROM (SELECT * EXCLUDE (citizens, words){derived} FROM ("
+        f"SELECT epoch_ms(r.observed_at) AS ts, {', '.join('r.' + c for c in LOCATION)}, r.report_id, r.drone_id, "
+        "r.time_source, r.clock_skew, r.lat, r.lon, r.citizens, r.words "
+        f"FROM (SELECT * FROM reports WHERE {where_inner}) r LEFT JOIN copies c "
+        "ON c.drone_id = r.drone_id AND c.report_id = r.report_id "
+        f"WHERE c.first IS NULL OR c.first = {{'r': r.received_at, 'p': r.kafka_partition, 'o': r.kafka_offset}}))"
     )
     if outer:
         sql += f" WHERE {' AND '.join(outer)}"
-    return Sql(sql, (*inner_params, *params))
+    return Sql(sql, (*inner_params, *inner_params, *params))
 
 
 def build_sql(p: Plan) -> dict[str, Sql]:
     """The statements a search runs: the matches once, into the temporary table ``matched``
-    (without the original bytes), then the total and each aggregation over it, and the page
-    of hits, which alone reads the bytes."""
+    (without the original bytes), then the total and each aggregation over it, and the page of
+    hits (its rows' bytes are then fetched by :func:`raw_sql`)."""
     m = matched(p)
     out: dict[str, Sql] = {}
     if p.aggs or p.count_total:
-        out["match"] = Sql(
-            "CREATE OR REPLACE TEMP TABLE matched AS SELECT ts, report_id, drone_id, lat, lon, people, tokens "
-            f"FROM ({m.sql})",
-            m.params,
-        )
+        out["match"] = Sql(f"CREATE OR REPLACE TEMP TABLE matched AS {m.sql}", m.params)
         out["total"] = Sql("SELECT count(*) FROM matched", ())
     if "histogram" in p.aggs:
         out["histogram"] = Sql("SELECT ts // ? * ?, count(*) FROM matched GROUP BY 1", (p.interval_ms, p.interval_ms))
@@ -193,12 +220,28 @@ def build_sql(p: Plan) -> dict[str, Sql]:
     if p.size:
         order = "DESC" if p.newest_first else "ASC"
         cursor_sql, cursor_params = _cursor(p)
+        source, params = ("matched", ()) if "match" in out else (f"({m.sql})", m.params)
         out["hits"] = Sql(
-            f"SELECT report_id, ts, time_source, clock_skew, raw, drone_id FROM ({m.sql}) WHERE true{cursor_sql} "
+            f"SELECT {', '.join(HIT_COLUMNS)} FROM {source} WHERE true{cursor_sql} "
             f"ORDER BY ts {order}, report_id {order}, drone_id {order} LIMIT ?",
-            (*m.params, *cursor_params, p.size + 1),
+            (*params, *cursor_params, p.size + 1),
         )
     return out
+
+
+def raw_sql(rows: list[tuple]) -> Sql:
+    """The original bytes of a page's rows (``HIT_COLUMNS``), read from their directories alone."""
+    places: dict[tuple[str, int, int], list[int]] = {}
+    for *_, date, hour, partition, offset in rows:
+        places.setdefault((date, hour, partition), []).append(offset)
+    clauses, params = [], []
+    for (date, hour, partition), offsets in sorted(places.items()):
+        clauses.append(
+            f"(date = ? AND hour = ? AND kafka_partition = ? AND kafka_offset IN ({', '.join('?' * len(offsets))}))"
+        )
+        params += [date, hour, partition, *offsets]
+    where = " OR ".join(clauses) or "false"
+    return Sql(f"SELECT kafka_partition, kafka_offset, raw FROM reports WHERE {where}", tuple(params))
 
 
 def _word_tokens(words: pa.ListArray | pa.ChunkedArray) -> pa.ListArray:
@@ -211,9 +254,16 @@ def _word_tokens(words: pa.ListArray | pa.ChunkedArray) -> pa.ListArray:
     return pa.ListArray.from_arrays(offsets, tokens, mask=words.is_null())
 
 
-def connect(archive: ArchiveStorage, dates: tuple[str, str]) -> duckdb.DuckDBPyConnection:
-    """An in-memory DuckDB over the reports of those arrival dates, locked against file access."""
+def connect(
+    archive: ArchiveStorage, dates: tuple[str, str], *, scratch: str | None = None
+) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB over the reports of those arrival dates, locked against file access.
+
+    ``scratch``: where it may spill beyond ``ARCHIVE_SEARCH_MEMORY_MB`` (else it fails there)."""
     connection = duckdb.connect(":memory:")
+    connection.execute(f"SET memory_limit = '{int(settings.ARCHIVE_SEARCH_MEMORY_MB)}MB'")
+    if scratch is not None:
+        connection.execute("SET temp_directory = ?", [scratch])
     connection.register(layout.REPORTS, archive.dataset(layout.REPORTS, dates))
     strings = duckdb.list_type(duckdb.sqltype("VARCHAR"))
     connection.create_function("word_tokens", _word_tokens, [strings], strings, type="arrow")
@@ -235,34 +285,63 @@ class ArchiveSearch:
         return result(p, totals, rows)
 
     def run(self, p: Plan) -> tuple[Totals, list[tuple]]:
-        """Raw counts and the rows of the page (``size + 1`` at most), for merging with another engine."""
+        """Raw counts, and the page's rows (``size + 1`` at most: ts, report_id, drone_id, time_source,
+        clock_skew, raw). A question over more than the time or memory allowed is a QueryError on
+        ``time``: the web process stays responsive, and the analyst learns what to narrow."""
+        settings.VAR_DIR.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(prefix="archive-search-", dir=settings.VAR_DIR) as scratch:
+            connection = connect(self.archive, arrival_dates(p.start_ms, p.end_ms), scratch=scratch)
+            timer = threading.Timer(settings.ARCHIVE_SEARCH_TIMEOUT_S, connection.interrupt)
+            timer.start()
+            try:
+                return self._run(connection, p)
+            except duckdb.InterruptException:
+                raise QueryError(
+                    "time",
+                    f"the archive could not answer within {settings.ARCHIVE_SEARCH_TIMEOUT_S:g} s: narrow the time "
+                    "range or add filters (an analyst with shell access can ask `archive sql`)",
+                ) from None
+            except duckdb.OutOfMemoryException:
+                raise QueryError(
+                    "time",
+                    "the archive needs more memory than a search may take for this question: narrow the time "
+                    "range or add filters",
+                ) from None
+            finally:
+                timer.cancel()
+                connection.close()
+
+    def _run(self, connection: duckdb.DuckDBPyConnection, p: Plan) -> tuple[Totals, list[tuple]]:
         totals = Totals()
         statements = build_sql(p)
-        connection = connect(self.archive, arrival_dates(p.start_ms, p.end_ms))
-        try:
 
-            def fetch(name: str) -> list[tuple]:
-                return connection.execute(statements[name].sql, statements[name].params).fetchall()
+        def fetch(name: str) -> list[tuple]:
+            return connection.execute(statements[name].sql, statements[name].params).fetchall()
 
-            if "match" in statements:
-                connection.execute(statements["match"].sql, statements["match"].params)
-                totals.total = fetch("total")[0][0]
-            for name, counter in (("histogram", totals.histogram), ("top_drones", totals.drones)):
-                if name in statements:
-                    counter.update(dict(fetch(name)))
-            if "top_words" in statements:
-                totals.words.update(dict(fetch("top_words")))
-            if "top_citizens" in statements:
-                for key, name, n in fetch("top_citizens"):
-                    totals.add_citizen(key, name, n)
-            if "score" in statements:
-                for row in fetch("score"):
-                    totals.add_score(*row)
-            if "grid" in statements:
-                totals.grid.update({(x, y): n for x, y, n in fetch("grid")})
-            rows = fetch("hits") if "hits" in statements else []
-        finally:
-            connection.close()
+        if "match" in statements:
+            connection.execute(statements["match"].sql, statements["match"].params)
+            totals.total = fetch("total")[0][0]
+        for name, counter in (("histogram", totals.histogram), ("top_drones", totals.drones)):
+            if name in statements:
+                counter.update(dict(fetch(name)))
+        if "top_words" in statements:
+            totals.words.update(dict(fetch("top_words")))
+        if "top_citizens" in statements:
+            for key, name, n in fetch("top_citizens"):
+                totals.add_citizen(key, name, n)
+        if "score" in statements:
+            for row in fetch("score"):
+                totals.add_score(*row)
+        if "grid" in statements:
+            totals.grid.update({(x, y): n for x, y, n in fetch("grid")})
+        rows = fetch("hits") if "hits" in statements else []
+        if rows:
+            raw = raw_sql(rows)
+            found = {
+                (partition, offset): value
+                for partition, offset, value in connection.execute(raw.sql, raw.params).fetchall()
+            }
+            rows = [(*row[:5], found[(row[-2], row[-1])]) for row in rows]
         return totals, rows
 
     def close(self) -> None:
@@ -270,7 +349,7 @@ class ArchiveSearch:
 
 
 def result(p: Plan, totals: Totals, rows: list[tuple]) -> dict:
-    """The search answer from raw counts and the page's rows (report_id, ts, time_source, clock_skew, raw, drone_id)."""
+    """The search answer from raw counts and the page's rows (as :meth:`ArchiveSearch.run` gives them)."""
     hits = [
         hit(
             json.loads(raw),
@@ -280,11 +359,11 @@ def result(p: Plan, totals: Totals, rows: list[tuple]) -> dict:
             clock_skew=bool(clock_skew),
             threshold=p.threshold,
         )
-        for report_id, ts, time_source, clock_skew, raw, _ in rows[: p.size]
+        for ts, report_id, _, time_source, clock_skew, raw in rows[: p.size]
     ]
     next_cursor = None
     if len(rows) > p.size:
-        report_id, ts, *_, drone_id = rows[p.size - 1]
+        ts, report_id, drone_id, *_ = rows[p.size - 1]
         next_cursor = encode_cursor(ts, report_id, drone_id)
     return {
         "total": totals.total if p.count_total else None,

@@ -15,7 +15,7 @@ import pytest
 
 from analytics import search, tiered
 from analytics.archive.consumer import process_batch
-from analytics.query import parse_query, plan
+from analytics.query import QueryError, parse_query, plan
 from analytics.store import get_store
 from analytics.store.embedded import EmbeddedStore
 from ingest.reports import decode_report
@@ -168,3 +168,15 @@ def test_the_api_says_which_part_came_from_where(client, analyst, tiers, setting
     assert [s["engine"] for s in answer["sources"]] == ["archive", "embedded"]
     assert sum(s["total"] for s in answer["sources"]) == answer["total"] > 0
     assert sum(b["count"] for b in answer["aggregations"]["histogram"]["buckets"]) == answer["total"]
+
+
+def test_a_question_too_long_for_the_archive_is_refused_naming_the_range_and_the_server_goes_on(tiers, settings):
+    settings.ARCHIVE_SEARCH_TIMEOUT_S = 0.01
+    query = {"time": {"from": "2026-11-24T00:00:00Z", "to": "2026-11-26T00:00:00Z"}, "aggs": ALL_AGGS}
+    with pytest.raises(QueryError) as refused:
+        ask(query)
+    assert refused.value.field == "time"
+    assert "could not answer within 0.01 s" in refused.value.message
+    settings.ARCHIVE_SEARCH_TIMEOUT_S = 60
+    assert ask(query)["total"] == reference(tiers, query)["total"]
+    assert not list(settings.VAR_DIR.glob("archive-search-*")), "each search's scratch directory is removed"
