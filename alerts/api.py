@@ -41,7 +41,9 @@ class AlertFilters(serializers.Serializer):
     severity = serializers.MultipleChoiceField(choices=Alert.Severity.choices, required=False)
     kind = serializers.MultipleChoiceField(choices=Alert.Kind.choices, required=False)
     since = serializers.DateTimeField(required=False, help_text="Only alerts changed at or after this time.")
-    after_seq = serializers.IntegerField(required=False, min_value=0, help_text="Only alerts changed after change N.")
+    after_seq = serializers.IntegerField(
+        required=False, min_value=0, max_value=2**63 - 1, help_text="Only alerts changed after change N."
+    )
     open = serializers.BooleanField(required=False, allow_null=True, default=None)
 
 

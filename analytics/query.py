@@ -98,7 +98,8 @@ class Box(Strict):
 class Circle(Strict):
     lat: Annotated[float, msgspec.Meta(ge=-90, le=90)]
     lon: Annotated[float, msgspec.Meta(ge=-180, le=180)]
-    radius_m: Annotated[float, msgspec.Meta(gt=0, le=1_000_000)]
+    # At least a metre: a GPS position is no finer, and a smaller circle is a typo.
+    radius_m: Annotated[float, msgspec.Meta(ge=1, le=1_000_000)]
 
 
 class Area(Strict):
@@ -320,9 +321,10 @@ def auto_precision(box, circle) -> int:
         span = max(box[3] - box[1], (box[2] - box[0]) * 1.5)
     else:
         return 14
-    if span <= 0:
+    cells = 360 / span * 24 if span > 0 else math.inf
+    if not math.isfinite(cells):  # a point, or an area too small for a float's range
         return MAX_GRID_PRECISION
-    zoom = math.floor(math.log2(360 / span * 24))
+    zoom = math.floor(math.log2(cells))
     return max(0, min(MAX_GRID_PRECISION, zoom))
 
 
@@ -342,6 +344,10 @@ def iso(ms: int) -> str:
 # millisecond, and a cursor without the drone would skip the second one.
 
 
+# Any time a stored report can have (epoch ms, within what every engine's integers hold).
+CursorTime = Annotated[int, msgspec.Meta(ge=-(2**53), le=2**53)]
+
+
 def encode_cursor(ts_ms: int, report_id: str, drone_id: str) -> str:
     raw = msgspec.json.encode([ts_ms, report_id, drone_id])
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
@@ -350,7 +356,7 @@ def encode_cursor(ts_ms: int, report_id: str, drone_id: str) -> str:
 def decode_cursor(cursor: str) -> tuple[int, str, str]:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        ts_ms, report_id, drone_id = msgspec.json.decode(raw, type=tuple[int, str, str])
+        ts_ms, report_id, drone_id = msgspec.json.decode(raw, type=tuple[CursorTime, str, str])
     except (ValueError, msgspec.DecodeError):
         raise QueryError("after", "not a cursor this API returned") from None
     return ts_ms, report_id, drone_id
