@@ -28,6 +28,9 @@ RUN_ENV := . var/engines/env && exec
 RUNSTACK_FLAGS := --no-broker
 endif
 
+# Development values, set explicitly: outside DEBUG, PeaceWatch refuses to start without a real
+# SECRET_KEY. `make run` keeps this checkout's own random key in var/secret_key.
+run: export DEBUG := true
 run: $(VENV)/.installed $(if $(filter real,$(ENGINES)),engines)
 	$(RUN_ENV) $(PY) manage.py migrate --noinput -v 0
 	$(RUN_ENV) $(PY) manage.py demo_users
@@ -43,6 +46,9 @@ engines-down:
 	@docker/engines/engines.sh down
 
 # PYTEST_ARGS narrows or extends a run, e.g. PYTEST_ARGS=tests/faults (.ci/run uses it).
+# A random key for this run, shared by the tests and every process they start.
+test: export DEBUG := true
+test: export SECRET_KEY := $(shell python3 -c "import secrets; print(secrets.token_urlsafe(64))")
 test: $(VENV)/.installed-dev chromium
 	$(PY) -m pytest -n 2 --dist loadfile $(PYTEST_ARGS)
 

@@ -18,6 +18,7 @@ import fcntl
 import json
 import os
 import platform
+import secrets
 import shlex
 import socket
 import statistics
@@ -34,6 +35,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "peacewatch.settings")
+# Benchmarks run as production does (DEBUG off), with a random key of their own.
+BENCH_SECRET_KEY = secrets.token_urlsafe(64)
+os.environ.setdefault("DEBUG", "false")
+os.environ.setdefault("SECRET_KEY", BENCH_SECRET_KEY)
 
 ENGINES_ENV = ROOT / "var" / "engines" / "env"
 KAFKA_LIB = ROOT / "var" / "engines" / "kafka-lib"
@@ -312,7 +317,7 @@ def _bench_env(engines: str, search: bool, engine_env: dict[str, str]):
     with tempfile.TemporaryDirectory(prefix="pw-bench-") as scratch:
         os.environ["PEACEWATCH_VAR_DIR"] = scratch
         os.environ["DATABASE_URL"] = f"sqlite:///{_DB_PATH}"
-        os.environ["SECRET_KEY"] = "bench-only-not-a-secret"  # sessions made here must verify in children
+        os.environ["SECRET_KEY"] = BENCH_SECRET_KEY  # sessions made here must verify in children
         os.environ["DEBUG"] = "false"
         django_setup()
         from django.db import connections
@@ -361,7 +366,7 @@ def _bench_env(engines: str, search: bool, engine_env: dict[str, str]):
             "PEACEWATCH_VAR_DIR": scratch,
             "LOG_LEVEL": "WARNING",
             "DEBUG": "false",
-            "SECRET_KEY": "bench-only-not-a-secret",
+            "SECRET_KEY": BENCH_SECRET_KEY,
         }
         _apply(values)
         broker = None

@@ -9,6 +9,8 @@ and Kubernetes secrets are mounted as files).
 from __future__ import annotations
 
 import os
+import secrets
+from pathlib import Path
 from urllib.parse import urlparse
 
 from django.core.exceptions import ImproperlyConfigured
@@ -75,3 +77,52 @@ def env_url(name: str, *, schemes: tuple[str, ...]) -> str:
     if parsed.scheme not in schemes or not (parsed.netloc or parsed.path):
         raise ImproperlyConfigured(f"{name} must be a URL with scheme {'/'.join(schemes)}, got {value!r}")
     return value
+
+
+# Django's own test of a usable key (security.W009): long, varied, not its generated placeholder.
+_MIN_SECRET_LENGTH, _MIN_SECRET_CHARS = 50, 5
+_PLACEHOLDERS = ("django-insecure", "change-me", "changeme", "not-a-secret", "replace-me")
+
+
+def weak_secret(value: str) -> str | None:
+    """What is wrong with a SECRET_KEY, or None for a usable one."""
+    if not value:
+        return "is unset"
+    if any(marker in value.lower() for marker in _PLACEHOLDERS):
+        return "is a placeholder"
+    if len(value) < _MIN_SECRET_LENGTH or len(set(value)) < _MIN_SECRET_CHARS:
+        return f"is too weak ({len(value)} characters, {len(set(value))} different)"
+    return None
+
+
+def secret_key(value: str, *, debug: bool, var_dir: Path) -> str:
+    """SECRET_KEY as given; in development without one, this checkout's own random key.
+
+    Fails closed: outside development (DEBUG unset or false) an unset, placeholder or weak key
+    stops start-up, since anyone who knows the key can forge a session. In development an unset
+    key is a random one kept in ``var_dir/secret_key`` (0600), so that sessions survive a restart
+    and no two checkouts share one.
+    """
+    problem = weak_secret(value)
+    if problem is None or (debug and value):
+        return value
+    if not debug:
+        raise ImproperlyConfigured(
+            f"SECRET_KEY {problem}: outside development (DEBUG=true) PeaceWatch does not start without a "
+            f"secret key of at least {_MIN_SECRET_LENGTH} random characters (set SECRET_KEY or SECRET_KEY_FILE)"
+        )
+    path = var_dir / "secret_key"
+    if not path.exists():
+        # Written whole under a temporary name, then linked into place: of several processes
+        # starting at once, the first link wins and every process reads that one.
+        temporary = var_dir / f".secret_key.{os.getpid()}"
+        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(descriptor, "w") as handle:
+            handle.write(secrets.token_urlsafe(64))
+        try:
+            os.link(temporary, path)
+        except FileExistsError:
+            pass
+        finally:
+            temporary.unlink()
+    return path.read_text().strip()

@@ -18,16 +18,21 @@ from csp.constants import NONE as CSP_NONE
 from csp.constants import SELF as CSP_SELF
 from django.core.exceptions import ImproperlyConfigured
 
-from peacewatch.env import env_bool, env_float, env_int, env_list, env_str, env_url
+from peacewatch.env import env_bool, env_float, env_int, env_list, env_str, env_url, secret_key
 
 BASE_DIR = Path(__file__).resolve().parent.parent
+# Everything PeaceWatch writes (databases with password hashes and live sessions, reports, exports,
+# the archive, metrics, keys) is its own user's alone: 0600 files, 0700 directories.
+os.umask(0o077)
 VAR_DIR = Path(env_str("PEACEWATCH_VAR_DIR", str(BASE_DIR / "var"))).resolve()
 VAR_DIR.mkdir(parents=True, exist_ok=True)
+if VAR_DIR.stat().st_uid == os.getuid():
+    VAR_DIR.chmod(0o700)  # made earlier with a laxer mask, or by hand
 
 # --- Django core ----------------------------------------------------------------
-DEBUG = env_bool("DEBUG", True)
-# Development value; `check --deploy` refuses it (security.W009) as it should.
-SECRET_KEY = env_str("SECRET_KEY") or "django-insecure-peacewatch-development-key-not-for-production"
+# Fail closed: off unless set. `make run` and `make test` set DEBUG=true explicitly.
+DEBUG = env_bool("DEBUG", False)
+SECRET_KEY = secret_key(env_str("SECRET_KEY"), debug=DEBUG, var_dir=VAR_DIR)
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost,[::1]")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
 

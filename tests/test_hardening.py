@@ -85,3 +85,73 @@ def test_weak_passwords_are_refused(password, django_user_model):
 
 def test_a_long_random_password_is_accepted():
     validate_password("quiet-river-lantern-88")
+
+
+# --- Fail closed: no public key, no debug by default, private files -------------------------
+
+
+def start(tmp_path, *argv: str, **env: str):
+    import subprocess
+    import sys
+
+    from django.conf import settings
+
+    return subprocess.run(
+        [sys.executable, "manage.py", *argv],
+        cwd=settings.BASE_DIR,
+        env={"PATH": "/usr/bin:/bin", "PEACEWATCH_VAR_DIR": str(tmp_path), **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+@pytest.mark.parametrize(
+    ("env", "says"),
+    [
+        ({}, "SECRET_KEY is unset"),
+        ({"DEBUG": "false"}, "SECRET_KEY is unset"),
+        ({"SECRET_KEY": "change-me-to-50-random-characters"}, "SECRET_KEY is a placeholder"),  # .env.example's
+        ({"SECRET_KEY": "django-insecure-" + "x7" * 30}, "SECRET_KEY is a placeholder"),
+        ({"SECRET_KEY": "short-but-no-placeholder"}, "SECRET_KEY is too weak"),
+    ],
+)
+def test_outside_development_a_missing_or_weak_secret_key_stops_start_up(tmp_path, env, says):
+    result = start(tmp_path, "check", **env)
+    assert result.returncode != 0
+    assert says in result.stderr, result.stderr[-2000:]
+
+
+def test_debug_is_off_unless_set(tmp_path):
+    import secrets
+
+    probe = "from django.conf import settings; print(settings.DEBUG)"
+    result = start(tmp_path, "shell", "-c", probe, SECRET_KEY=secrets.token_urlsafe(64))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "False"
+
+
+def test_development_gets_its_own_random_key_kept_private_across_restarts(tmp_path):
+    probe = "from django.conf import settings; print(settings.SECRET_KEY)"
+    first = start(tmp_path, "shell", "-c", probe, DEBUG="true")
+    second = start(tmp_path, "shell", "-c", probe, DEBUG="true")
+    assert first.returncode == 0, first.stderr
+    key = (tmp_path / "secret_key").read_text().strip()
+    assert first.stdout.strip().splitlines()[-1] == second.stdout.strip().splitlines()[-1] == key
+    assert len(key) >= 50 and "insecure" not in key
+    assert (tmp_path / "secret_key").stat().st_mode & 0o777 == 0o600
+    other = tmp_path / "other-checkout"
+    assert start(other, "shell", "-c", probe, DEBUG="true").stdout.strip().splitlines()[-1] != key
+
+
+def test_the_files_peacewatch_creates_are_its_users_alone(tmp_path):
+    var = tmp_path / "var"
+    var.mkdir(mode=0o755)
+    result = start(var, "migrate", "--noinput", "-v", "0", DEBUG="true")
+    assert result.returncode == 0, result.stderr
+    assert var.stat().st_mode & 0o777 == 0o700
+    created = [path for path in var.rglob("*")]
+    assert any(path.name.endswith(".sqlite3") for path in created)  # password hashes and sessions live there
+    for path in created:
+        expected = 0o700 if path.is_dir() else 0o600
+        assert path.stat().st_mode & 0o777 == expected, path

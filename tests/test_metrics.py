@@ -183,7 +183,12 @@ def test_clear_metrics_empties_the_directory(tmp_path):
     (folder / "counter_x-1.db").write_bytes(b"")
     result = subprocess.run(
         [sys.executable, "manage.py", "clear_metrics"],
-        env={"PATH": "/usr/bin:/bin", "PEACEWATCH_VAR_DIR": str(tmp_path), "PROMETHEUS_MULTIPROC_DIR": str(folder)},
+        env={
+            "PATH": "/usr/bin:/bin",
+            "DEBUG": "true",
+            "PEACEWATCH_VAR_DIR": str(tmp_path),
+            "PROMETHEUS_MULTIPROC_DIR": str(folder),
+        },
         capture_output=True,
         text=True,
         timeout=60,

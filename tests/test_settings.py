@@ -55,7 +55,7 @@ def test_unset_means_the_embedded_default():
 def test_a_process_with_a_bad_setting_fails_at_start_up(tmp_path):
     result = subprocess.run(
         [sys.executable, "manage.py", "check"],
-        env={"PATH": "/usr/bin:/bin", "PEACEWATCH_VAR_DIR": str(tmp_path), "LOG_FORMAT": "yaml"},
+        env={"PATH": "/usr/bin:/bin", "DEBUG": "true", "PEACEWATCH_VAR_DIR": str(tmp_path), "LOG_FORMAT": "yaml"},
         capture_output=True,
         text=True,
         timeout=60,
@@ -72,7 +72,7 @@ def test_the_embedded_default_database_is_sqlite_in_wal_mode(tmp_path):
     )
     result = subprocess.run(
         [sys.executable, "manage.py", "shell", "-c", code],
-        env={"PATH": "/usr/bin:/bin", "PEACEWATCH_VAR_DIR": str(tmp_path)},
+        env={"PATH": "/usr/bin:/bin", "DEBUG": "true", "PEACEWATCH_VAR_DIR": str(tmp_path)},
         capture_output=True,
         text=True,
         timeout=60,

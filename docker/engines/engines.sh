@@ -219,8 +219,8 @@ kafka_down() {
 }
 
 ensure_topics() {
-  (cd "$ROOT" && KAFKA_BOOTSTRAP_SERVERS="$(bootstrap)" KAFKA_REPLICATION_FACTOR=3 KAFKA_MIN_INSYNC_REPLICAS=2 \
-    "$PY" manage.py ensure_topics --wait 60 >&2) || die "cannot create the topics"
+  (cd "$ROOT" && DEBUG=true KAFKA_BOOTSTRAP_SERVERS="$(bootstrap)" KAFKA_REPLICATION_FACTOR=3 \
+    KAFKA_MIN_INSYNC_REPLICAS=2 "$PY" manage.py ensure_topics --wait 60 >&2) || die "cannot create the topics"
 }
 
 # --- OpenSearch (built in opensearch/: start.sh, stop.sh, pid in var/engines/opensearch.pid)
