@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import hmac
 import logging
+import threading
 import time
 
 from django.conf import settings
@@ -21,6 +22,9 @@ from peacewatch.streams import kafka
 logger = logging.getLogger(__name__)
 
 READY_TIMEOUT_S = 3.0
+READY_CACHE_S = 5.0
+_ready_lock = threading.Lock()
+_ready: tuple[float, dict, bool] | None = None  # (monotonic time of the probe, body, ready)
 LOOPBACK = {"127.0.0.1", "::1"}
 
 
@@ -35,8 +39,27 @@ def readyz(request: HttpRequest) -> HttpResponse:
     """Readiness: 200 when the database, Kafka and the analytics engine answer, else 503.
 
     Says which dependency failed, never how (no addresses or credentials):
-    the endpoint is public so that load balancers can probe it.
+    the endpoint is public so that load balancers can probe it. So the answer
+    is the last probe's while it is under READY_CACHE_S old (``age_s`` says how
+    old): any number of callers cost one probe, one Kafka client, per period.
     """
+    global _ready
+    with _ready_lock:  # callers arriving during a probe wait for its answer
+        if _ready is None or time.monotonic() - _ready[0] >= READY_CACHE_S:
+            _ready = (time.monotonic(), *_probe())
+        checked, body, ready = _ready
+    body = {**body, "age_s": round(time.monotonic() - checked, 1)}
+    return JsonResponse(body, status=200 if ready else 503)
+
+
+def forget_readiness() -> None:
+    """The next /readyz probes again (tests change what it depends on)."""
+    global _ready
+    with _ready_lock:
+        _ready = None
+
+
+def _probe() -> tuple[dict, bool]:
     checks = {}
     for name, check in (("database", _check_database), ("kafka", _check_kafka), ("analytics", _check_analytics)):
         started = time.perf_counter()
@@ -49,7 +72,7 @@ def readyz(request: HttpRequest) -> HttpResponse:
             checks[name] = "ok"
         checks[f"{name}_ms"] = round((time.perf_counter() - started) * 1000, 1)
     ready = all(checks[name] == "ok" for name in ("database", "kafka", "analytics"))
-    return JsonResponse({"status": "ok" if ready else "unavailable", "checks": checks}, status=200 if ready else 503)
+    return {"status": "ok" if ready else "unavailable", "checks": checks}, ready
 
 
 def _check_database() -> None:

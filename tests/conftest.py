@@ -26,6 +26,7 @@ from analytics.archive.storage import get_archive
 from analytics.store import reset_store
 from peacewatch.streams import kafka
 from peacewatch.streams.broker import start_broker, stop_process
+from peacewatch.views import forget_readiness
 from tests.kafka import run_async
 
 
@@ -99,6 +100,7 @@ def isolated_state(settings, tmp_path, monkeypatch):
     get_archive.cache_clear()
     monkeypatch.setenv("PEACEWATCH_VAR_DIR", str(tmp_path))
     reset_store()
+    forget_readiness()
     yield
     reset_store()
     get_archive.cache_clear()

@@ -195,3 +195,17 @@ def test_clear_metrics_empties_the_directory(tmp_path):
     )
     assert result.returncode == 0, result.stderr
     assert list(folder.iterdir()) == []
+
+
+@pytest.mark.django_db
+def test_readyz_probes_once_per_period_however_many_callers(client, broker, monkeypatch):
+    from peacewatch import views
+
+    monkeypatch.setattr(views, "READY_CACHE_S", 1.5)
+    first = client.get("/readyz").json()
+    again = [client.get("/readyz").json() for _ in range(20)]
+    # The same probe answered every caller: same timings, only older.
+    assert all(body["checks"] == first["checks"] for body in again)
+    assert again[-1]["age_s"] >= first["age_s"]
+    time.sleep(1.6)
+    assert client.get("/readyz").json()["age_s"] == 0.0  # a new probe once the period is over
