@@ -10,17 +10,17 @@ django_asgi_app = get_asgi_application()
 # Imported after Django is set up.
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
-from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 from django.urls import path  # noqa: E402
 
 from alerts.ws import AlertStreamConsumer  # noqa: E402
+from peacewatch.origin import SameOriginValidator  # noqa: E402
 
 websocket_urlpatterns = [path("ws/alerts/", AlertStreamConsumer.as_asgi())]
 
 application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
-        # A foreign Origin is refused before any consumer code runs.
-        "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
+        # Another origin (scheme, host or port) is refused before any consumer code runs.
+        "websocket": SameOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
     }
 )

@@ -101,6 +101,31 @@ async def test_a_foreign_origin_is_refused_even_for_an_officer(client, officer):
     assert not connected
 
 
+@pytest.mark.parametrize(
+    "origin",
+    [
+        b"http://127.0.0.1:9999",  # same host, another port: another service's page
+        b"https://127.0.0.1:8000",  # another scheme
+        b"http://localhost:8000",  # another host name
+        b"http://127.0.0.1:8000.evil.example",
+        b"null",
+        b"",
+    ],
+)
+async def test_an_origin_differing_in_scheme_host_or_port_is_refused(client, officer, origin):
+    _, connected, _ = await connect_as(client, officer, origin=(b"origin", origin))
+    assert not connected
+
+
+async def test_an_origin_in_csrf_trusted_origins_is_accepted_as_for_http(client, officer, live_hub, settings):
+    settings.CSRF_TRUSTED_ORIGINS = ["https://peacewatch.example.org"]
+    communicator, connected, _ = await connect_as(
+        client, officer, origin=(b"origin", b"https://peacewatch.example.org")
+    )
+    assert connected
+    await communicator.disconnect()
+
+
 async def test_a_browser_that_falls_behind_is_cut_and_the_drop_is_counted(client, officer, live_hub, settings):
     from alerts import live
 
