@@ -70,6 +70,21 @@ def test_a_good_sign_in_resets_the_count(client, officer, settings):
         assert sign_in(client, "officer1", "wrong password").status_code == 200
 
 
+def test_one_address_trying_many_usernames_is_refused_after_the_address_limit(client, analyst, settings):
+    settings.LOGIN_ADDRESS_FAILURE_LIMIT = 12
+    # Password spraying: each username fails fewer times than its own limit...
+    for n in range(settings.LOGIN_ADDRESS_FAILURE_LIMIT):
+        assert sign_in(client, f"guess{n % 6}", "Winter2026!").status_code == 200
+    # ...but the address has had enough: refused, even with a right password.
+    refused = sign_in(client, "analyst1", "correct-horse-battery")
+    assert refused.status_code == 429
+    assert b"Too many failed sign-ins" in refused.content
+    other_address = client.post(
+        "/accounts/login/", {"username": "analyst1", "password": "correct-horse-battery"}, REMOTE_ADDR="10.9.8.7"
+    )
+    assert other_address.status_code == 302
+
+
 def test_the_admin_sign_in_is_rate_limited_too(client, admin_user, settings):
     for _ in range(settings.AXES_FAILURE_LIMIT):
         client.post("/admin/login/", {"username": "admin1", "password": "nope", "next": "/admin/"})
