@@ -44,3 +44,9 @@ urlpatterns = [
     path("api/docs/", analytics_views.api_docs, name="api-docs"),
     path("analytics/", include("analytics.urls")),
 ]
+
+# Outside DEBUG, errors show a plain page (or a JSON problem under /api/) with the request id, nothing else.
+handler400 = "peacewatch.errors.bad_request"
+handler403 = "peacewatch.errors.forbidden"
+handler404 = "peacewatch.errors.not_found"
+handler500 = "peacewatch.errors.server_error"
