@@ -337,6 +337,31 @@ def iso(ms: int) -> str:
     return datetime.fromtimestamp(ms / 1000, tz=UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+# --- An area in SQL: the same text for SQLite and DuckDB ---------------------------
+
+
+def area_sql(p: Plan, lat: str = "lat", lon: str = "lon") -> tuple[list[str], list]:
+    """WHERE clauses and their parameters for the plan's box or circle over columns ``lat`` and ``lon``.
+
+    The circle is the haversine distance on the mean radius Elasticsearch's arc
+    distance uses, so all three engines draw the same edge.
+    """
+    clauses: list[str] = []
+    params: list = []
+    if p.box is not None:
+        south, west, north, east = p.box
+        clauses.append(f"{lat} BETWEEN ? AND ? AND {lon} BETWEEN ? AND ?")
+        params.extend([south, north, west, east])
+    if p.circle is not None:
+        centre_lat, centre_lon, radius = p.circle
+        clauses.append(
+            f"2 * ? * asin(sqrt(pow(sin(radians({lat} - ?) / 2), 2) + cos(radians(?)) * cos(radians({lat})) "
+            f"* pow(sin(radians({lon} - ?) / 2), 2))) <= ?"
+        )
+        params.extend([EARTH_RADIUS_M, centre_lat, centre_lat, centre_lon, radius])
+    return clauses, params
+
+
 # --- Cursors: (time, report id, drone id) of the last hit, opaque to clients -----
 #
 # Hits are ordered by time, then by the report's identity (CONTRACT v1.1: the pair

@@ -38,13 +38,13 @@ from analytics.archive import layout
 from analytics.archive.replay import LATE_ARRIVAL_DAYS
 from analytics.archive.storage import ArchiveStorage, get_archive
 from analytics.query import (
-    EARTH_RADIUS_M,
     MAX_GRID_PRECISION,
     MAX_LAT,
     Plan,
     QueryError,
     Totals,
     aggregations,
+    area_sql,
     encode_cursor,
     hit,
 )
@@ -143,17 +143,9 @@ def matched(p: Plan) -> Sql:
     if p.words_all:
         outer.append("list_has_all(tokens, ?::VARCHAR[])")
         params.append(list(p.words_all))
-    if p.box is not None:
-        south, west, north, east = p.box
-        outer.append("lat BETWEEN ? AND ? AND lon BETWEEN ? AND ?")
-        params.extend([south, north, west, east])
-    if p.circle is not None:
-        lat, lon, radius = p.circle
-        outer.append(
-            "2 * ? * asin(sqrt(pow(sin(radians(lat - ?) / 2), 2) + cos(radians(?)) * cos(radians(lat)) "
-            "* pow(sin(radians(lon - ?) / 2), 2))) <= ?"
-        )
-        params.extend([EARTH_RADIUS_M, lat, lat, lon, radius])
+    area, area_params = area_sql(p)
+    outer += area
+    params += area_params
     if p.below is not None:
         outer.append("list_min(list_transform(people, lambda c: c.peacescore)) < ?")
         params.append(p.below)

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import msgspec
 
-from analytics.query import EARTH_RADIUS_M, Plan, Totals, aggregations, encode_cursor, hit
+from analytics.query import Plan, Totals, aggregations, area_sql, encode_cursor, hit
 from analytics.store.embedded import GRID_ZOOM, ROLLUP_LEVELS
 
 FIVE_MIN, HOUR = ROLLUP_LEVELS
@@ -68,17 +68,9 @@ def where(p: Plan, start_ms: int | None = None, end_ms: int | None = None) -> Sq
         parts.extend(_fts_phrase(t) for t in p.words_all)
         clauses.append("r.id IN (SELECT rowid FROM words WHERE words MATCH ?)")
         params.append(" AND ".join(parts))
-    if p.box is not None:
-        south, west, north, east = p.box
-        clauses.append("r.lat BETWEEN ? AND ? AND r.lon BETWEEN ? AND ?")
-        params.extend([south, north, west, east])
-    if p.circle is not None:
-        lat, lon, radius = p.circle
-        clauses.append(
-            "2 * ? * asin(sqrt(pow(sin(radians(r.lat - ?) / 2), 2) + cos(radians(?)) * cos(radians(r.lat)) "
-            "* pow(sin(radians(r.lon - ?) / 2), 2))) <= ?"
-        )
-        params.extend([EARTH_RADIUS_M, lat, lat, lon, radius])
+    area, area_params = area_sql(p, "r.lat", "r.lon")
+    clauses += area
+    params += area_params
     if p.below is not None:
         clauses.append("r.min_score < ?")
         params.append(p.below)
