@@ -26,6 +26,7 @@ from __future__ import annotations
 import json
 import tempfile
 import threading
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -264,6 +265,36 @@ def connect(
     return connection
 
 
+class Deadline:
+    """Time allowed to one connection's statements: none starts after it, and one running then is interrupted.
+
+    The watchdog interrupts again and again past the deadline, since an interrupt
+    that arrives between two statements is lost."""
+
+    def __init__(self, connection: duckdb.DuckDBPyConnection, seconds: float) -> None:
+        self.connection = connection
+        self.ends = time.monotonic() + seconds
+        self.done = threading.Event()
+        self.watchdog = threading.Thread(target=self._watch, name="archive-search-deadline", daemon=True)
+        self.watchdog.start()
+
+    def _watch(self) -> None:
+        if self.done.wait(max(0.0, self.ends - time.monotonic())):
+            return
+        while not self.done.is_set():
+            self.connection.interrupt()
+            self.done.wait(0.05)
+
+    def execute(self, sql: str, params: tuple) -> duckdb.DuckDBPyConnection:
+        if time.monotonic() >= self.ends:
+            raise duckdb.InterruptException("the search's time is up")
+        return self.connection.execute(sql, params)
+
+    def stop(self) -> None:
+        self.done.set()
+        self.watchdog.join()
+
+
 class ArchiveSearch:
     """Searches over the archive, in the shape of the other engines (``analytics.search``)."""
 
@@ -283,10 +314,9 @@ class ArchiveSearch:
         settings.VAR_DIR.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(prefix="archive-search-", dir=settings.VAR_DIR) as scratch:
             connection = connect(self.archive, arrival_dates(p.start_ms, p.end_ms), scratch=scratch)
-            timer = threading.Timer(settings.ARCHIVE_SEARCH_TIMEOUT_S, connection.interrupt)
-            timer.start()
+            deadline = Deadline(connection, settings.ARCHIVE_SEARCH_TIMEOUT_S)
             try:
-                return self._run(connection, p)
+                return self._run(deadline.execute, p)
             except duckdb.InterruptException:
                 raise QueryError(
                     "time",
@@ -300,18 +330,18 @@ class ArchiveSearch:
                     "range or add filters",
                 ) from None
             finally:
-                timer.cancel()
+                deadline.stop()
                 connection.close()
 
-    def _run(self, connection: duckdb.DuckDBPyConnection, p: Plan) -> tuple[Totals, list[tuple]]:
+    def _run(self, execute, p: Plan) -> tuple[Totals, list[tuple]]:
         totals = Totals()
         statements = build_sql(p)
 
         def fetch(name: str) -> list[tuple]:
-            return connection.execute(statements[name].sql, statements[name].params).fetchall()
+            return execute(statements[name].sql, statements[name].params).fetchall()
 
         if "match" in statements:
-            connection.execute(statements["match"].sql, statements["match"].params)
+            execute(statements["match"].sql, statements["match"].params)
             totals.total = fetch("total")[0][0]
         for name, counter in (("histogram", totals.histogram), ("top_drones", totals.drones)):
             if name in statements:
@@ -329,10 +359,7 @@ class ArchiveSearch:
         rows = fetch("hits") if "hits" in statements else []
         if rows:
             raw = raw_sql(rows)
-            found = {
-                (partition, offset): value
-                for partition, offset, value in connection.execute(raw.sql, raw.params).fetchall()
-            }
+            found = {(partition, offset): value for partition, offset, value in execute(raw.sql, raw.params).fetchall()}
             rows = [(*row[:5], found[(row[-2], row[-1])]) for row in rows]
         return totals, rows
 
