@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import time
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
@@ -220,7 +221,7 @@ class EmbeddedStore:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.db = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
-        self.db.execute("PRAGMA journal_mode=WAL")
+        self._enter_wal()
         self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.execute("PRAGMA busy_timeout=30000")
         self.db.execute("PRAGMA cache_size=-262144")  # 256 MiB page cache
@@ -237,6 +238,20 @@ class EmbeddedStore:
                 "`python manage.py reindex --from-topic --since <time>`"
             )
         self.db.executescript(SCHEMA)  # IF NOT EXISTS throughout: a no-op on a current file
+
+    def _enter_wal(self, *, within_s: float = 30.0) -> None:
+        """Switch a new file to WAL (a no-op once it is). The switch needs the file alone, and
+        SQLite may refuse it at once, without waiting, while other processes open the same new
+        file: it is asked again until it holds or ``within_s`` has passed."""
+        deadline = time.monotonic() + within_s
+        while True:
+            try:
+                self.db.execute("PRAGMA journal_mode=WAL")
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
 
     def _create_if_new(self) -> int:
         """The file's schema version, after creating the schema in it if it had none.
