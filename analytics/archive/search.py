@@ -120,24 +120,19 @@ def matched(p: Plan) -> Sql:
         inner_params.extend(p.drones)
     outer: list[str] = []
     params: list = []
-    score, score_params = [], []
-    if p.score_min is not None:
-        score.append("c.peacescore >= ?")
-        score_params.append(p.score_min)
-    if p.score_max is not None:
-        score.append("c.peacescore <= ?")
-        score_params.append(p.score_max)
+    # A citizen's name or key and a score range hold for one and the same citizen (as a nested query would).
+    conditions: list[str] = []
     if p.citizen is not None:
         column = _key("c") if p.citizen_field == "key" else "c.name"
         # The same bounds as the embedded engine's index range for a prefix.
-        who = f"{column} >= ? AND {column} < ?" if p.citizen_prefix else f"{column} = ?"
-        who_params = [p.citizen, p.citizen + "\U0010ffff"] if p.citizen_prefix else [p.citizen]
-        # The score, if any, must hold for that same citizen (as a nested query would).
-        outer.append(f"len(list_filter(people, lambda c: {' AND '.join([who, *score])})) > 0")
-        params.extend([*who_params, *score_params])
-    elif score:
-        outer.append(f"len(list_filter(people, lambda c: {' AND '.join(score)})) > 0")
-        params.extend(score_params)
+        conditions.append(f"{column} >= ? AND {column} < ?" if p.citizen_prefix else f"{column} = ?")
+        params += [p.citizen, p.citizen + "\U0010ffff"] if p.citizen_prefix else [p.citizen]
+    for condition, value in (("c.peacescore >= ?", p.score_min), ("c.peacescore <= ?", p.score_max)):
+        if value is not None:
+            conditions.append(condition)
+            params.append(value)
+    if conditions:
+        outer.append(f"len(list_filter(people, lambda c: {' AND '.join(conditions)})) > 0")
     if p.words_any:
         outer.append("list_has_any(tokens, ?::VARCHAR[])")
         params.append(list(p.words_any))
