@@ -224,13 +224,20 @@ class SeqWatch:
         self.ahead: set[int] = set()
         self.published_gap: tuple[int, float] | None = None  # (up to seq, noticed at) all published, not seen
 
-    def seen(self, seq: int) -> None:
-        if seq <= self.through:
-            return
+    def seen(self, seq: int) -> bool:
+        """Note ``seq``; False when it was seen before (or is older than the reader's position).
+
+        A change older than the position needs no live delivery either: every
+        browser connects after the reader holds it, and its catch-up over the
+        API covers every change up to its ``hello``.
+        """
+        if seq <= self.through or seq in self.ahead:
+            return False
         self.ahead.add(seq)
         while self.through + 1 in self.ahead:
             self.through += 1
             self.ahead.discard(self.through)
+        return True
 
     def missing_for(self, committed: int, all_published, now: float, read_to_end: bool = True) -> bool:
         """True once changes up to ``committed`` were all published ``MISSING_AFTER_S`` ago and not seen.
@@ -410,8 +417,11 @@ class LiveHub:
                         for record in records:
                             self.stats["events"] += 1
                             seq, observed_at = event_head(record.value)
-                            if seq:
-                                self.watch.seen(seq)
+                            if seq and not self.watch.seen(seq):
+                                # Published twice (the topic is at-least-once):
+                                # browsers get each change once.
+                                self.stats["duplicates_dropped"] += 1
+                                continue
                             self.broadcast(record.value.decode("utf-8", "replace"), observed_at)
                     if time.monotonic() >= next_check:
                         await self._check_stream(consumer, partitions)

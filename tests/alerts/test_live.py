@@ -366,6 +366,35 @@ async def test_an_officer_still_allowed_stays_connected(client, officer, live_hu
     await communicator.disconnect()
 
 
+def test_the_hub_knows_a_change_it_has_already_seen():
+    from alerts.live import SeqWatch
+
+    watch = SeqWatch(10)
+    assert [watch.seen(seq) for seq in (12, 11, 12, 11, 10, 13)] == [True, True, False, False, False, True]
+    assert watch.through == 13
+
+
+async def test_a_change_published_twice_reaches_each_browser_once(client, officer, live_hub):
+    # The alerts topic is at-least-once (CONTRACT section 3): a relay and a
+    # consumer can both publish a change whose acknowledgement was slow.
+    communicator, connected, _ = await connect_as(client, officer)
+    assert connected
+    await asyncio.wait_for(live_hub.ready.wait(), 20)
+    seq = await database_sync_to_async(current_seq)() + 1
+    created = {"type": "alert.created", "alert": {"id": 1, "seq": seq, "citizen": "Twice Published"}}
+    updated = {"type": "alert.updated", "alert": {"id": 1, "seq": seq + 1, "citizen": "Twice Published"}}
+    before = live_hub.stats["duplicates_dropped"]
+    await produce([created, created, updated, created], topic=kafka.topic("alerts"))
+
+    first, _ = await next_alert_or_close(communicator)
+    second, _ = await next_alert_or_close(communicator)
+    assert (first["type"], first["alert"]["seq"]) == ("alert.created", seq)
+    assert (second["type"], second["alert"]["seq"]) == ("alert.updated", seq + 1)
+    assert await communicator.receive_nothing(timeout=2)
+    assert live_hub.stats["duplicates_dropped"] - before == 2
+    await communicator.disconnect()
+
+
 def test_the_hub_calls_a_change_lost_only_once_it_was_published_and_still_never_came():
     from alerts.live import MISSING_AFTER_S, SeqWatch
 
