@@ -3,10 +3,11 @@
 from django.contrib import admin
 
 from alerts.models import Alert, AlertAction, AlertSettings, Sighting
+from peacewatch.admin import AuditedAdmin
 
 
 @admin.register(AlertSettings)
-class AlertSettingsAdmin(admin.ModelAdmin):
+class AlertSettingsAdmin(AuditedAdmin):
     # The change form validates through AlertSettings.clean (ModelForm runs the
     # model's full_clean): no critical threshold at or above the alert threshold.
     list_display = (
@@ -49,7 +50,7 @@ class AlertActionInline(admin.TabularInline):
 
 
 @admin.register(Alert)
-class AlertAdmin(admin.ModelAdmin):
+class AlertAdmin(AuditedAdmin):
     list_display = (
         "id",
         "kind",

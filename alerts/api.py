@@ -26,6 +26,7 @@ from alerts.live import hub
 from alerts.models import Alert
 from alerts.services import alert_event, current_seq
 from alerts.workflow import AlertChangeError, update_alert
+from analytics import audit
 from peacewatch.roles import OFFICER, has_role
 
 
@@ -188,6 +189,7 @@ class AlertViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
                 status=values.get("status"),
                 assigned_to=values.get("assigned_to", ...),
                 note=values.get("note"),
+                ip=audit.client_ip(request),
             )
         except Alert.DoesNotExist as exc:
             raise NotFound(f"no alert {pk}") from exc

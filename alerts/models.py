@@ -210,9 +210,14 @@ class OutboxEvent(models.Model):
 
 
 class AlertAction(models.Model):
-    """Who did what to an alert, and when: the alert's accountability trail."""
+    """Who did what to an alert, and when: the alert's accountability trail.
 
-    alert = models.ForeignKey(Alert, on_delete=models.CASCADE, related_name="actions")
+    Kept when its alert is deleted (``alert`` becomes null, ``alert_ref`` still
+    says which alert it was): accountability outlives the alert.
+    """
+
+    alert = models.ForeignKey(Alert, null=True, on_delete=models.SET_NULL, related_name="actions")
+    alert_ref = models.BigIntegerField(null=True, db_index=True)
     at = models.DateTimeField()
     by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
     action = models.CharField(max_length=20)  # acknowledged | resolved | dismissed | assigned | noted

@@ -15,6 +15,7 @@ from django.utils import timezone
 from alerts.events import UPDATED
 from alerts.models import Alert, AlertAction
 from alerts.services import numbered_changes, write_events
+from analytics import audit
 from peacewatch.roles import OFFICER, has_role
 
 Status = Alert.Status
@@ -40,28 +41,39 @@ def update_alert(
     status: str | None = None,
     assigned_to: str | object | None = ...,
     note: str | None = None,
+    ip: str | None = None,
 ) -> Alert:
-    """Apply an officer's changes to one alert atomically; ``...`` means "leave as is"."""
+    """Apply an officer's changes to one alert atomically; ``...`` means "leave as is".
+
+    The audit log gets the change in the same transaction (``ip``: where it came from).
+    """
     with transaction.atomic(), numbered_changes() as seq:
         alert = Alert.objects.select_for_update().get(pk=alert_id)
         now = timezone.now()
         actions: list[AlertAction] = []
         if status is not None and status != alert.status:
             _change_status(alert, status, by, now)
-            actions.append(AlertAction(alert=alert, at=now, by=by, action=status))
+            actions.append(AlertAction(alert=alert, alert_ref=alert.pk, at=now, by=by, action=status))
         elif status is not None:
             raise AlertChangeError(f"alert {alert_id} is already {status}")
         if assigned_to is not ...:
             officer = _officer(assigned_to) if assigned_to else None
             alert.assigned_to = officer
             actions.append(
-                AlertAction(alert=alert, at=now, by=by, action="assigned", detail=officer.username if officer else "")
+                AlertAction(
+                    alert=alert,
+                    alert_ref=alert.pk,
+                    at=now,
+                    by=by,
+                    action="assigned",
+                    detail=officer.username if officer else "",
+                )
             )
         if note is not None:
             if len(note) > MAX_NOTE:
                 raise AlertChangeError(f"the note is {len(note)} characters, the limit is {MAX_NOTE}")
             alert.note = note
-            actions.append(AlertAction(alert=alert, at=now, by=by, action="noted", detail=note))
+            actions.append(AlertAction(alert=alert, alert_ref=alert.pk, at=now, by=by, action="noted", detail=note))
         if not actions:
             raise AlertChangeError("nothing to change: give status, assigned_to or note")
         alert.updated_at = now
@@ -71,6 +83,15 @@ def update_alert(
         alert.refresh_from_db()
         AlertAction.objects.bulk_create(actions)
         write_events([(alert, UPDATED)])
+        audit.record(
+            by,
+            "alert.change",
+            ip=ip,
+            alert_id=alert.pk,
+            kind=alert.kind,
+            subject=alert.subject,
+            changes=[{"action": action.action, "detail": action.detail} for action in actions],
+        )
     return alert
 
 

@@ -7,21 +7,17 @@ from peacewatch.admin import ReadOnlyAdmin, ViewAndDeleteAdmin
 
 @admin.register(AuditEntry)
 class AuditEntryAdmin(ReadOnlyAdmin):
-    list_display = ("at", "username", "action", "ip", "detail")
+    list_display = ("seq", "at", "username", "action", "ip", "detail")
     list_filter = ("action", ("user", admin.RelatedOnlyFieldListFilter))
     search_fields = ("username", "ip")
     date_hierarchy = "at"
     list_per_page = 100
-    fields = ("at", "user", "username", "action", "ip", "query", "detail")
+    fields = ("seq", "at", "user", "username", "action", "ip", "query", "detail", "prev_hash", "hash")
     readonly_fields = fields
-
     # An audit trail that its subjects could edit would prove nothing: nobody
     # adds, changes or deletes entries here (ReadOnlyAdmin), superusers included.
-    def has_view_permission(self, request, obj=None):
-        return request.user.is_active and request.user.is_staff
-
-    def has_module_permission(self, request):
-        return request.user.is_active and request.user.is_staff
+    # Reading it takes the view permission, which the auditor role holds and
+    # the admin role does not (peacewatch.roles).
 
 
 @admin.register(SavedQuery)

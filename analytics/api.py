@@ -99,6 +99,8 @@ class ReportSearchView(APIView):
             result = search.search(query)
         except QueryError as exc:
             return self._refused(request, data, exc)
+        # Who looked at whom: a citizen's timeline is a search filtered on that citizen.
+        looked_at = {"looked_at": as_json(query)["citizen"]} if query.citizen else {}
         audit.record(
             request.user,
             "search",
@@ -106,6 +108,7 @@ class ReportSearchView(APIView):
             ip=audit.client_ip(request),
             total=result["total"],
             engine=result.get("engine"),
+            **looked_at,
         )
         return Response(result)
 

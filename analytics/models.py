@@ -101,7 +101,12 @@ class Export(models.Model):
 
 
 class AuditEntry(models.Model):
-    """Who searched, saved or exported what, and when: read-only, also for admins."""
+    """One thing someone did or tried that oversight may ask about: read-only, also for admins.
+
+    Entries form a hash chain (``seq``, ``prev_hash``, ``hash``; see
+    ``analytics.audit``): an entry edited, inserted or deleted by any means
+    breaks it, and ``manage.py audit verify`` says where.
+    """
 
     class Action(models.TextChoices):
         SEARCH = "search"
@@ -110,7 +115,21 @@ class AuditEntry(models.Model):
         SAVED_QUERY_DELETE = "saved_query.delete"
         EXPORT = "export"
         EXPORT_DOWNLOAD = "export.download"
+        SIGN_IN = "auth.sign_in"
+        SIGN_IN_FAILED = "auth.sign_in_failed"
+        SIGN_OUT = "auth.sign_out"
+        ALERT_CHANGE = "alert.change"
+        DRONE_REGISTER = "drone.register"
+        DRONE_TOKEN = "drone.token"
+        DRONE_RETIRE = "drone.retire"
+        DRONE_REACTIVATE = "drone.reactivate"
+        USER_ROLES = "user.roles"
+        ADMIN_ADD = "admin.add"
+        ADMIN_CHANGE = "admin.change"
+        ADMIN_DELETE = "admin.delete"
 
+    # Position in the chain: 1, 2, 3... with no gap.
+    seq = models.BigIntegerField(unique=True)
     user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
     # Kept so that the trail still names the person after the account is deleted.
     username = models.CharField(max_length=150)
@@ -119,12 +138,31 @@ class AuditEntry(models.Model):
     detail = models.JSONField(default=dict, blank=True)
     at = models.DateTimeField(default=timezone.now, db_index=True)
     ip = models.GenericIPAddressField(null=True, blank=True)
+    prev_hash = models.CharField(max_length=64)
+    hash = models.CharField(max_length=64)
 
     class Meta:
         verbose_name = "audit entry"
         verbose_name_plural = "audit log"
         indexes = [models.Index(fields=["action", "-at"], name="audit_action_at")]
-        ordering = ["-at", "-id"]
+        ordering = ["-seq"]
 
     def __str__(self) -> str:
         return f"{self.username} {self.action} at {self.at:%Y-%m-%d %H:%M:%S}"
+
+
+class AuditChain(models.Model):
+    """The chain's head (one row): the last entry's ``seq`` and ``hash``, and where the kept chain starts.
+
+    Writers lock this row first, so entries get dense numbers in commit order.
+    ``base_seq``/``base_hash`` are the last entry a retention run removed
+    (0 and the genesis hash before any): verification starts from them.
+    """
+
+    seq = models.BigIntegerField(default=0)
+    hash = models.CharField(max_length=64)
+    base_seq = models.BigIntegerField(default=0)
+    base_hash = models.CharField(max_length=64)
+
+    def __str__(self) -> str:
+        return f"audit chain at entry {self.seq}"

@@ -11,9 +11,10 @@ from django.conf import settings
 from django.contrib import admin, messages
 from django.utils.html import format_html, format_html_join
 
+from analytics import audit
 from ingest import fleet
 from ingest.models import Drone, UnknownDrone
-from peacewatch.admin import ReadOnlyAdmin
+from peacewatch.admin import AuditedAdmin, ReadOnlyAdmin
 
 HEALTH_FIELDS = (
     "online",
@@ -70,7 +71,7 @@ class BatteryFilter(admin.SimpleListFilter):
 
 
 @admin.register(Drone)
-class DroneAdmin(admin.ModelAdmin):
+class DroneAdmin(AuditedAdmin):
     list_display = (
         "drone_id",
         "name",
@@ -109,7 +110,7 @@ class DroneAdmin(admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change):
         if not change:
-            show_tokens_once(request, [(obj, fleet.register_drone(obj, by=request.user))])
+            show_tokens_once(request, [(obj, fleet.register_drone(obj, by=request.user, ip=audit.client_ip(request)))])
             return
         # Only the fields this form edits: a full save would write back the
         # health values read when the form loaded over newer ones from the stream.
@@ -117,17 +118,20 @@ class DroneAdmin(admin.ModelAdmin):
 
     @admin.action(description="Retire selected drones (their tokens are refused)", permissions=["change"])
     def retire(self, request, queryset):
-        changed = sum(fleet.retire_drone(drone, by=request.user) for drone in queryset)
+        changed = sum(fleet.retire_drone(drone, by=request.user, ip=audit.client_ip(request)) for drone in queryset)
         self.message_user(request, f"{changed} drone(s) retired.", messages.SUCCESS)
 
     @admin.action(description="Reactivate selected drones", permissions=["change"])
     def reactivate(self, request, queryset):
-        changed = sum(fleet.reactivate_drone(drone, by=request.user) for drone in queryset)
+        changed = sum(fleet.reactivate_drone(drone, by=request.user, ip=audit.client_ip(request)) for drone in queryset)
         self.message_user(request, f"{changed} drone(s) reactivated.", messages.SUCCESS)
 
     @admin.action(description="Issue a new token (the old one stops working)", permissions=["change"])
     def issue_new_token(self, request, queryset):
-        show_tokens_once(request, [(drone, fleet.rotate_token(drone, by=request.user)) for drone in queryset])
+        show_tokens_once(
+            request,
+            [(drone, fleet.rotate_token(drone, by=request.user, ip=audit.client_ip(request))) for drone in queryset],
+        )
 
 
 @admin.register(UnknownDrone)
@@ -145,7 +149,7 @@ class UnknownDroneAdmin(ReadOnlyAdmin):
 
     @admin.action(description="Register selected as drones", permissions=["register"])
     def register(self, request, queryset):
-        registered, already = fleet.register_unknown(queryset, by=request.user)
+        registered, already = fleet.register_unknown(queryset, by=request.user, ip=audit.client_ip(request))
         show_tokens_once(request, registered)
         if already:
             self.message_user(request, f"Already registered: {', '.join(already)}.", messages.INFO)

@@ -8,14 +8,14 @@ from rest_framework.pagination import CursorPagination
 from rest_framework.permissions import BasePermission, IsAuthenticated
 
 from ingest.models import Drone
-from peacewatch.roles import ADMIN, OFFICER, has_role
+from peacewatch.roles import OFFICER, has_role
 
 
 class IsOfficerOrAdmin(BasePermission):
     message = "Only officers and admins can see the fleet."
 
     def has_permission(self, request, view) -> bool:
-        return has_role(request.user, OFFICER) or has_role(request.user, ADMIN) or request.user.is_staff
+        return has_role(request.user, OFFICER) or request.user.has_perm("ingest.view_drone")
 
 
 class DroneFilters(serializers.Serializer):

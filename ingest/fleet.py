@@ -1,6 +1,7 @@
 """The drone registry's verbs: register, issue a new token, retire, reactivate.
 
-The admin calls these; so can scripts and tests. Each writes only its own
+The admin calls these; so can scripts and tests. Each is in the audit log
+(``by``: who, ``ip``: from where). Each writes only its own
 columns (``update_fields``), never the health columns that the ``drones``
 consumer updates at the same time from the stream. A token is returned to the
 caller exactly once, to be shown once; only its hash is kept.
@@ -8,35 +9,31 @@ caller exactly once, to be shown once; only its hash is kept.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterable
 
 from django.db import transaction
 from django.utils import timezone
 
+from analytics import audit
 from ingest import tokens
 from ingest.models import Drone, UnknownDrone
-from peacewatch.logs import log
-
-logger = logging.getLogger(__name__)
 
 
-def _who(by) -> str | None:
-    return getattr(by, "username", None)
-
-
-def register_drone(drone: Drone, *, by=None) -> str:
+def register_drone(drone: Drone, *, by=None, ip: str | None = None) -> str:
     """Save a new drone with a fresh ingest token; returns the token (never stored)."""
     token = tokens.new_token()
     drone.token_hash = tokens.hash_token(token)
     drone.token_issued_at = timezone.now()
     drone.full_clean()
-    drone.save(force_insert=True)
-    log(logger, logging.INFO, "drone_registered", drone_id=drone.drone_id, by=_who(by))
+    with transaction.atomic():
+        drone.save(force_insert=True)
+        audit.record(by, "drone.register", ip=ip, drone_id=drone.drone_id)
     return token
 
 
-def register_unknown(unknown: Iterable[UnknownDrone], *, by=None) -> tuple[list[tuple[Drone, str]], list[str]]:
+def register_unknown(
+    unknown: Iterable[UnknownDrone], *, by=None, ip: str | None = None
+) -> tuple[list[tuple[Drone, str]], list[str]]:
     """Register drones seen in reports. Returns (drone, token) pairs and the ids already registered.
 
     Their ``UnknownDrone`` rows go: the drones are known now, and from here on
@@ -50,35 +47,37 @@ def register_unknown(unknown: Iterable[UnknownDrone], *, by=None) -> tuple[list[
                 already.append(row.drone_id)
             else:
                 drone = Drone(drone_id=row.drone_id)
-                registered.append((drone, register_drone(drone, by=by)))
+                registered.append((drone, register_drone(drone, by=by, ip=ip)))
             row.delete()
     return registered, already
 
 
-def rotate_token(drone: Drone, *, by=None) -> str:
+def rotate_token(drone: Drone, *, by=None, ip: str | None = None) -> str:
     """Issue a new token; the old one stops working at once. Returns the new token."""
     token = tokens.new_token()
     drone.token_hash = tokens.hash_token(token)
     drone.token_issued_at = timezone.now()
-    drone.save(update_fields=["token_hash", "token_issued_at"])
-    log(logger, logging.INFO, "drone_token_rotated", drone_id=drone.drone_id, by=_who(by))
+    with transaction.atomic():
+        drone.save(update_fields=["token_hash", "token_issued_at"])
+        audit.record(by, "drone.token", ip=ip, drone_id=drone.drone_id)
     return token
 
 
-def retire_drone(drone: Drone, *, by=None) -> bool:
+def retire_drone(drone: Drone, *, by=None, ip: str | None = None) -> bool:
     """Retire a drone: its token is refused (403) from now on. False if it was retired already."""
-    return _set_status(drone, Drone.Status.RETIRED, "drone_retired", by)
+    return _set_status(drone, Drone.Status.RETIRED, "drone.retire", by, ip)
 
 
-def reactivate_drone(drone: Drone, *, by=None) -> bool:
+def reactivate_drone(drone: Drone, *, by=None, ip: str | None = None) -> bool:
     """Put a retired drone back in service with its current token. False if it was active already."""
-    return _set_status(drone, Drone.Status.ACTIVE, "drone_reactivated", by)
+    return _set_status(drone, Drone.Status.ACTIVE, "drone.reactivate", by, ip)
 
 
-def _set_status(drone: Drone, status: str, event: str, by) -> bool:
+def _set_status(drone: Drone, status: str, action: str, by, ip: str | None) -> bool:
     if drone.status == status:
         return False
     drone.status = status
-    drone.save(update_fields=["status"])
-    log(logger, logging.INFO, event, drone_id=drone.drone_id, by=_who(by))
+    with transaction.atomic():
+        drone.save(update_fields=["status"])
+        audit.record(by, action, ip=ip, drone_id=drone.drone_id)
     return True

@@ -50,9 +50,12 @@ def test_demo_users_get_fresh_passwords_and_roles(capsys):
     call_command("demo_users")
     out = capsys.readouterr().out
     passwords = {line.split()[2]: line.split()[4] for line in out.splitlines() if " password " in line}
-    assert set(passwords) == {"officer", "analyst", "admin"}
+    assert set(passwords) == {"officer", "analyst", "admin", "auditor"}
     admin = authenticate(username="admin", password=passwords["admin"])
-    assert admin is not None and admin.is_staff
+    assert admin is not None and admin.is_staff and not admin.is_superuser
+    assert admin.has_perm("ingest.change_drone") and not admin.has_perm("analytics.view_auditentry")
+    auditor = authenticate(username="auditor", password=passwords["auditor"])
+    assert auditor.has_perm("analytics.view_auditentry") and not auditor.has_perm("ingest.change_drone")
     officer = authenticate(username="officer", password=passwords["officer"])
     assert list(officer.groups.values_list("name", flat=True)) == ["officer"]
     assert not officer.is_staff
