@@ -612,8 +612,9 @@ class LiveHub:
 def still_signed_in_officers(keys: set[tuple[int, str | None]]) -> set[tuple[int, str | None]]:
     """Of the (user id, session key) pairs, those whose session is alive and whose user is an active officer.
 
-    The session must still exist, still name the user and still carry the
-    user's current session hash (a password change signs out everywhere).
+    The session must still exist, still name the user, be within its shift and
+    still carry the user's current session hash (a password change signs out
+    everywhere).
     """
     from importlib import import_module
 
@@ -621,6 +622,7 @@ def still_signed_in_officers(keys: set[tuple[int, str | None]]) -> set[tuple[int
     from django.contrib.auth import HASH_SESSION_KEY, SESSION_KEY, get_user_model
     from django.utils.crypto import constant_time_compare
 
+    from peacewatch import sessions
     from peacewatch.roles import OFFICER, has_role
 
     users = get_user_model().objects.in_bulk({user_id for user_id, _ in keys})
@@ -632,6 +634,9 @@ def still_signed_in_officers(keys: set[tuple[int, str | None]]) -> set[tuple[int
             continue
         session = store(session_key=session_key).load()
         if session.get(SESSION_KEY) != str(user.pk):
+            continue
+        # Past the shift it ends; watching the live map is not idleness (peacewatch/sessions.py).
+        if sessions.ended(session, time.time(), idle=False) is not None:
             continue
         if constant_time_compare(session.get(HASH_SESSION_KEY, ""), user.get_session_auth_hash()):
             allowed.add((user_id, session_key))

@@ -197,7 +197,9 @@ def on_sign_in_failed(sender, credentials, request=None, **kwargs) -> None:
 
 def on_sign_out(sender, request, user, **kwargs) -> None:
     if user is not None:
-        record(user, "auth.sign_out", ip=client_ip(request))
+        # "shift" or "idle" when the session limits ended it (peacewatch/sessions.py), else the user's own.
+        reason = getattr(request, "session_end_reason", "signed out")
+        record(user, "auth.sign_out", ip=client_ip(request), reason=reason)
 
 
 def on_roles_changed(sender, instance, action, reverse, model, pk_set, **kwargs) -> None:

@@ -68,6 +68,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Right after the user is known: a session past its shift or idle signs out here.
+    "peacewatch.sessions.SessionLimitsMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Last: turns a sign-in refused by the lockout backend into the lockout page.
@@ -169,6 +171,10 @@ WHITENOISE_AUTOREFRESH = DEBUG
 # --- Production hardening (active when DEBUG is off) -----------------------------
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("TRUST_X_FORWARDED_PROTO") else None
 SESSION_COOKIE_SECURE = not DEBUG
+# A session lasts one shift at most and ends after inactivity (peacewatch/sessions.py).
+SESSION_MAX_AGE = env_int("SESSION_MAX_AGE", 12 * 3600, minimum=60)
+SESSION_IDLE_TIMEOUT = env_int("SESSION_IDLE_TIMEOUT", 3600, minimum=60)
+SESSION_COOKIE_AGE = SESSION_MAX_AGE
 CSRF_COOKIE_SECURE = not DEBUG
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", not DEBUG)
 SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0 if DEBUG else 31536000, minimum=0)

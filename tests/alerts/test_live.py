@@ -328,7 +328,7 @@ async def test_a_client_that_acknowledges_receives_everything_beyond_the_window(
     await communicator.disconnect()
 
 
-@pytest.mark.parametrize("how", ["logout", "deactivation", "officer_role_removed"])
+@pytest.mark.parametrize("how", ["logout", "deactivation", "officer_role_removed", "shift_over"])
 async def test_an_officer_signed_out_deactivated_or_demoted_is_disconnected_within_five_seconds(
     client, officer, live_hub, how
 ):
@@ -343,8 +343,19 @@ async def test_an_officer_signed_out_deactivated_or_demoted_is_disconnected_with
         elif how == "deactivation":
             officer.is_active = False
             officer.save(update_fields=["is_active"])
-        else:
+        elif how == "officer_role_removed":
             officer.groups.clear()
+        else:  # the session reached SESSION_MAX_AGE
+            from importlib import import_module
+
+            from django.conf import settings
+
+            from peacewatch.sessions import SIGNED_IN_AT
+
+            store = import_module(settings.SESSION_ENGINE).SessionStore
+            session = store(session_key=client.cookies["sessionid"].value)
+            session[SIGNED_IN_AT] = time.time() - settings.SESSION_MAX_AGE - 1
+            session.save()
 
     await database_sync_to_async(revoke)()
     assert await wait_closed(communicator, timeout=10) == 4403
