@@ -25,7 +25,7 @@ from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from analytics import audit, exports, saved_queries, search
+from analytics import audit, exports, purpose, saved_queries, search
 from analytics.models import Export, SavedQuery
 from analytics.query import QueryError, as_json, parse_query
 from analytics.serializers import (
@@ -35,7 +35,7 @@ from analytics.serializers import (
     ExportOut,
     SavedQueryIn,
     SavedQueryOut,
-    query_schema,
+    search_request_schema,
 )
 from analytics.tasks import run_export
 from peacewatch.roles import ANALYST, has_role
@@ -51,6 +51,7 @@ class IsAnalyst(BasePermission):
 # --- Search ------------------------------------------------------------------------
 
 SEARCH_EXAMPLE = {
+    "purpose": "case 2026-1142: strike at the port",
     "time": {"last": "24h"},
     "words": {"any": ["strike", "protest"]},
     "score": {"max": 30},
@@ -70,9 +71,10 @@ class ReportSearchView(APIView):
             "Filters (time, drones, citizen, words, peacescore, area, alerts only), the aggregations wanted "
             "and one page of hits, newest or oldest first. Pass a result's `next` as `after` for the next "
             "page. A bad query gets 400 with `error` naming the problem and `field` its JSON path. Every "
-            "search is recorded in the audit log."
+            "search is recorded in the audit log with its `purpose`, required while ANALYTICS_REQUIRE_PURPOSE "
+            "is on (the default)."
         ),
-        request={"application/json": query_schema()},
+        request={"application/json": search_request_schema()},
         responses={
             200: OpenApiResponse(SEARCH_RESULT_SCHEMA, description="hits and aggregations"),
             400: OpenApiResponse(QUERY_ERROR_SCHEMA, description="the query cannot run"),
@@ -95,6 +97,7 @@ class ReportSearchView(APIView):
             error = QueryError("", f"malformed JSON: {exc.detail}")
             return self._refused(request, None, error)
         try:
+            why, data = purpose.split(data)
             query = parse_query(data)
             result = search.search(query)
         except QueryError as exc:
@@ -108,6 +111,7 @@ class ReportSearchView(APIView):
             ip=audit.client_ip(request),
             total=result["total"],
             engine=result.get("engine"),
+            purpose=why,
             **looked_at,
         )
         return Response(result)
@@ -220,7 +224,10 @@ class ExportViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Cre
         request=ExportIn,
         responses={202: ExportOut, 400: OpenApiResponse(description="bad query or format"), 429: None},
         examples=[
-            OpenApiExample("Last week's alerts as CSV", value={"query": {"time": {"last": "7d"}, "alerts_only": True}})
+            OpenApiExample(
+                "Last week's alerts as CSV",
+                value={"query": {"time": {"last": "7d"}, "alerts_only": True}, "purpose": "weekly review 2026-48"},
+            )
         ],
         tags=["exports"],
     )
@@ -230,7 +237,11 @@ class ExportViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Cre
         values = given.validated_data
         try:
             export = exports.create_export(
-                request.user, query=values["query"], format=values["format"], ip=audit.client_ip(request)
+                request.user,
+                query=values["query"],
+                format=values["format"],
+                purpose=values.get("purpose"),
+                ip=audit.client_ip(request),
             )
         except exports.TooManyExports as exc:
             raise Throttled(detail=str(exc)) from exc

@@ -49,7 +49,9 @@ def export_dir() -> Path:
     return Path(settings.VAR_DIR) / "exports"
 
 
-def create_export(owner, *, query: dict, format: str = "csv", ip: str | None = None) -> Export:
+def create_export(
+    owner, *, query: dict, format: str = "csv", purpose: str | None = None, ip: str | None = None
+) -> Export:
     """A queued export; the caller enqueues ``analytics.run_export`` once this commits.
 
     Raises QueryError for a query that cannot run and TooManyExports.
@@ -61,7 +63,7 @@ def create_export(owner, *, query: dict, format: str = "csv", ip: str | None = N
         if active.count() >= MAX_ACTIVE_PER_USER:
             raise TooManyExports(f"at most {MAX_ACTIVE_PER_USER} exports at a time; wait for one to finish")
         export = Export.objects.create(owner=owner, query=data, format=fmt)
-        audit.record(owner, "export", data, ip=ip, export_id=export.pk, format=fmt.value)
+        audit.record(owner, "export", data, ip=ip, export_id=export.pk, format=fmt.value, purpose=purpose)
     return export
 
 

@@ -118,6 +118,7 @@ class AuditEntry(models.Model):
         SIGN_IN = "auth.sign_in"
         SIGN_IN_FAILED = "auth.sign_in_failed"
         SIGN_OUT = "auth.sign_out"
+        SECOND_FACTOR = "auth.second_factor"
         ALERT_CHANGE = "alert.change"
         DRONE_REGISTER = "drone.register"
         DRONE_TOKEN = "drone.token"

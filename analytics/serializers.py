@@ -12,6 +12,7 @@ import msgspec
 from django.urls import reverse
 from rest_framework import serializers
 
+from analytics import purpose
 from analytics.models import Export, SavedQuery
 from analytics.query import Query, QueryError, parse_query
 
@@ -56,6 +57,22 @@ class SavedQueryIn(Strict):
 class ExportIn(Strict):
     query = serializers.JSONField(validators=[_runnable_query])
     format = serializers.ChoiceField(choices=Export.Format.choices, default=Export.Format.CSV)
+    purpose = serializers.CharField(
+        required=False,
+        allow_null=True,
+        trim_whitespace=False,  # purpose.clean judges and tidies it
+        help_text=purpose.SCHEMA["description"],
+        min_length=purpose.MIN_LENGTH,
+        max_length=purpose.MAX_LENGTH,
+    )
+
+    def validate(self, attrs):
+        attrs = super().validate(attrs)
+        try:
+            attrs["purpose"] = purpose.clean(attrs.get("purpose"))
+        except QueryError as exc:
+            raise serializers.ValidationError({purpose.FIELD: exc.as_dict()}) from exc
+        return attrs
 
 
 class ExportOut(serializers.ModelSerializer):
@@ -89,6 +106,17 @@ class ExportOut(serializers.ModelSerializer):
 
 
 @cache
+def search_request_schema() -> dict:
+    """A search body: a query, plus the purpose of access beside it (analytics/purpose.py)."""
+    from django.conf import settings
+
+    schema = query_schema()
+    body = {**schema, "properties": {"purpose": purpose.SCHEMA, **schema["properties"]}}
+    if settings.ANALYTICS_REQUIRE_PURPOSE:
+        body["required"] = ["purpose", *schema.get("required", [])]
+    return body
+
+
 def query_schema() -> dict:
     """Query's JSON Schema, inlined and made OpenAPI 3.0 (``nullable`` instead of a null type and so on)."""
     schema = msgspec.json.schema(Query)

@@ -8,6 +8,7 @@ the city's bounds in a ``json_script`` block (no inline script: strict CSP).
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
@@ -32,6 +33,7 @@ def page_config(request: HttpRequest) -> dict:
         "username": request.user.get_username(),
         "city_bounds": CITY_BOUNDS,
         "threshold": current_threshold(),  # marks alert-level scores; the server flags `alert` itself
+        "require_purpose": settings.ANALYTICS_REQUIRE_PURPOSE,
     }
 
 

@@ -52,6 +52,8 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "csp",
     "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
     "peacewatch",
     "ingest",
     "alerts",
@@ -68,8 +70,11 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
-    # Right after the user is known: a session past its shift or idle signs out here.
+    "django_otp.middleware.OTPMiddleware",
+    # Right after the user is known: a session past its shift or idle signs out here,
     "peacewatch.sessions.SessionLimitsMiddleware",
+    # and staff without a verified second factor reach only its set-up page.
+    "peacewatch.second_factor.SecondFactorMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Last: turns a sign-in refused by the lockout backend into the lockout page.
@@ -175,6 +180,9 @@ SESSION_COOKIE_SECURE = not DEBUG
 SESSION_MAX_AGE = env_int("SESSION_MAX_AGE", 12 * 3600, minimum=60)
 SESSION_IDLE_TIMEOUT = env_int("SESSION_IDLE_TIMEOUT", 3600, minimum=60)
 SESSION_COOKIE_AGE = SESSION_MAX_AGE
+# Staff (admins, auditors) need a second factor (peacewatch/second_factor.py).
+SECOND_FACTOR_FOR_STAFF = env_bool("SECOND_FACTOR_FOR_STAFF", True)
+OTP_TOTP_ISSUER = "PeaceWatch"
 CSRF_COOKIE_SECURE = not DEBUG
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", not DEBUG)
 SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0 if DEBUG else 31536000, minimum=0)
@@ -328,6 +336,8 @@ ARCHIVE_FLUSH_SECONDS = env_float("ARCHIVE_FLUSH_SECONDS", 60.0, minimum=2)
 # A search reaching before the index's retention asks the archive, inside the web process: bounded in
 # time (then a 400 naming the range, and a pointer to `archive sql`) and in memory (DuckDB spills the
 # rest to a scratch directory under PEACEWATCH_VAR_DIR).
+# Every search and export says why (analytics/purpose.py); off only where no oversight asks.
+ANALYTICS_REQUIRE_PURPOSE = env_bool("ANALYTICS_REQUIRE_PURPOSE", True)
 ARCHIVE_SEARCH_TIMEOUT_S = env_float("ARCHIVE_SEARCH_TIMEOUT_S", 60.0, minimum=1)
 ARCHIVE_SEARCH_MEMORY_MB = env_int("ARCHIVE_SEARCH_MEMORY_MB", 2048, minimum=256)
 AWS_ENDPOINT_URL = env_str("AWS_ENDPOINT_URL")

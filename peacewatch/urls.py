@@ -1,4 +1,5 @@
 from django.contrib import admin
+from django.contrib.auth.views import LoginView
 from django.templatetags.static import static
 from django.urls import include, path
 from django.views.generic import RedirectView
@@ -11,7 +12,8 @@ from analytics import api as analytics_api
 from analytics import views as analytics_views
 from ingest import http as ingest_http
 from ingest.api import DroneViewSet
-from peacewatch import views
+from peacewatch import second_factor, views
+from peacewatch.second_factor import SignInForm
 
 admin.site.site_header = "PeaceWatch administration"
 admin.site.site_title = "PeaceWatch"
@@ -29,6 +31,8 @@ urlpatterns = [
     path("favicon.ico", RedirectView.as_view(url=static("favicon.svg"), permanent=True)),
     path("readyz", views.readyz, name="readyz"),
     path("metrics", views.metrics, name="metrics"),
+    path("accounts/login/", LoginView.as_view(authentication_form=SignInForm), name="login"),
+    path("accounts/second-factor/", second_factor.setup, name="second-factor"),
     path("accounts/", include("django.contrib.auth.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include(api.urls)),

@@ -244,6 +244,24 @@ def search_engine(request, settings, monkeypatch):
         client.close()
 
 
+def sign_in_with_second_factor(client, user):
+    """``client.force_login`` for staff: the session also passed the second factor (peacewatch/second_factor.py).
+
+    The user gets a confirmed authenticator, as after setting one up; the sign-in
+    flow itself is tested in tests/test_second_factor.py.
+    """
+    from django_otp import DEVICE_ID_SESSION_KEY
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    device = TOTPDevice.objects.filter(user=user, confirmed=True).first()
+    if device is None:
+        device = TOTPDevice.objects.create(user=user, name="authenticator", confirmed=True)
+    client.force_login(user)
+    session = client.session
+    session[DEVICE_ID_SESSION_KEY] = device.persistent_id
+    session.save()
+
+
 def _user_with_role(django_user_model, username: str, role: str, **extra):
     from peacewatch.roles import ensure_groups
 

@@ -22,6 +22,7 @@ from ingest import fleet
 from ingest.models import Drone
 from peacewatch.roles import ensure_groups
 from tests.alerts.test_api import patch, raise_alert
+from tests.conftest import sign_in_with_second_factor
 
 pytestmark = pytest.mark.django_db
 
@@ -169,13 +170,14 @@ def test_a_citizen_timeline_says_who_looked_at_whom(client, analyst):
     client.force_login(analyst)
     response = client.post(
         "/api/v1/reports/search",
-        {"time": {"last": "30d"}, "citizen": {"key": "subj-77"}, "size": 50},
+        {"time": {"last": "30d"}, "citizen": {"key": "subj-77"}, "size": 50, "purpose": "case 2026-0005"},
         content_type="application/json",
     )
     assert response.status_code == 200
     (entry,) = entries("search")
     assert entry.username == "analyst1"
     assert entry.detail["looked_at"] == {"key": "subj-77"}
+    assert entry.detail["purpose"] == "case 2026-0005"
 
 
 def test_an_officer_changing_an_alert_is_recorded_and_the_trail_outlives_the_alert(client, officer):
@@ -210,7 +212,7 @@ def test_drone_registry_verbs_are_recorded_with_who_did_them(admin_user):
 
 
 def test_admin_changes_to_thresholds_and_roles_are_recorded(client, admin_user, officer):
-    client.force_login(admin_user)
+    sign_in_with_second_factor(client, admin_user)
     settings_row = AlertSettings.objects.get_or_create(pk=1)[0]
     form = {"threshold": "25", "critical_threshold": "10", "min_confidence": "", "dismissal_quiet_minutes": "30"}
     response = client.post(f"/admin/alerts/alertsettings/{settings_row.pk}/change/", form)
@@ -237,7 +239,7 @@ def staff_with_role(django_user_model, username: str, role: str):
 
 
 def test_an_admin_runs_the_fleet_and_accounts_but_cannot_read_the_audit_log(client, django_user_model):
-    client.force_login(staff_with_role(django_user_model, "admin2", "admin"))
+    sign_in_with_second_factor(client, staff_with_role(django_user_model, "admin2", "admin"))
     pages = ("/admin/ingest/drone/", "/admin/ingest/drone/add/", "/admin/alerts/alertsettings/", "/admin/auth/user/")
     for url in pages:
         assert client.get(url).status_code == 200, url
@@ -247,7 +249,7 @@ def test_an_admin_runs_the_fleet_and_accounts_but_cannot_read_the_audit_log(clie
 
 def test_an_auditor_reads_the_audit_log_and_changes_nothing(client, django_user_model, analyst):
     entry = audit.record(analyst, "search", {})
-    client.force_login(staff_with_role(django_user_model, "auditor1", "auditor"))
+    sign_in_with_second_factor(client, staff_with_role(django_user_model, "auditor1", "auditor"))
     assert client.get("/admin/analytics/auditentry/").status_code == 200
     assert client.get(f"/admin/analytics/auditentry/{entry.pk}/change/").status_code == 200
     assert client.post(f"/admin/analytics/auditentry/{entry.pk}/delete/", {"post": "yes"}).status_code == 403

@@ -17,7 +17,7 @@ from alerts.consumer import process_batch
 from peacewatch import metrics
 from peacewatch.streams.batch import Record
 from tests.alerts.test_live import connect_as, live_hub, receive_type  # noqa: F401 - live_hub is a fixture
-from tests.conftest import free_port
+from tests.conftest import free_port, sign_in_with_second_factor
 from tests.factories import citizen, report
 from tests.kafka import produce, produce_sync, run_consumer_until
 from tests.live_stack import LiveStack
@@ -68,7 +68,7 @@ def test_with_a_token_only_the_bearer_or_staff_may_read_metrics(client, settings
     assert client.get("/metrics", HTTP_AUTHORIZATION="Bearer s3cret-metrics-token").status_code == 200
     client.force_login(officer)
     assert client.get("/metrics").status_code == 403
-    client.force_login(admin_user)
+    sign_in_with_second_factor(client, admin_user)
     assert client.get("/metrics").status_code == 200
 
 

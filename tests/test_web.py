@@ -6,6 +6,7 @@ import pytest
 
 from alerts.consumer import process_batch
 from peacewatch.streams.batch import Record
+from tests.conftest import sign_in_with_second_factor
 from tests.factories import citizen, report
 
 pytestmark = pytest.mark.django_db
@@ -32,7 +33,7 @@ def test_the_login_page_has_a_csrf_protected_form(client):
 
 def test_the_admin_lists_alerts_raised_from_reports(client, admin_user):
     process_batch([Record(value=json.dumps(report(citizens=[citizen("Jeanne Martin", 12.5)])).encode())])
-    client.force_login(admin_user)
+    sign_in_with_second_factor(client, admin_user)
     response = client.get("/admin/alerts/alert/")
     assert response.status_code == 200
     assert b"Jeanne Martin" in response.content
@@ -66,7 +67,7 @@ def test_alerts_are_read_only_in_the_admin_so_changes_go_through_the_workflow(cl
     from alerts.models import Alert
 
     alert = Alert.objects.get()
-    client.force_login(admin_user)
+    sign_in_with_second_factor(client, admin_user)
     page = client.get(f"/admin/alerts/alert/{alert.pk}/change/")
     assert page.status_code == 200
     assert b'name="status"' not in page.content

@@ -34,6 +34,8 @@
   const $ = (id) => document.getElementById(id);
   const dom = {
     form: $("query-form"),
+    purposeForm: $("purpose-form"),
+    purpose: $("purpose"),
     time: $("q-time"),
     timeCustom: $("q-time-custom"),
     from: $("q-from"),
@@ -102,6 +104,7 @@
     exportTimer: null,
     exporting: false,
     exportSaid: 0,
+    purpose: "", // sent beside every search of the current query, and its exports
     saved: { url: config.saved_queries_api, next: null, previous: null, items: [] },
   };
 
@@ -257,6 +260,7 @@
   // ----------------------------------------------------------------- errors
 
   const FIELD_CONTROLS = {
+    purpose: "purpose",
     time: "q-time",
     "time.last": "q-time",
     "time.from": "q-from",
@@ -297,7 +301,7 @@
 
   function clearFormError() {
     dom.formError.replaceChildren();
-    for (const node of dom.form.querySelectorAll('[aria-invalid="true"]')) {
+    for (const node of [dom.purpose, ...dom.form.querySelectorAll('[aria-invalid="true"]')]) {
       node.removeAttribute("aria-invalid");
       node.removeAttribute("aria-errormessage");
     }
@@ -326,7 +330,8 @@
     const controller = (state.controller = new AbortController());
     setBusy(true);
     try {
-      return await api(config.search_api, { method: "POST", body, signal: controller.signal });
+      const sent = state.purpose ? { ...body, purpose: state.purpose } : body;
+      return await api(config.search_api, { method: "POST", body: sent, signal: controller.signal });
     } finally {
       if (state.controller === controller) {
         state.controller = null;
@@ -346,9 +351,11 @@
     clearFormError();
     let query;
     try {
+      state.purpose = A.takePurpose(dom.purpose, config.require_purpose);
       query = formQuery();
     } catch (error) {
       showFormError(error);
+      if (error.field === "purpose") dom.count.textContent = "Give the purpose of access to search.";
       return;
     }
     dom.count.textContent = "Searching…";
@@ -957,6 +964,13 @@
     }
     const body = { query: { ...query, aggs: [] }, format };
     delete body.query.after;
+    try {
+      const purpose = A.takePurpose(dom.purpose, config.require_purpose);
+      if (purpose) body.purpose = purpose;
+    } catch (error) {
+      showFormError(error);
+      return;
+    }
     state.exporting = true;
     setExportButtons(true);
     dom.exportBox.hidden = false;
@@ -1064,6 +1078,7 @@
       event.preventDefault();
       runQuery();
     });
+    A.bindPurpose(dom.purposeForm, dom.purpose, runQuery);
     dom.reset.addEventListener("click", () => {
       fillForm({ time: { last: "24h" }, aggs: AGGS });
       clearFormError();

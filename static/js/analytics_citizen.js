@@ -66,11 +66,20 @@
       size: PAGE_SIZE,
       aggs: [],
     };
+    let purpose;
+    try {
+      purpose = A.takePurpose($("purpose"), config.require_purpose);
+    } catch (error) {
+      dom.error.replaceChildren(error.message);
+      $("purpose").focus();
+      return;
+    }
     state.busy = true;
     dom.results.setAttribute("aria-busy", "true");
     let result;
     try {
-      result = await api(config.search_api, { method: "POST", body: { ...base, after } });
+      const body = purpose ? { ...base, after, purpose } : { ...base, after };
+      result = await api(config.search_api, { method: "POST", body });
     } catch (error) {
       dom.error.replaceChildren(error.message);
       if (error instanceof SignedOutError) {
@@ -211,6 +220,9 @@
     },
   });
 
+  A.bindPurpose($("purpose-form"), $("purpose"), () => {
+    if (name || key) load(null);
+  });
   if (name || key) load(null);
   else dom.count.textContent = "Give a citizen's name to see where and when they were seen.";
 })();

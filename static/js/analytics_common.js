@@ -241,6 +241,51 @@
     }, 50);
   }
 
+  // ------------------------------------------------------------ purpose of access
+
+  const PURPOSE_KEY = "peacewatch.purpose";
+  const PURPOSE_MIN = 3;
+  const PURPOSE_MAX = 200;
+
+  function storedPurpose() {
+    try {
+      return sessionStorage.getItem(PURPOSE_KEY) || "";
+    } catch (error) {
+      return ""; // storage refused (privacy settings): the field is asked again on each page
+    }
+  }
+
+  /**
+   * The purpose of access typed in `input` (whitespace runs made one space), kept
+   * for this tab. Throws ApiError naming the field "purpose" when it is required
+   * and missing, or not 3-200 characters: the page shows it like a query error.
+   */
+  function takePurpose(input, required) {
+    const text = String(input.value || "").trim().split(/\s+/).filter(Boolean).join(" ");
+    if (!text) {
+      if (!required) return "";
+      throw new ApiError("Say why you look first: a case reference or reason (3–200 characters), under Purpose of access.", { field: "purpose" });
+    }
+    if (text.length < PURPOSE_MIN || text.length > PURPOSE_MAX) {
+      throw new ApiError("The purpose of access must be 3–200 characters.", { field: "purpose" });
+    }
+    try {
+      sessionStorage.setItem(PURPOSE_KEY, text);
+    } catch (error) {
+      // kept in the field only
+    }
+    return text;
+  }
+
+  /** Fill the purpose field from this tab's last one; `onUse` runs when the analyst submits it. */
+  function bindPurpose(form, input, onUse) {
+    input.value = storedPurpose();
+    form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      onUse();
+    });
+  }
+
   window.PeaceWatchAnalytics = Object.freeze({
     el,
     readConfig,
@@ -259,5 +304,7 @@
     makeMap,
     CursorPager,
     announce,
+    takePurpose,
+    bindPurpose,
   });
 })();

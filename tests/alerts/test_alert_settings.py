@@ -4,6 +4,7 @@ import pytest
 from django.core.exceptions import ValidationError
 
 from alerts.models import AlertSettings
+from tests.conftest import sign_in_with_second_factor
 
 pytestmark = pytest.mark.django_db
 
@@ -23,7 +24,7 @@ def form(**values) -> dict:
 @pytest.fixture
 def admin_client(client, admin_user):
     AlertSettings.load()
-    client.force_login(admin_user)
+    sign_in_with_second_factor(client, admin_user)
     return client
 
 

@@ -11,6 +11,7 @@ from alerts.models import Alert, AlertSettings, Sighting
 from alerts.workflow import acknowledge_alert, dismiss_alert, resolve_alert
 from peacewatch import metrics
 from peacewatch.streams.batch import Record
+from tests.conftest import sign_in_with_second_factor
 from tests.factories import citizen, report
 from tests.test_metrics import local_value
 
@@ -127,7 +128,7 @@ def test_the_admin_shows_an_auditor_how_often_a_dismissed_subject_was_seen_durin
 ):
     seen()
     seen()
-    client.force_login(admin_user)
+    sign_in_with_second_factor(client, admin_user)
     page = client.get(f"/admin/alerts/alert/{dismissed.pk}/change/")
     assert (readonly_value(page, "status"), readonly_value(page, "sightings")) == ("Dismissed", "1")
     assert readonly_value(page, "quiet_sightings") == "2"

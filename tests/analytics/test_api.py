@@ -8,6 +8,7 @@ import pytest
 from analytics.consumer import process_batch
 from analytics.models import AuditEntry
 from peacewatch.streams.batch import Record
+from tests.conftest import sign_in_with_second_factor
 from tests.factories import citizen, report
 
 pytestmark = pytest.mark.django_db
@@ -22,7 +23,13 @@ def index(*reports):
     process_batch([Record(value=json.dumps(r).encode(), offset=i) for i, r in enumerate(reports)])
 
 
+PURPOSE = "case 2026-0001: test of the search API"
+
+
 def post(client, body):
+    """An analyst's search, with the purpose of access the page sends beside every query."""
+    if isinstance(body, dict) and "purpose" not in body:
+        body = {"purpose": PURPOSE, **body}
     return client.post(URL, body if isinstance(body, str) else json.dumps(body), content_type="application/json")
 
 
@@ -98,10 +105,10 @@ def test_a_bad_query_gets_400_naming_the_problem(client, analyst, body, field, s
     assert says in refused.detail["refused"]
 
 
-def test_an_empty_body_searches_the_last_day(client, analyst):
+def test_a_query_of_nothing_but_a_purpose_searches_the_last_day(client, analyst):
     index(report(report_id="old", sent_at="2020-01-01T00:00:00Z"))
     client.force_login(analyst)
-    response = client.post(URL)
+    response = post(client, {})
     assert response.status_code == 200
     assert response.json()["total"] == 0
 
@@ -110,7 +117,7 @@ def test_only_analysts_and_superusers_may_search(client, officer, admin_user, re
     assert post(client, {}).status_code == 403  # anonymous, session auth
     client.force_login(officer)
     assert post(client, {}).status_code == 403
-    client.force_login(admin_user)
+    sign_in_with_second_factor(client, admin_user)
     assert post(client, {"time": MORNING}).json()["total"] == 2
 
 
@@ -120,7 +127,7 @@ def test_every_search_is_recorded_with_who_what_and_how_many(client, analyst, re
     entry = AuditEntry.objects.get(action="search")
     assert (entry.user, entry.username, entry.action) == (analyst, "analyst1", "search")
     assert entry.query == {"time": MORNING | {"from": "2026-11-28T04:00:00Z"}, "citizen": {"name": "Bob Roy"}}
-    assert entry.detail == {"total": 1, "engine": "embedded", "looked_at": {"name": "Bob Roy"}}
+    assert entry.detail == {"total": 1, "engine": "embedded", "looked_at": {"name": "Bob Roy"}, "purpose": PURPOSE}
     assert entry.ip == "127.0.0.1"
 
 
@@ -138,3 +145,47 @@ def test_the_api_document_describes_search_with_an_example(client, analyst):
     for path in ("/api/v1/saved-queries/", "/api/v1/saved-queries/{id}/", "/api/v1/exports/"):
         assert path in schema["paths"]
     assert "/api/v1/exports/{id}/download" in schema["paths"]
+
+
+# --- the purpose of access (issue 14, point 4) -------------------------------------------------
+
+
+def test_a_search_without_a_purpose_is_refused_naming_the_field_and_recorded(client, analyst, reports):
+    client.force_login(analyst)
+    response = client.post(URL, json.dumps({"time": MORNING}), content_type="application/json")
+    assert response.status_code == 400
+    assert response.json()["field"] == "purpose"
+    assert "case reference or reason" in response.json()["error"]
+    assert "purpose" in AuditEntry.objects.get(action="search").detail["refused"]
+
+
+@pytest.mark.parametrize("given", ["", "ab", "x" * 201, 42, "two\x00parts", "   \n\t "])
+def test_a_purpose_must_be_3_to_200_printable_characters(client, analyst, given):
+    client.force_login(analyst)
+    response = post(client, {"time": MORNING, "purpose": given})
+    assert response.status_code == 400
+    assert response.json()["field"] == "purpose"
+
+
+def test_the_purpose_is_kept_tidy_in_the_audit_entry_and_not_in_the_query(client, analyst, reports):
+    client.force_login(analyst)
+    assert post(client, {"time": MORNING, "purpose": "  case 2026-77:\n burglary  "}).status_code == 200
+    entry = AuditEntry.objects.get(action="search")
+    assert entry.detail["purpose"] == "case 2026-77: burglary"
+    assert "purpose" not in entry.query
+
+
+def test_without_the_requirement_a_search_needs_no_purpose(client, analyst, reports, settings):
+    settings.ANALYTICS_REQUIRE_PURPOSE = False
+    client.force_login(analyst)
+    response = client.post(URL, json.dumps({"time": MORNING}), content_type="application/json")
+    assert response.status_code == 200
+    assert AuditEntry.objects.get(action="search").detail["purpose"] is None
+
+
+def test_the_document_says_a_search_carries_a_purpose(client, analyst):
+    client.force_login(analyst)
+    schema = client.get("/api/schema/", HTTP_ACCEPT="application/json").json()
+    body = schema["paths"][URL]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    assert "purpose" in body["required"]
+    assert (body["properties"]["purpose"]["minLength"], body["properties"]["purpose"]["maxLength"]) == (3, 200)

@@ -162,6 +162,7 @@ def test_the_api_says_which_part_came_from_where(client, analyst, tiers, setting
     settings.ELASTICSEARCH_RETENTION_DAYS = (datetime.now(tz=UTC).date() - BOUNDARY.date()).days
     client.force_login(analyst)
     body = {"time": {"from": "2026-11-25T00:00:00Z", "to": "2026-11-27T06:00:00Z"}, "aggs": ["histogram"]}
+    body["purpose"] = "case 2026-0003: older than the index"
     response = client.post("/api/v1/reports/search", json.dumps(body), content_type="application/json")
     assert response.status_code == 200
     answer = response.json()

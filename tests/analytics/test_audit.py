@@ -7,6 +7,7 @@ import pytest
 
 from analytics import audit, saved_queries
 from analytics.models import AuditEntry, Export, SavedQuery
+from tests.conftest import sign_in_with_second_factor
 
 pytestmark = pytest.mark.django_db
 
@@ -35,7 +36,7 @@ def test_the_trail_still_names_a_deleted_user(analyst):
 def test_admins_read_the_log_with_filters_and_search(client, admin_user, analyst):
     audit.record(analyst, "search", {"time": {"last": "1h"}}, total=3)
     audit.record(analyst, "export", {}, export_id=9, format="csv")
-    client.force_login(admin_user)
+    sign_in_with_second_factor(client, admin_user)
     page = client.get(ADMIN_URL)
     assert page.status_code == 200
     assert page.context["cl"].result_count == AuditEntry.objects.count()  # sign-ins and role grants too
@@ -47,7 +48,7 @@ def test_admins_read_the_log_with_filters_and_search(client, admin_user, analyst
 
 def test_nobody_adds_changes_or_deletes_entries_not_even_a_superuser(client, admin_user, analyst):
     entry = audit.record(analyst, "search", {})
-    client.force_login(admin_user)
+    sign_in_with_second_factor(client, admin_user)
     assert client.get(f"{ADMIN_URL}add/").status_code == 403
     client.post(f"{ADMIN_URL}{entry.pk}/change/", {"username": "someone else"})
     assert client.post(f"{ADMIN_URL}{entry.pk}/delete/", {"post": "yes"}).status_code == 403
@@ -66,7 +67,7 @@ def test_analysts_cannot_open_the_log(client, analyst):
 def test_saved_queries_and_exports_are_in_the_admin_read_only(client, admin_user, analyst):
     saved = SavedQuery.objects.create(owner=analyst, name="Strikes", query={"time": {"last": "1h"}})
     export = Export.objects.create(owner=analyst, query={})
-    client.force_login(admin_user)
+    sign_in_with_second_factor(client, admin_user)
     assert client.get("/admin/analytics/savedquery/").status_code == 200
     assert client.get("/admin/analytics/export/").status_code == 200
     assert client.get(f"/admin/analytics/export/{export.pk}/change/").status_code == 200
@@ -78,7 +79,7 @@ def test_saved_queries_and_exports_are_in_the_admin_read_only(client, admin_user
 
 def test_an_admin_deleting_a_saved_query_is_recorded_as_the_admin(client, admin_user, analyst):
     saved = SavedQuery.objects.create(owner=analyst, name="Strikes", query={"time": {"last": "1h"}})
-    client.force_login(admin_user)
+    sign_in_with_second_factor(client, admin_user)
     response = client.post(f"/admin/analytics/savedquery/{saved.pk}/delete/", {"post": "yes"})
     assert response.status_code == 302
     assert not SavedQuery.objects.exists()

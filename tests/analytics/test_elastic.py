@@ -255,7 +255,7 @@ def test_the_search_api_answers_from_elasticsearch_when_it_is_configured(client,
 
     response = client.post(
         "/api/v1/reports/search",
-        json.dumps({"time": {"last": "1h"}, "aggs": ["top_drones"], "size": 10}),
+        json.dumps({"time": {"last": "1h"}, "aggs": ["top_drones"], "size": 10, "purpose": "case 2026-0004"}),
         content_type="application/json",
     )
 

@@ -50,8 +50,9 @@ def fleet_reports(n):
     ]
 
 
-def start(client, query, fmt="csv"):
-    return client.post(URL, json.dumps({"query": query, "format": fmt}), content_type="application/json")
+def start(client, query, fmt="csv", purpose="case 2026-0002: export test"):
+    body = {"query": query, "format": fmt, "purpose": purpose}
+    return client.post(URL, json.dumps(body), content_type="application/json")
 
 
 def test_a_5000_row_export_writes_exactly_those_rows_in_both_formats_and_reports_progress(
@@ -199,7 +200,7 @@ def test_an_export_request_is_audited(client, analyst):
         "analyst1",
         {"time": {"last": "7d"}, "alerts_only": True},
     )
-    assert entry.detail == {"export_id": pk, "format": "ndjson"}
+    assert entry.detail == {"export_id": pk, "format": "ndjson", "purpose": "case 2026-0002: export test"}
 
 
 def test_bad_exports_are_refused(client, analyst, officer):
@@ -287,3 +288,17 @@ def test_a_real_celery_worker_writes_an_export_on_the_embedded_default(tmp_path,
         assert [json.loads(line)["report_id"] for line in lines] == [f"r{i:05d}" for i in reversed(range(300))]
     finally:
         exports.delete_export(export)
+
+
+def test_an_export_without_a_purpose_is_refused_naming_it(client, analyst):
+    client.force_login(analyst)
+    response = client.post(URL, json.dumps({"query": {"time": {"last": "7d"}}}), content_type="application/json")
+    assert response.status_code == 400
+    assert "purpose" in response.json()
+    assert not Export.objects.exists()
+
+
+def test_an_exports_purpose_is_in_its_audit_entry(client, analyst):
+    client.force_login(analyst)
+    assert start(client, {"time": {"last": "7d"}}, purpose="oversight request OB-12").status_code == 202
+    assert AuditEntry.objects.get(action="export").detail["purpose"] == "oversight request OB-12"

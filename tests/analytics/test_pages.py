@@ -6,6 +6,8 @@ import re
 import pytest
 from django.conf import settings
 
+from tests.conftest import sign_in_with_second_factor
+
 pytestmark = pytest.mark.django_db
 
 PAGES = ("/analytics/", "/analytics/citizen/?name=Jeanne%20Martin")
@@ -37,7 +39,7 @@ def test_analysts_land_on_the_query_builder(client, analyst):
 
 
 def test_admins_may_open_the_analytics_page(client, admin_user):
-    client.force_login(admin_user)
+    sign_in_with_second_factor(client, admin_user)
     assert client.get("/analytics/").status_code == 200
 
 
@@ -90,7 +92,7 @@ def test_the_api_docs_need_a_sign_in(client):
 
 @pytest.mark.parametrize("url", [*PAGES, "/api/docs/"])
 def test_pages_have_no_inline_script_or_handler(client, admin_user, url):
-    client.force_login(admin_user)
+    sign_in_with_second_factor(client, admin_user)
     html = client.get(url).content.decode()
     for script in re.finditer(r"<script\b([^>]*)>(.*?)</script>", html, re.S):
         attrs, body = script.groups()
@@ -102,7 +104,7 @@ def test_pages_have_no_inline_script_or_handler(client, admin_user, url):
 
 @pytest.mark.parametrize("url", [*PAGES, "/api/docs/"])
 def test_every_asset_a_page_loads_is_vendored(client, admin_user, url):
-    client.force_login(admin_user)
+    sign_in_with_second_factor(client, admin_user)
     html = client.get(url).content.decode()
     assets = re.findall(r'(?:src|href)="(/static/[^"]+)"', html)
     assert assets

@@ -69,12 +69,20 @@ def watch_errors(page) -> list[str]:
     return errors
 
 
-def sign_in(page, stack, username: str) -> None:
+PURPOSE = "case 2026-0100: browser session"
+
+
+def sign_in(page, stack, username: str, purpose: str | None = PURPOSE) -> None:
+    """Sign in, then give the purpose of access the page asks for before its first search."""
     page.goto(f"{stack.url}/accounts/login/?next=/analytics/")
     page.fill("#id_username", username)
     page.fill("#id_password", "correct-horse-battery")
     page.press("#id_password", "Enter")
     page.wait_for_url(f"{stack.url}/analytics/")
+    if purpose is None:
+        return
+    page.fill("#purpose", purpose)
+    page.press("#purpose", "Enter")
     wait_idle(page)
 
 
@@ -113,6 +121,33 @@ def test_an_analyst_runs_a_query_and_sees_rows_charts_and_heat_map_cells(web, ne
     assert int(page.get_attribute("#an-map", "data-cells")) > 5
     assert page.locator("#an-map .heat-legend .legend-row").count() >= 2
     assert page.locator("#an-map canvas").count() >= 1  # cells drawn on a canvas renderer
+    assert not errors
+
+
+def test_the_page_asks_the_purpose_of_access_once_and_keeps_it(web, new_page, analyst):
+    from analytics.models import AuditEntry
+
+    page = new_page()
+    errors = watch_errors(page)
+    searches = []
+    page.on("request", lambda request: "/reports/search" in request.url and searches.append(request))
+    sign_in(page, web, analyst.username, purpose=None)
+    page.wait_for_function("() => document.activeElement && document.activeElement.id === 'purpose'")
+    assert "purpose of access" in page.locator("#form-error").inner_text().lower()
+    assert page.locator("#result-count").inner_text() == "Give the purpose of access to search."
+    assert searches == []  # nothing is asked of the server without a purpose
+
+    page.keyboard.type("case 2026-0101: burglary on Rue Verte")
+    page.keyboard.press("Enter")
+    wait_idle(page)
+    assert page.locator("#form-error").inner_text() == ""
+    assert searches[-1].post_data_json["purpose"] == "case 2026-0101: burglary on Rue Verte"
+
+    page.reload()  # the same tab: not asked again
+    wait_idle(page)
+    assert page.input_value("#purpose") == "case 2026-0101: burglary on Rue Verte"
+    purposes = {e.detail.get("purpose") for e in AuditEntry.objects.filter(action="search", username=analyst.username)}
+    assert purposes == {"case 2026-0101: burglary on Rue Verte"}
     assert not errors
 
 

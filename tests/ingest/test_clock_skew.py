@@ -11,6 +11,7 @@ from alerts.models import Alert
 from ingest.models import Drone
 from ingest.reports import Received, decode_report
 from peacewatch.streams.batch import Record
+from tests.conftest import sign_in_with_second_factor
 from tests.factories import citizen, report
 
 pytestmark = pytest.mark.django_db
@@ -115,6 +116,6 @@ def test_a_drone_whose_clock_runs_ahead_does_not_look_alive_once_silent(drone, s
 
 def test_the_drone_admin_shows_how_many_reports_had_a_skewed_clock(client, admin_user, drone):
     process_batch([record(report(sent_at=iso(T0 + timedelta(hours=1))), arrived=T0)])
-    client.force_login(admin_user)
+    sign_in_with_second_factor(client, admin_user)
     assert b"Reports clock skew" in client.get("/admin/ingest/drone/").content
     assert b"Reports clock skew" in client.get(f"/admin/ingest/drone/{drone.pk}/change/").content

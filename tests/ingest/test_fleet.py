@@ -8,6 +8,7 @@ from django.core.exceptions import ValidationError
 
 from ingest import fleet, tokens
 from ingest.models import Drone, UnknownDrone
+from tests.conftest import sign_in_with_second_factor
 
 pytestmark = pytest.mark.django_db
 
@@ -17,7 +18,7 @@ CHANGELIST = "/admin/ingest/drone/"
 
 @pytest.fixture
 def admin_client(client, admin_user):
-    client.force_login(admin_user)
+    sign_in_with_second_factor(client, admin_user)
     return client
 
 
