@@ -119,6 +119,8 @@ class AuditEntry(models.Model):
         SIGN_IN_FAILED = "auth.sign_in_failed"
         SIGN_OUT = "auth.sign_out"
         SECOND_FACTOR = "auth.second_factor"
+        SUBJECT_REPORT = "subject.report"
+        RETENTION = "retention"
         ALERT_CHANGE = "alert.change"
         DRONE_REGISTER = "drone.register"
         DRONE_TOKEN = "drone.token"

@@ -22,6 +22,14 @@ def prune_exports() -> int:
     return exports.prune_exports(before=timezone.now() - timedelta(hours=settings.EXPORT_KEEP_HOURS))
 
 
+@shared_task(name="analytics.apply_retention", ignore_result=True)
+def apply_retention() -> dict[str, int]:
+    """Delete closed alerts, action rows and audit entries past their retention periods."""
+    from analytics.retention import apply_retention as apply
+
+    return apply()
+
+
 @shared_task(name="analytics.prune_indices", ignore_result=True)
 def prune_indices() -> list[str]:
     """Drop Elasticsearch daily indices older than ELASTICSEARCH_RETENTION_DAYS that the archive holds in full."""

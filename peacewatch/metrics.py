@@ -76,6 +76,11 @@ ARCHIVE_ROWS = Counter(
 ARCHIVE_BYTES = Counter(
     "peacewatch_archive_bytes_total", "Bytes of Parquet written to the archive, by stream.", ["stream"]
 )
+RETENTION_DELETED = Counter(
+    "peacewatch_retention_deleted_total",
+    "Rows deleted because their retention period ended (analytics/retention.py), by kind.",
+    ["kind"],
+)
 INDEX_DROP_REFUSED = Counter(
     "peacewatch_analytics_index_drop_refused_total",
     "Index days past retention kept because the archive does not hold all their reports (see the logs).",

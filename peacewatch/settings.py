@@ -336,6 +336,9 @@ ARCHIVE_FLUSH_SECONDS = env_float("ARCHIVE_FLUSH_SECONDS", 60.0, minimum=2)
 # A search reaching before the index's retention asks the archive, inside the web process: bounded in
 # time (then a 400 naming the range, and a pointer to `archive sql`) and in memory (DuckDB spills the
 # rest to a scratch directory under PEACEWATCH_VAR_DIR).
+# How long closed alerts (with their sightings) and the audit log (with the alert action trail) are kept.
+RETENTION_ALERT_DAYS = env_int("RETENTION_ALERT_DAYS", 730, minimum=1)
+RETENTION_AUDIT_DAYS = env_int("RETENTION_AUDIT_DAYS", 3650, minimum=1)
 # Every search and export says why (analytics/purpose.py); off only where no oversight asks.
 ANALYTICS_REQUIRE_PURPOSE = env_bool("ANALYTICS_REQUIRE_PURPOSE", True)
 ARCHIVE_SEARCH_TIMEOUT_S = env_float("ARCHIVE_SEARCH_TIMEOUT_S", 60.0, minimum=1)
@@ -375,6 +378,8 @@ CELERY_BEAT_SCHEDULE = {
     "prune-analytics-indices": {"task": "analytics.prune_indices", "schedule": 3600.0},
     # The archive's small files of closed hours merged into one per partition (idempotent).
     "compact-archive": {"task": "analytics.compact_archive", "schedule": 3600.0},
+    # Closed alerts, action rows and audit entries past their retention periods (analytics/retention.py).
+    "apply-retention": {"task": "analytics.apply_retention", "schedule": 86400.0},
 }
 # Exports run on their own queue, so a million-row export never holds up the
 # offline check; `make run` starts one worker per queue, compose one for both.

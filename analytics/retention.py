@@ -1,0 +1,79 @@
+"""Retention periods: what is deleted when, enforced daily by ``analytics.apply_retention``.
+
+A force sets how long it keeps each kind of data (issue 14, point 6):
+
+- closed alerts (resolved or dismissed) and their sightings, ``RETENTION_ALERT_DAYS`` after closing;
+  their action rows stay (``alert_ref``) as long as the audit log;
+- the audit log and the alert action trail, ``RETENTION_AUDIT_DAYS``;
+- exports, ``EXPORT_KEEP_HOURS`` (``analytics.prune_exports``); index days,
+  ``ELASTICSEARCH_RETENTION_DAYS`` (``analytics.prune_indices``); the archive,
+  by the object store's lifecycle rules (docs/OPERATIONS.md section 7a).
+
+The audit log is cut only from its start, and the chain's head remembers the
+last entry removed, so ``audit verify`` still checks everything kept. Each run
+is counted in ``peacewatch_retention_deleted_total`` and recorded in the audit log.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from alerts.models import Alert, AlertAction, Sighting
+from analytics import audit
+from analytics.models import AuditChain, AuditEntry
+from peacewatch import metrics
+from peacewatch.logs import log
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class Deleted:
+    counts: dict[str, int] = field(default_factory=dict)
+
+    def add(self, kind: str, n: int) -> None:
+        self.counts[kind] = self.counts.get(kind, 0) + n
+        if n:
+            metrics.RETENTION_DELETED.labels(kind).inc(n)
+
+
+def apply_retention(now: datetime | None = None) -> dict[str, int]:
+    """Delete what is past its period; returns the counts (also in metrics and the audit log)."""
+    now = now or timezone.now()
+    deleted = Deleted()
+    closed_before = now - timedelta(days=settings.RETENTION_ALERT_DAYS)
+    audit_before = now - timedelta(days=settings.RETENTION_AUDIT_DAYS)
+    with transaction.atomic():
+        closed = Alert.objects.exclude(status__in=Alert.OPEN_STATUSES)
+        # closed_at, or the last change for an alert the system closed without noting when.
+        old = closed.filter(Q(closed_at__lt=closed_before) | Q(closed_at__isnull=True, updated_at__lt=closed_before))
+        deleted.add("sightings", Sighting.objects.filter(alert__in=old).delete()[0])
+        deleted.add("alerts", old.delete()[1].get(Alert._meta.label, 0))
+    deleted.add("alert_actions", AlertAction.objects.filter(at__lt=audit_before).delete()[0])
+    deleted.add("audit_entries", prune_audit(before=audit_before))
+    log(logger, logging.INFO, "retention_applied", **deleted.counts)
+    audit.record(None, "retention", **deleted.counts,
+                 alert_days=settings.RETENTION_ALERT_DAYS, audit_days=settings.RETENTION_AUDIT_DAYS)  # fmt: skip
+    return deleted.counts
+
+
+def prune_audit(before: datetime) -> int:
+    """Remove the chain's oldest entries, all written before ``before``; the head keeps where it now starts."""
+    with transaction.atomic():
+        head_seq, _ = audit._lock_head()
+        first_kept = AuditEntry.objects.filter(at__gte=before).order_by("seq").values_list("seq", flat=True).first()
+        # Only a prefix: an entry written before ``before`` but after a newer one (clocks) waits for it.
+        upto = (first_kept - 1) if first_kept is not None else head_seq
+        last_removed = AuditEntry.objects.filter(seq__lte=upto).order_by("-seq").first()
+        if last_removed is None:
+            return 0
+        removed, _ = AuditEntry.objects.filter(seq__lte=upto).delete()
+        AuditChain.objects.filter(pk=1).update(base_seq=last_removed.seq, base_hash=last_removed.hash)
+    return removed
