@@ -22,6 +22,7 @@ from rest_framework.pagination import CursorPagination
 from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.response import Response
 
+from alerts import squads
 from alerts.live import hub
 from alerts.models import Alert
 from alerts.services import alert_event, current_seq
@@ -140,6 +141,11 @@ class AlertViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
                 self._paginator = AlertPages()
         return self._paginator
 
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return Alert.objects.none()
+        return squads.visible_alerts(super().get_queryset(), squads.squads_of(self.request.user))
+
     def filter_queryset(self, queryset):
         filters = AlertFilters(data=self.request.query_params)
         filters.is_valid(raise_exception=True)
@@ -182,6 +188,8 @@ class AlertViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
         change = AlertChange(data=request.data)
         change.is_valid(raise_exception=True)
         values = change.validated_data
+        if not str(pk).isdigit() or not self.get_queryset().filter(pk=int(pk)).exists():
+            raise NotFound(f"no alert {pk}")  # another squad's alert does not exist for this officer
         try:
             alert = update_alert(
                 int(pk),

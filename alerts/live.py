@@ -47,6 +47,7 @@ from datetime import datetime
 import msgspec
 from asgiref.sync import sync_to_async
 
+from alerts import squads
 from peacewatch import metrics
 from peacewatch.logs import log
 from peacewatch.streams import kafka
@@ -87,6 +88,7 @@ class Subscriber:
 
     user_id: int | None = None
     session_key: str | None = None
+    squads: frozenset[str] | None = None  # what this officer sees (alerts.squads); None: every squad
     queue: asyncio.Queue = field(default_factory=lambda: asyncio.Queue(QUEUE_SIZE))
     overflowed: asyncio.Event = field(default_factory=asyncio.Event)
     wakeup: asyncio.Event = field(default_factory=asyncio.Event)
@@ -179,6 +181,8 @@ class _DroneSeen(msgspec.Struct):
 class _AlertHead(msgspec.Struct):
     observed_at: datetime | None = None
     seq: int = 0
+    drone_id: str = ""
+    kind: str = ""
 
 
 class _EventHead(msgspec.Struct):
@@ -209,6 +213,15 @@ def event_head(value: bytes) -> tuple[int, float | None]:
 
 def created_observed_at(value: bytes) -> float | None:
     return event_head(value)[1]
+
+
+def event_scope(value: bytes) -> tuple[str, str]:
+    """An alert event's drone and kind, which say which squads see it."""
+    try:
+        head = _event_head.decode(value)
+    except (msgspec.DecodeError, msgspec.ValidationError):
+        return "", ""
+    return (head.alert.drone_id, head.alert.kind) if head.alert is not None else ("", "")
 
 
 class SeqWatch:
@@ -282,6 +295,7 @@ class LiveHub:
         self._users_wanted: asyncio.Event | None = None
         self.ready = asyncio.Event()
         self.watch = SeqWatch(0)
+        self.squad_of: dict[str, str] = {}  # drone id -> squad, refreshed by the user check
 
     # --- lifecycle -----------------------------------------------------------------
     def ensure_started(self) -> None:
@@ -332,8 +346,10 @@ class LiveHub:
                 await asyncio.sleep(delay)
 
     # --- subscribers ---------------------------------------------------------------
-    def subscribe(self, user_id: int | None = None, session_key: str | None = None) -> Subscriber:
-        subscriber = Subscriber(user_id=user_id, session_key=session_key)
+    def subscribe(
+        self, user_id: int | None = None, session_key: str | None = None, squads: frozenset[str] | None = None
+    ) -> Subscriber:
+        subscriber = Subscriber(user_id=user_id, session_key=session_key, squads=squads)
         self.subscribers.add(subscriber)
         self.stats["connections_opened"] += 1
         metrics.WEBSOCKET_CLIENTS.inc()
@@ -344,8 +360,12 @@ class LiveHub:
             self.subscribers.discard(subscriber)
             metrics.WEBSOCKET_CLIENTS.dec()
 
-    def broadcast(self, message: str, observed_at: float | None = None) -> None:
+    def broadcast(self, message: str, observed_at: float | None = None, scope: tuple[str, str] = ("", "")) -> None:
+        """Queue an event for every connection whose squads see it (``scope``: the alert's drone and kind)."""
+        drone_id, kind = scope
         for subscriber in list(self.subscribers):
+            if subscriber.squads is not None and not squads.sees(subscriber.squads, self.squad_of.get(drone_id), kind):
+                continue  # another squad's: this browser's catch-up skips the seq (the API hides it too)
             if not subscriber.offer(message, observed_at):
                 self.stats["dropped"] += 1
                 metrics.LIVE_EVENTS_DROPPED.inc()
@@ -422,7 +442,8 @@ class LiveHub:
                                 # browsers get each change once.
                                 self.stats["duplicates_dropped"] += 1
                                 continue
-                            self.broadcast(record.value.decode("utf-8", "replace"), observed_at)
+                            scope = event_scope(record.value) if self._any_scoped() else ("", "")
+                            self.broadcast(record.value.decode("utf-8", "replace"), observed_at, scope)
                     if time.monotonic() >= next_check:
                         await self._check_stream(consumer, partitions)
                         next_check = time.monotonic() + CHECK_EVERY_S
@@ -542,9 +563,13 @@ class LiveHub:
                     last_push = time.monotonic()
                     changed = [self.positions[d] for d in self._changed]
                     self._changed.clear()
-                    message = self._positions_message(changed)
+                    messages: dict[frozenset[str] | None, str | None] = {}  # one per set of squads
                     for subscriber in list(self.subscribers):
-                        subscriber.offer_positions(message)
+                        if subscriber.squads not in messages:
+                            rows = self._visible_rows(changed, subscriber.squads)
+                            messages[subscriber.squads] = self._positions_message(rows) if rows else None
+                        if messages[subscriber.squads] is not None:
+                            subscriber.offer_positions(messages[subscriber.squads])
         finally:
             await consumer.stop()
 
@@ -562,8 +587,13 @@ class LiveHub:
                 continue
             keys = {(s.user_id, s.session_key) for s in watched}
             allowed = await sync_to_async(still_signed_in_officers, thread_sensitive=False)(keys)
+            if any(scope is not None for scope in allowed.values()):
+                self.squad_of = await sync_to_async(drone_squads, thread_sensitive=False)()
             for subscriber in watched:
-                if (subscriber.user_id, subscriber.session_key) not in allowed:
+                key = (subscriber.user_id, subscriber.session_key)
+                if key in allowed:
+                    subscriber.squads = allowed[key]  # squads granted or taken away apply within seconds
+                else:
                     self.stats["connections_revoked"] += 1
                     log(logger, logging.INFO, "live_connection_revoked", user_id=subscriber.user_id)
                     subscriber.close_for(CUT_REVOKED)
@@ -601,16 +631,31 @@ class LiveHub:
         finally:
             await producer.stop()
 
-    def snapshot(self) -> str:
-        return self._positions_message(list(self.positions.values()))
+    def snapshot(self, squads_seen: frozenset[str] | None = None) -> str:
+        return self._positions_message(self._visible_rows(list(self.positions.values()), squads_seen))
+
+    def _visible_rows(self, rows: list, squads_seen: frozenset[str] | None) -> list:
+        if squads_seen is None:
+            return rows
+        return [row for row in rows if squads.sees(squads_seen, self.squad_of.get(row[0]))]
+
+    def _any_scoped(self) -> bool:
+        return any(subscriber.squads is not None for subscriber in self.subscribers)
 
     @staticmethod
     def _positions_message(rows: list) -> str:
         return msgspec.json.encode({"type": "drones.positions", "fields": POSITION_FIELDS, "drones": rows}).decode()
 
 
-def still_signed_in_officers(keys: set[tuple[int, str | None]]) -> set[tuple[int, str | None]]:
-    """Of the (user id, session key) pairs, those whose session is alive and whose user is an active officer.
+def drone_squads() -> dict[str, str]:
+    from ingest.models import Drone
+
+    return dict(Drone.objects.values_list("drone_id", "squad"))
+
+
+def still_signed_in_officers(keys: set[tuple[int, str | None]]) -> dict[tuple[int, str | None], frozenset[str] | None]:
+    """Of the (user id, session key) pairs, those whose session is alive and whose user is an active officer,
+    each with the squads that officer sees now (``alerts.squads``; None: every squad).
 
     The session must still exist, still name the user, be within its shift and
     still carry the user's current session hash (a password change signs out
@@ -627,7 +672,9 @@ def still_signed_in_officers(keys: set[tuple[int, str | None]]) -> set[tuple[int
 
     users = get_user_model().objects.in_bulk({user_id for user_id, _ in keys})
     store = import_module(settings.SESSION_ENGINE).SessionStore
-    allowed = set()
+    from alerts.squads import squads_of
+
+    allowed: dict[tuple[int, str | None], frozenset[str] | None] = {}
     for user_id, session_key in keys:
         user = users.get(user_id)
         if user is None or not has_role(user, OFFICER) or not session_key:
@@ -639,7 +686,7 @@ def still_signed_in_officers(keys: set[tuple[int, str | None]]) -> set[tuple[int
         if sessions.ended(session, time.time(), idle=False) is not None:
             continue
         if constant_time_compare(session.get(HASH_SESSION_KEY, ""), user.get_session_auth_hash()):
-            allowed.add((user_id, session_key))
+            allowed[(user_id, session_key)] = squads_of(user)
     return allowed
 
 

@@ -20,7 +20,17 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.contrib.auth.signals import user_logged_out
 from django.utils import timezone
 
-from alerts.live import CUT_REVOKED, CUT_STALLED, STALL_S, WINDOW_BYTES, WINDOW_FRAMES, hub, start_when_serving
+from alerts import squads
+from alerts.live import (
+    CUT_REVOKED,
+    CUT_STALLED,
+    STALL_S,
+    WINDOW_BYTES,
+    WINDOW_FRAMES,
+    drone_squads,
+    hub,
+    start_when_serving,
+)
 from alerts.services import current_seq
 from peacewatch import metrics
 from peacewatch.logs import log
@@ -65,7 +75,11 @@ class AlertStreamConsumer(AsyncWebsocketConsumer):
             await self.close(code=NOT_READY)
             return
         session = self.scope.get("session")
-        self.subscriber = hub.subscribe(user_id=user.pk, session_key=getattr(session, "session_key", None))
+        # The squads this officer sees (alerts.squads): events and positions of others' never reach them.
+        seen = await database_sync_to_async(squads.squads_of)(user)
+        if seen is not None:
+            hub.squad_of = await database_sync_to_async(drone_squads)()
+        self.subscriber = hub.subscribe(user_id=user.pk, session_key=getattr(session, "session_key", None), squads=seen)
         await self.accept()
         hello = {
             "type": "hello",
@@ -76,7 +90,7 @@ class AlertStreamConsumer(AsyncWebsocketConsumer):
             "flow": {"window_bytes": WINDOW_BYTES, "window_frames": WINDOW_FRAMES},
         }
         await self._send(json.dumps(hello))
-        await self._send(hub.snapshot())
+        await self._send(hub.snapshot(seen))
         self.pump = asyncio.ensure_future(self._pump())
 
     async def _send(self, frame: str) -> None:

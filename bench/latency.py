@@ -81,13 +81,14 @@ def officer_cookies(n: int) -> list[str]:
     from django.contrib.auth import get_user_model
     from django.test import Client
 
+    from alerts.squads import all_squads_group
     from peacewatch.roles import ensure_groups
 
     group = ensure_groups()["officer"]
     cookies = []
     for i in range(n):
         user, _ = get_user_model().objects.get_or_create(username=f"bench-officer-{i}")
-        user.groups.add(group)
+        user.groups.add(group, all_squads_group())  # officers of the whole force
         client = Client()
         client.force_login(user)
         cookies.append(f"sessionid={client.cookies['sessionid'].value}")

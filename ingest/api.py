@@ -7,6 +7,7 @@ from rest_framework import mixins, serializers, viewsets
 from rest_framework.pagination import CursorPagination
 from rest_framework.permissions import BasePermission, IsAuthenticated
 
+from alerts import squads
 from ingest.models import Drone
 from peacewatch.roles import OFFICER, has_role
 
@@ -66,6 +67,11 @@ class DroneViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     serializer_class = DroneHealth
     pagination_class = DronePages
     queryset = Drone.objects.all()
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return Drone.objects.none()
+        return squads.visible_drones(super().get_queryset(), squads.squads_of(self.request.user))
 
     def filter_queryset(self, queryset):
         filters = DroneFilters(data=self.request.query_params)

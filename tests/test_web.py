@@ -58,7 +58,7 @@ def test_demo_users_get_fresh_passwords_and_roles(capsys):
     auditor = authenticate(username="auditor", password=passwords["auditor"])
     assert auditor.has_perm("analytics.view_auditentry") and not auditor.has_perm("ingest.change_drone")
     officer = authenticate(username="officer", password=passwords["officer"])
-    assert list(officer.groups.values_list("name", flat=True)) == ["officer"]
+    assert sorted(officer.groups.values_list("name", flat=True)) == ["officer", "squad:*"]
     assert not officer.is_staff
 
 

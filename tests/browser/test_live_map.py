@@ -39,10 +39,11 @@ def test_a_new_alert_appears_on_the_map_and_in_the_list_within_two_seconds(stack
 
 
 def test_an_acknowledgement_reaches_a_second_officers_screen(stack, new_page, officer, django_user_model):
+    from alerts.squads import all_squads_group
     from peacewatch.roles import ensure_groups
 
     second = django_user_model.objects.create_user("officer2", password="correct-horse-battery")
-    second.groups.add(ensure_groups()["officer"])
+    second.groups.add(ensure_groups()["officer"], all_squads_group())
     first_page, second_page = new_page(), new_page()
     sign_in(first_page, stack, officer.username)
     sign_in(second_page, stack, "officer2")
