@@ -22,12 +22,12 @@ from rest_framework.pagination import CursorPagination
 from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.response import Response
 
-from alerts import squads
 from alerts.live import hub
 from alerts.models import Alert
 from alerts.services import alert_event, current_seq
 from alerts.workflow import AlertChangeError, update_alert
-from analytics import audit
+from ingest import squads
+from peacewatch import accountability as audit
 from peacewatch.roles import OFFICER, has_role
 
 

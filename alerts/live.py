@@ -47,7 +47,7 @@ from datetime import datetime
 import msgspec
 from asgiref.sync import sync_to_async
 
-from alerts import squads
+from ingest import squads
 from peacewatch import metrics
 from peacewatch.logs import log
 from peacewatch.streams import kafka
@@ -88,7 +88,7 @@ class Subscriber:
 
     user_id: int | None = None
     session_key: str | None = None
-    squads: frozenset[str] | None = None  # what this officer sees (alerts.squads); None: every squad
+    squads: frozenset[str] | None = None  # what this officer sees (ingest.squads); None: every squad
     queue: asyncio.Queue = field(default_factory=lambda: asyncio.Queue(QUEUE_SIZE))
     overflowed: asyncio.Event = field(default_factory=asyncio.Event)
     wakeup: asyncio.Event = field(default_factory=asyncio.Event)
@@ -655,7 +655,7 @@ def drone_squads() -> dict[str, str]:
 
 def still_signed_in_officers(keys: set[tuple[int, str | None]]) -> dict[tuple[int, str | None], frozenset[str] | None]:
     """Of the (user id, session key) pairs, those whose session is alive and whose user is an active officer,
-    each with the squads that officer sees now (``alerts.squads``; None: every squad).
+    each with the squads that officer sees now (``ingest.squads``; None: every squad).
 
     The session must still exist, still name the user, be within its shift and
     still carry the user's current session hash (a password change signs out
@@ -672,7 +672,7 @@ def still_signed_in_officers(keys: set[tuple[int, str | None]]) -> dict[tuple[in
 
     users = get_user_model().objects.in_bulk({user_id for user_id, _ in keys})
     store = import_module(settings.SESSION_ENGINE).SessionStore
-    from alerts.squads import squads_of
+    from ingest.squads import squads_of
 
     allowed: dict[tuple[int, str | None], frozenset[str] | None] = {}
     for user_id, session_key in keys:

@@ -15,7 +15,7 @@ from django.utils import timezone
 from alerts.events import UPDATED
 from alerts.models import Alert, AlertAction
 from alerts.services import numbered_changes, write_events
-from analytics import audit
+from peacewatch import accountability as audit
 from peacewatch.roles import OFFICER, has_role
 
 Status = Alert.Status

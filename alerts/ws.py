@@ -20,7 +20,6 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.contrib.auth.signals import user_logged_out
 from django.utils import timezone
 
-from alerts import squads
 from alerts.live import (
     CUT_REVOKED,
     CUT_STALLED,
@@ -32,6 +31,7 @@ from alerts.live import (
     start_when_serving,
 )
 from alerts.services import current_seq
+from ingest import squads
 from peacewatch import metrics
 from peacewatch.logs import log
 from peacewatch.roles import OFFICER, has_role
@@ -75,7 +75,7 @@ class AlertStreamConsumer(AsyncWebsocketConsumer):
             await self.close(code=NOT_READY)
             return
         session = self.scope.get("session")
-        # The squads this officer sees (alerts.squads): events and positions of others' never reach them.
+        # The squads this officer sees (ingest.squads): events and positions of others' never reach them.
         seen = await database_sync_to_async(squads.squads_of)(user)
         if seen is not None:
             hub.squad_of = await database_sync_to_async(drone_squads)()

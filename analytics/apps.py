@@ -11,7 +11,9 @@ class AnalyticsConfig(AppConfig):
         from django.db.models.signals import m2m_changed
 
         from analytics import audit
+        from peacewatch.accountability import action_taken
 
+        action_taken.connect(audit.on_action, dispatch_uid="audit.action")
         user_logged_in.connect(audit.on_sign_in, dispatch_uid="audit.sign_in")
         user_login_failed.connect(audit.on_sign_in_failed, dispatch_uid="audit.sign_in_failed")
         user_logged_out.connect(audit.on_sign_out, dispatch_uid="audit.sign_out")

@@ -26,6 +26,7 @@ from datetime import UTC, datetime
 from django.db import connection, transaction
 
 from analytics.models import AuditChain, AuditEntry
+from peacewatch import accountability
 from peacewatch.logs import log
 
 logger = logging.getLogger(__name__)
@@ -171,16 +172,12 @@ def export_lines(since: datetime, until: datetime | None = None) -> Iterator[str
         yield json.dumps({**hashed_fields(entry), "hash": entry.hash}, ensure_ascii=False, sort_keys=True)
 
 
-def client_ip(request) -> str | None:
-    """The client's address as the server saw it.
+client_ip = accountability.client_ip
 
-    Behind a reverse proxy this is the proxy unless daphne runs with
-    ``--proxy-headers``, which makes REMOTE_ADDR the forwarded client; a
-    client-supplied X-Forwarded-For is not trusted here on purpose.
-    """
-    if request is None:
-        return None
-    return request.META.get("REMOTE_ADDR") or None
+
+def on_action(sender, user, action, query, ip, detail, **kwargs):
+    """What other apps record through ``peacewatch.accountability``."""
+    return record(user, action, query, ip=ip, **detail)
 
 
 # --- what the audit log hears of by signal (connected in AnalyticsConfig.ready) ------------------

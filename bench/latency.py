@@ -81,7 +81,7 @@ def officer_cookies(n: int) -> list[str]:
     from django.contrib.auth import get_user_model
     from django.test import Client
 
-    from alerts.squads import all_squads_group
+    from ingest.squads import all_squads_group
     from peacewatch.roles import ensure_groups
 
     group = ensure_groups()["officer"]

@@ -11,9 +11,9 @@ from django.conf import settings
 from django.contrib import admin, messages
 from django.utils.html import format_html, format_html_join
 
-from analytics import audit
 from ingest import fleet
 from ingest.models import Drone, UnknownDrone
+from peacewatch import accountability as audit
 from peacewatch.admin import AuditedAdmin, ReadOnlyAdmin
 
 HEALTH_FIELDS = (

@@ -7,7 +7,7 @@ from rest_framework import mixins, serializers, viewsets
 from rest_framework.pagination import CursorPagination
 from rest_framework.permissions import BasePermission, IsAuthenticated
 
-from alerts import squads
+from ingest import squads
 from ingest.models import Drone
 from peacewatch.roles import OFFICER, has_role
 

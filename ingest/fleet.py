@@ -14,9 +14,9 @@ from collections.abc import Iterable
 from django.db import transaction
 from django.utils import timezone
 
-from analytics import audit
 from ingest import tokens
 from ingest.models import Drone, UnknownDrone
+from peacewatch import accountability as audit
 
 
 def register_drone(drone: Drone, *, by=None, ip: str | None = None) -> str:

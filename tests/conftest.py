@@ -274,7 +274,7 @@ def _user_with_role(django_user_model, username: str, role: str, **extra):
 @pytest.fixture
 def officer(django_user_model):
     """An officer of the whole force (group ``squad:*``); squad-scoped officers: tests/alerts/test_squads.py."""
-    from alerts.squads import all_squads_group
+    from ingest.squads import all_squads_group
 
     user = _user_with_role(django_user_model, "officer1", "officer")
     user.groups.add(all_squads_group())

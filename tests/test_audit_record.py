@@ -226,7 +226,7 @@ def test_admin_changes_to_thresholds_and_roles_are_recorded(client, admin_user, 
     roles = entries("user.roles")[-1]
     assert roles.detail["user_changed"] == "officer1"
     assert (roles.detail["change"], roles.detail["groups"]) == ("add", ["analyst"])
-    assert roles.detail["roles_now"] == ["analyst", "officer"]
+    assert roles.detail["roles_now"] == ["analyst", "officer", "squad:*"]
 
 
 # --- who reads it ---------------------------------------------------------------------------------

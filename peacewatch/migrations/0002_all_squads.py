@@ -1,4 +1,4 @@
-"""Squads scope what officers see (alerts.squads): officers there before keep seeing every squad."""
+"""Squads scope what officers see (ingest.squads): officers there before keep seeing every squad."""
 
 from django.db import migrations
 

@@ -13,8 +13,8 @@ from channels.db import database_sync_to_async
 
 from alerts.consumer import process_batch
 from alerts.models import Alert
-from alerts.squads import all_squads_group
 from ingest.models import Drone
+from ingest.squads import all_squads_group
 from peacewatch.roles import ensure_groups
 from peacewatch.streams.batch import Record
 from tests.alerts.test_live import connect_as, live_hub  # noqa: F401 - live_hub is a fixture

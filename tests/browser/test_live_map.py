@@ -39,7 +39,7 @@ def test_a_new_alert_appears_on_the_map_and_in_the_list_within_two_seconds(stack
 
 
 def test_an_acknowledgement_reaches_a_second_officers_screen(stack, new_page, officer, django_user_model):
-    from alerts.squads import all_squads_group
+    from ingest.squads import all_squads_group
     from peacewatch.roles import ensure_groups
 
     second = django_user_model.objects.create_user("officer2", password="correct-horse-battery")

@@ -12,7 +12,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
-from alerts.squads import all_squads_group
+from ingest.squads import all_squads_group
 from peacewatch.roles import ADMIN, ANALYST, AUDITOR, OFFICER, ensure_groups
 
 
@@ -31,7 +31,7 @@ class Command(BaseCommand):
             user.is_staff = role in (ADMIN, AUDITOR)
             user.is_superuser = False
             user.save()
-            # The demo officer works for the whole force: every squad (alerts.squads).
+            # The demo officer works for the whole force: every squad (ingest.squads).
             user.groups.set([groups[role], all_squads_group()] if role == OFFICER else [groups[role]])
             lines.append(f"  {role:<8} username {username:<8} password {password}")
         text = "Demo sign-ins (new passwords on every run):\n" + "\n".join(lines)

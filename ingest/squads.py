@@ -20,6 +20,7 @@ from peacewatch.roles import ADMIN, has_role
 
 PREFIX = "squad:"
 ALL = "squad:*"
+FLEET_WIDE = "pipeline"  # the alert kind about the whole fleet (alerts.models.Alert.Kind.PIPELINE)
 
 
 def squads_of(user) -> frozenset[str] | None:
@@ -37,13 +38,13 @@ def all_squads_group() -> Group:
 
 
 def visible_alerts(alerts: QuerySet, squads: frozenset[str] | None) -> QuerySet:
+    """Of an alerts queryset, those about the squads' drones, and the fleet-wide ones."""
     if squads is None:
         return alerts
-    from alerts.models import Alert
     from ingest.models import Drone
 
     theirs = Drone.objects.filter(squad__in=squads).values("drone_id")
-    return alerts.filter(Q(drone_id__in=theirs) | Q(kind=Alert.Kind.PIPELINE))
+    return alerts.filter(Q(drone_id__in=theirs) | Q(kind=FLEET_WIDE))
 
 
 def visible_drones(drones: QuerySet, squads: frozenset[str] | None) -> QuerySet:
@@ -52,4 +53,4 @@ def visible_drones(drones: QuerySet, squads: frozenset[str] | None) -> QuerySet:
 
 def sees(squads: frozenset[str] | None, squad: str | None, kind: str = "") -> bool:
     """Whether a connection scoped to ``squads`` gets an event about a drone of ``squad`` (None: unregistered)."""
-    return squads is None or kind == "pipeline" or (squad is not None and squad in squads)
+    return squads is None or kind == FLEET_WIDE or (squad is not None and squad in squads)
