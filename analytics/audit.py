@@ -41,6 +41,8 @@ def record(user, action: str, query: dict | None = None, *, ip: str | None = Non
     failed sign-in names the account tried).
     """
     authenticated = user is not None and user.is_authenticated
+    # Whatever a caller sent (a refused search keeps its body) must be storable everywhere.
+    query, detail = _storable(query), _storable(detail)
     with transaction.atomic():
         seq, prev_hash = _lock_head()
         entry = AuditEntry.objects.create(
@@ -62,6 +64,17 @@ def record(user, action: str, query: dict | None = None, *, ip: str | None = Non
         AuditChain.objects.filter(pk=1).update(seq=entry.seq, hash=entry.hash)
     log(logger, logging.INFO, "audit", action=action, username=entry.username, seq=entry.seq, hash=entry.hash, **detail)
     return entry
+
+
+def _storable(value):
+    """``value`` with U+0000 replaced (PostgreSQL's JSON refuses it) in every string and key."""
+    if isinstance(value, str):
+        return value.replace("\x00", "\ufffd")
+    if isinstance(value, dict):
+        return {_storable(str(key)): _storable(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_storable(item) for item in value]
+    return value
 
 
 def _lock_head() -> tuple[int, str]:

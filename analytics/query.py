@@ -147,6 +147,10 @@ def parse_query(data: Any) -> Query:
         data = {}
     if not isinstance(data, Mapping):
         raise QueryError("", "the query must be a JSON object")
+    nul = _nul_path(data)
+    if nul is not None:
+        # PostgreSQL cannot store it (saved queries, exports, the audit log): refused here, by name.
+        raise QueryError(nul, "must not hold the NUL character (U+0000)")
     try:
         query = msgspec.convert(dict(data), Query, dec_hook=_dec_hook)
     except msgspec.ValidationError as exc:
@@ -160,6 +164,26 @@ def parse_query(data: Any) -> Query:
         raise QueryError(field, text.split(" - at ")[0]) from None
     _check(query)
     return query
+
+
+def _nul_path(value: Any, path: str = "") -> str | None:
+    """The JSON path of the first string (or key) holding U+0000, if any."""
+    if isinstance(value, str):
+        return path if "\x00" in value else None
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            here = f"{path}.{key}" if path else str(key)
+            if "\x00" in str(key):
+                return here
+            found = _nul_path(item, here)
+            if found is not None:
+                return found
+    elif isinstance(value, list | tuple):
+        for i, item in enumerate(value):
+            found = _nul_path(item, f"{path}[{i}]")
+            if found is not None:
+                return found
+    return None
 
 
 def _dec_hook(type_: type, obj: Any) -> Any:

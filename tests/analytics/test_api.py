@@ -189,3 +189,19 @@ def test_the_document_says_a_search_carries_a_purpose(client, analyst):
     body = schema["paths"][URL]["post"]["requestBody"]["content"]["application/json"]["schema"]
     assert "purpose" in body["required"]
     assert (body["properties"]["purpose"]["minLength"], body["properties"]["purpose"]["maxLength"]) == (3, 200)
+
+
+def test_a_nul_character_anywhere_in_a_query_is_a_400_naming_where(client, analyst):
+    client.force_login(analyst)
+    response = post(client, {"time": MORNING, "citizen": {"name": "Bob\x00Roy"}})
+    assert response.status_code == 400
+    assert response.json()["field"] == "citizen.name"
+
+
+def test_a_refused_body_holding_nul_characters_is_still_recorded(client, analyst):
+    # PostgreSQL's JSON cannot hold U+0000: the audit log keeps the body with it replaced.
+    client.force_login(analyst)
+    response = post(client, {"time": MORNING, "purpose": "case\x00 9", "col\x00our": "x\x00"})
+    assert response.status_code == 400
+    refused = AuditEntry.objects.get(action="search")
+    assert refused.query["col\ufffdour"] == "x\ufffd"
