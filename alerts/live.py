@@ -43,6 +43,7 @@ import time
 from collections import Counter, deque
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import NamedTuple
 
 import msgspec
 from asgiref.sync import sync_to_async
@@ -193,8 +194,20 @@ class _EventHead(msgspec.Struct):
 _event_head = msgspec.json.Decoder(_EventHead)
 
 
-def event_head(value: bytes) -> tuple[int, float | None]:
-    """An event's ``seq`` (0 when absent) and, for a new alert, when its report was observed (epoch seconds).
+class EventHead(NamedTuple):
+    """What the hub needs of an event, read once: its ``seq`` (0 when absent), the latency's start, its scope."""
+
+    seq: int = 0
+    observed_at: float | None = None  # epoch seconds, for a new alert only
+    drone_id: str = ""  # with ``kind``: which squads see it (ingest.squads)
+    kind: str = ""
+
+
+NO_HEAD = EventHead()
+
+
+def event_head(value: bytes) -> EventHead:
+    """The head of one event on the alerts topic; an empty head for anything else.
 
     The observed time is for the latency metric, so only ``alert.created``: an
     update may be an officer's change to an alert observed hours ago, which
@@ -203,25 +216,12 @@ def event_head(value: bytes) -> tuple[int, float | None]:
     try:
         head = _event_head.decode(value)
     except (msgspec.DecodeError, msgspec.ValidationError):
-        return 0, None
-    if head.alert is None:
-        return 0, None
-    observed = head.alert.observed_at
-    created = head.type == "alert.created" and observed is not None
-    return head.alert.seq, observed.timestamp() if created else None
-
-
-def created_observed_at(value: bytes) -> float | None:
-    return event_head(value)[1]
-
-
-def event_scope(value: bytes) -> tuple[str, str]:
-    """An alert event's drone and kind, which say which squads see it."""
-    try:
-        head = _event_head.decode(value)
-    except (msgspec.DecodeError, msgspec.ValidationError):
-        return "", ""
-    return (head.alert.drone_id, head.alert.kind) if head.alert is not None else ("", "")
+        return NO_HEAD
+    alert = head.alert
+    if alert is None:
+        return NO_HEAD
+    created = head.type == "alert.created" and alert.observed_at is not None
+    return EventHead(alert.seq, alert.observed_at.timestamp() if created else None, alert.drone_id, alert.kind)
 
 
 class SeqWatch:
@@ -360,13 +360,13 @@ class LiveHub:
             self.subscribers.discard(subscriber)
             metrics.WEBSOCKET_CLIENTS.dec()
 
-    def broadcast(self, message: str, observed_at: float | None = None, scope: tuple[str, str] = ("", "")) -> None:
-        """Queue an event for every connection whose squads see it (``scope``: the alert's drone and kind)."""
-        drone_id, kind = scope
+    def broadcast(self, message: str, head: EventHead = NO_HEAD) -> None:
+        """Queue an event for every connection whose squads see it."""
+        squad = self.squad_of.get(head.drone_id)
         for subscriber in list(self.subscribers):
-            if subscriber.squads is not None and not squads.sees(subscriber.squads, self.squad_of.get(drone_id), kind):
+            if subscriber.squads is not None and not squads.sees(subscriber.squads, squad, head.kind):
                 continue  # another squad's: this browser's catch-up skips the seq (the API hides it too)
-            if not subscriber.offer(message, observed_at):
+            if not subscriber.offer(message, head.observed_at):
                 self.stats["dropped"] += 1
                 metrics.LIVE_EVENTS_DROPPED.inc()
                 log(logger, logging.ERROR, "live_event_dropped", reason="client queue full", queue=QUEUE_SIZE)
@@ -436,14 +436,13 @@ class LiveHub:
                     for records in batch.values():
                         for record in records:
                             self.stats["events"] += 1
-                            seq, observed_at = event_head(record.value)
-                            if seq and not self.watch.seen(seq):
+                            head = event_head(record.value)
+                            if head.seq and not self.watch.seen(head.seq):
                                 # Published twice (the topic is at-least-once):
                                 # browsers get each change once.
                                 self.stats["duplicates_dropped"] += 1
                                 continue
-                            scope = event_scope(record.value) if self._any_scoped() else ("", "")
-                            self.broadcast(record.value.decode("utf-8", "replace"), observed_at, scope)
+                            self.broadcast(record.value.decode("utf-8", "replace"), head)
                     if time.monotonic() >= next_check:
                         await self._check_stream(consumer, partitions)
                         next_check = time.monotonic() + CHECK_EVERY_S
@@ -638,9 +637,6 @@ class LiveHub:
         if squads_seen is None:
             return rows
         return [row for row in rows if squads.sees(squads_seen, self.squad_of.get(row[0]))]
-
-    def _any_scoped(self) -> bool:
-        return any(subscriber.squads is not None for subscriber in self.subscribers)
 
     @staticmethod
     def _positions_message(rows: list) -> str:

@@ -23,6 +23,7 @@ from alerts.events import CREATED, UPDATED, AlertEvent, AlertPayload, EventLocat
 from alerts.models import Alert, AlertSettings, ChangeCounter, OutboxEvent, Sighting
 from ingest.reports import Received
 from peacewatch import metrics
+from peacewatch.db import lock_single_row
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,20 +135,14 @@ def numbered_changes() -> Iterator[ChangeSeq]:
     makes changes visible in ``seq`` order.
     """
     table = connection.ops.quote_name(ChangeCounter._meta.db_table)
-    lock = f"UPDATE {table} SET value = value WHERE id = 1 RETURNING value"
-    with connection.cursor() as cursor:
-        cursor.execute(lock)
-        row = cursor.fetchone()
-        if row is None:
-            # No counter row (a flushed test database): start after the highest seq in use.
-            alerts = connection.ops.quote_name(Alert._meta.db_table)
-            cursor.execute(
-                f"INSERT INTO {table} (id, value) SELECT 1, COALESCE(MAX(seq), 0) FROM {alerts} WHERE 1 = 1"
-                " ON CONFLICT (id) DO NOTHING"
-            )
-            cursor.execute(lock)
-            row = cursor.fetchone()
-    seq = ChangeSeq(row[0])
+    # No counter row (a flushed test database): start after the highest seq in use.
+    alerts = connection.ops.quote_name(Alert._meta.db_table)
+    create = (
+        f"INSERT INTO {{table}} (id, value) SELECT 1, COALESCE(MAX(seq), 0) FROM {alerts} WHERE 1 = 1"
+        " ON CONFLICT (id) DO NOTHING"
+    )
+    (value,) = lock_single_row(ChangeCounter, ("value",), create)
+    seq = ChangeSeq(value)
     first = seq.last
     yield seq
     if seq.last != first:

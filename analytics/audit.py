@@ -23,10 +23,11 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from django.db import connection, transaction
+from django.db import transaction
 
 from analytics.models import AuditChain, AuditEntry
 from peacewatch import accountability
+from peacewatch.db import lock_single_row
 from peacewatch.logs import log
 
 logger = logging.getLogger(__name__)
@@ -78,25 +79,11 @@ def _storable(value):
 
 
 def _lock_head() -> tuple[int, str]:
-    """The head's (seq, hash), its row locked until the transaction ends.
-
-    An UPDATE first, not a read: on SQLite too it takes the write lock before
-    anything is read, so two writers cannot both extend the same head.
-    """
-    table = connection.ops.quote_name(AuditChain._meta.db_table)
-    lock = f"UPDATE {table} SET seq = seq WHERE id = 1 RETURNING seq, hash"
-    with connection.cursor() as cursor:
-        cursor.execute(lock)
-        row = cursor.fetchone()
-        if row is None:
-            cursor.execute(
-                f"INSERT INTO {table} (id, seq, hash, base_seq, base_hash) VALUES (1, 0, %s, 0, %s)"
-                " ON CONFLICT (id) DO NOTHING",
-                [GENESIS, GENESIS],
-            )
-            cursor.execute(lock)
-            row = cursor.fetchone()
-    return row[0], row[1]
+    """The head's (seq, hash), its row locked until the transaction ends."""
+    create = (
+        "INSERT INTO {table} (id, seq, hash, base_seq, base_hash) VALUES (1, 0, %s, 0, %s) ON CONFLICT (id) DO NOTHING"
+    )
+    return lock_single_row(AuditChain, ("seq", "hash"), create, (GENESIS, GENESIS))
 
 
 def hashed_fields(entry: AuditEntry) -> dict:
@@ -115,6 +102,25 @@ def hashed_fields(entry: AuditEntry) -> dict:
         "query": entry.query,
         "detail": entry.detail,
     }
+
+
+def prune_before(before: datetime) -> int:
+    """Remove the chain's oldest entries, all written before ``before`` (retention); returns how many.
+
+    The head keeps the last entry removed as the chain's new base, so
+    :func:`verify` checks everything kept.
+    """
+    with transaction.atomic():
+        head_seq, _ = _lock_head()
+        first_kept = AuditEntry.objects.filter(at__gte=before).order_by("seq").values_list("seq", flat=True).first()
+        # Only a prefix: an entry written before ``before`` but after a newer one (clocks) waits for it.
+        upto = (first_kept - 1) if first_kept is not None else head_seq
+        last_removed = AuditEntry.objects.filter(seq__lte=upto).order_by("-seq").first()
+        if last_removed is None:
+            return 0
+        removed, _ = AuditEntry.objects.filter(seq__lte=upto).delete()
+        AuditChain.objects.filter(pk=1).update(base_seq=last_removed.seq, base_hash=last_removed.hash)
+    return removed
 
 
 def entry_hash(entry: AuditEntry) -> str:

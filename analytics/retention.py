@@ -27,7 +27,6 @@ from django.utils import timezone
 
 from alerts.models import Alert, AlertAction, Sighting
 from analytics import audit
-from analytics.models import AuditChain, AuditEntry
 from peacewatch import metrics
 from peacewatch.logs import log
 
@@ -57,23 +56,8 @@ def apply_retention(now: datetime | None = None) -> dict[str, int]:
         deleted.add("sightings", Sighting.objects.filter(alert__in=old).delete()[0])
         deleted.add("alerts", old.delete()[1].get(Alert._meta.label, 0))
     deleted.add("alert_actions", AlertAction.objects.filter(at__lt=audit_before).delete()[0])
-    deleted.add("audit_entries", prune_audit(before=audit_before))
+    deleted.add("audit_entries", audit.prune_before(audit_before))
     log(logger, logging.INFO, "retention_applied", **deleted.counts)
     audit.record(None, "retention", **deleted.counts,
                  alert_days=settings.RETENTION_ALERT_DAYS, audit_days=settings.RETENTION_AUDIT_DAYS)  # fmt: skip
     return deleted.counts
-
-
-def prune_audit(before: datetime) -> int:
-    """Remove the chain's oldest entries, all written before ``before``; the head keeps where it now starts."""
-    with transaction.atomic():
-        head_seq, _ = audit._lock_head()
-        first_kept = AuditEntry.objects.filter(at__gte=before).order_by("seq").values_list("seq", flat=True).first()
-        # Only a prefix: an entry written before ``before`` but after a newer one (clocks) waits for it.
-        upto = (first_kept - 1) if first_kept is not None else head_seq
-        last_removed = AuditEntry.objects.filter(seq__lte=upto).order_by("-seq").first()
-        if last_removed is None:
-            return 0
-        removed, _ = AuditEntry.objects.filter(seq__lte=upto).delete()
-        AuditChain.objects.filter(pk=1).update(base_seq=last_removed.seq, base_hash=last_removed.hash)
-    return removed

@@ -5,7 +5,7 @@ from django.contrib.auth.admin import GroupAdmin as DjangoGroupAdmin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.models import Group, User
 
-from analytics import audit
+from peacewatch import accountability as audit
 
 
 class AuditedAdmin(admin.ModelAdmin):

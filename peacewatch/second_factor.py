@@ -30,7 +30,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.safestring import mark_safe
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from analytics import audit
+from peacewatch import accountability as audit
 
 SETUP_URL = "/accounts/second-factor/"
 # Reachable before the second factor: signing in and out, setting it up, and what needs no user.

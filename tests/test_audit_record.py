@@ -22,7 +22,7 @@ from ingest import fleet
 from ingest.models import Drone
 from peacewatch.roles import ensure_groups
 from tests.alerts.test_api import patch, raise_alert
-from tests.conftest import sign_in_with_second_factor
+from tests.conftest import _user_with_role, sign_in_with_second_factor
 
 pytestmark = pytest.mark.django_db
 
@@ -233,9 +233,7 @@ def test_admin_changes_to_thresholds_and_roles_are_recorded(client, admin_user, 
 
 
 def staff_with_role(django_user_model, username: str, role: str):
-    user = django_user_model.objects.create_user(username=username, password=PASSWORD, is_staff=True)
-    user.groups.add(ensure_groups()[role])
-    return user
+    return _user_with_role(django_user_model, username, role, is_staff=True)
 
 
 def test_an_admin_runs_the_fleet_and_accounts_but_cannot_read_the_audit_log(client, django_user_model):

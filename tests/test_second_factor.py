@@ -13,7 +13,7 @@ import time
 import pytest
 
 from analytics.models import AuditEntry
-from peacewatch.roles import ensure_groups
+from tests.conftest import _user_with_role
 
 pytestmark = pytest.mark.django_db
 
@@ -30,9 +30,7 @@ def totp(secret_b32: str, at: float | None = None) -> str:
 
 @pytest.fixture
 def staff_admin(django_user_model):
-    user = django_user_model.objects.create_user(username="admin2", password=PASSWORD, is_staff=True)
-    user.groups.add(ensure_groups()["admin"])
-    return user
+    return _user_with_role(django_user_model, "admin2", "admin", is_staff=True)
 
 
 def sign_in(client, username: str, code: str = ""):

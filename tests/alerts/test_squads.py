@@ -15,20 +15,17 @@ from alerts.consumer import process_batch
 from alerts.models import Alert
 from ingest.models import Drone
 from ingest.squads import all_squads_group
-from peacewatch.roles import ensure_groups
 from peacewatch.streams.batch import Record
 from tests.alerts.test_live import connect_as, live_hub  # noqa: F401 - live_hub is a fixture
+from tests.conftest import _user_with_role
 from tests.factories import citizen, report
 from tests.kafka import produce, run_consumer_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-PASSWORD = "correct-horse-battery"
-
 
 def officer_of(django_user_model, username: str, *squads: str):
-    user = django_user_model.objects.create_user(username=username, password=PASSWORD)
-    user.groups.add(ensure_groups()["officer"])
+    user = _user_with_role(django_user_model, username, "officer")
     for squad in squads:
         user.groups.add(all_squads_group() if squad == "*" else ensure_squad(squad))
     return user

@@ -11,7 +11,7 @@ from alerts.models import Alert, AlertAction, Sighting
 from alerts.workflow import acknowledge_alert, resolve_alert
 from analytics import audit
 from analytics.models import AuditEntry
-from analytics.retention import apply_retention, prune_audit
+from analytics.retention import apply_retention
 from analytics.tasks import apply_retention as apply_retention_task
 from peacewatch import metrics
 from peacewatch.streams.batch import Record
@@ -57,7 +57,7 @@ def test_closed_alerts_past_their_period_go_with_their_sightings_and_leave_their
 def test_the_audit_log_is_cut_from_its_start_and_still_verifies(analyst):
     entries = [audit.record(analyst, "search", {}, n=n) for n in range(5)]
 
-    removed = prune_audit(before=entries[3].at)
+    removed = audit.prune_before(entries[3].at)
 
     kept = set(AuditEntry.objects.values_list("seq", flat=True))
     assert kept == {entries[3].seq, entries[4].seq}
@@ -84,6 +84,6 @@ def test_the_daily_task_cuts_what_is_past_the_audit_period_and_records_that_it_d
 
 def test_an_entry_deleted_after_a_cut_is_still_found(analyst):
     entries = [audit.record(analyst, "search", {}, n=n) for n in range(4)]
-    prune_audit(before=entries[1].at)
+    audit.prune_before(entries[1].at)
     AuditEntry.objects.filter(seq=entries[2].seq).delete()
     assert not audit.verify().intact
