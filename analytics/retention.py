@@ -5,9 +5,11 @@ A force sets how long it keeps each kind of data (issue 14, point 6):
 - closed alerts (resolved or dismissed) and their sightings, ``RETENTION_ALERT_DAYS`` after closing;
   their action rows stay (``alert_ref``) as long as the audit log;
 - the audit log and the alert action trail, ``RETENTION_AUDIT_DAYS``;
-- exports, ``EXPORT_KEEP_HOURS`` (``analytics.prune_exports``); index days,
-  ``ELASTICSEARCH_RETENTION_DAYS`` (``analytics.prune_indices``); the archive,
-  by the object store's lifecycle rules (docs/OPERATIONS.md section 7a).
+- exports, ``EXPORT_KEEP_HOURS`` (``analytics.prune_exports``);
+- the analytics store's days (Elasticsearch daily indices, or the embedded
+  store's reports), ``ELASTICSEARCH_RETENTION_DAYS``, once the archive holds them
+  (``analytics.prune_indices``, :func:`prune_analytics_days`);
+- the archive, by the object store's lifecycle rules (docs/OPERATIONS.md section 7a).
 
 The audit log is cut only from its start, and the chain's head remembers the
 last entry removed, so ``audit verify`` still checks everything kept. Each run
@@ -61,3 +63,16 @@ def apply_retention(now: datetime | None = None) -> dict[str, int]:
     audit.record(None, "retention", **deleted.counts,
                  alert_days=settings.RETENTION_ALERT_DAYS, audit_days=settings.RETENTION_AUDIT_DAYS)  # fmt: skip
     return deleted.counts
+
+
+def prune_analytics_days(now: datetime | None = None) -> list[str]:
+    """Drop the analytics store's whole days past ``ELASTICSEARCH_RETENTION_DAYS`` that the archive holds in full."""
+    from analytics.archive.guard import archive_holds
+    from analytics.store import get_store
+
+    keep_days = settings.ELASTICSEARCH_RETENTION_DAYS
+    dropped = get_store().prune(keep_days, now=now, may_drop=archive_holds)
+    if dropped:
+        Deleted().add("analytics_days", len(dropped))
+        audit.record(None, "retention", analytics_days=dropped, keep_days=keep_days)
+    return dropped

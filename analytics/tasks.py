@@ -32,13 +32,10 @@ def apply_retention() -> dict[str, int]:
 
 @shared_task(name="analytics.prune_indices", ignore_result=True)
 def prune_indices() -> list[str]:
-    """Drop Elasticsearch daily indices older than ELASTICSEARCH_RETENTION_DAYS that the archive holds in full."""
-    from analytics.archive.guard import archive_holds
-    from analytics.store import get_store
+    """Drop the analytics store's days older than ELASTICSEARCH_RETENTION_DAYS that the archive holds in full."""
+    from analytics.retention import prune_analytics_days
 
-    store = get_store()
-    prune = getattr(store, "prune", None)
-    return prune(settings.ELASTICSEARCH_RETENTION_DAYS, may_drop=archive_holds) if prune else []
+    return prune_analytics_days()
 
 
 @shared_task(name="analytics.compact_archive", ignore_result=True)

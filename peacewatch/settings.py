@@ -374,7 +374,7 @@ CELERY_BEAT_SCHEDULE = {
     "detect-offline-drones": {"task": "alerts.detect_offline_drones", "schedule": DRONE_OFFLINE_CHECK_EVERY_S},
     "prune-alert-outbox": {"task": "alerts.prune_outbox", "schedule": 3600.0},
     "prune-exports": {"task": "analytics.prune_exports", "schedule": 3600.0},
-    # Elasticsearch only: drops daily indices past ELASTICSEARCH_RETENTION_DAYS (idempotent, so hourly).
+    # The analytics store's days past ELASTICSEARCH_RETENTION_DAYS, once archived (idempotent, so hourly).
     "prune-analytics-indices": {"task": "analytics.prune_indices", "schedule": 3600.0},
     # The archive's small files of closed hours merged into one per partition (idempotent).
     "compact-archive": {"task": "analytics.compact_archive", "schedule": 3600.0},

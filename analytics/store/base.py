@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import NamedTuple, Protocol
 
 import msgspec
@@ -111,6 +112,9 @@ class ReportStore(Protocol):
 
     def iter_received(self, *, since_ms: int | None = None, batch: int = 2000) -> Iterator[list[Received]]:
         """Every stored report, rebuilt as received, a batch at a time (re-indexing)."""
+
+    def prune(self, keep_days: int, *, now: datetime | None = None, may_drop=None) -> list[str]:
+        """Delete the whole UTC days older than ``keep_days`` that ``may_drop(day, reports)`` allows; returns them."""
 
     def ping(self) -> None:
         """Raises if the engine cannot be reached."""

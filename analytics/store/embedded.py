@@ -26,17 +26,21 @@ migrated when opened: see :func:`migrate_v2`.
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
 import time
 from collections import Counter
 from collections.abc import Iterator, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from analytics.query import Plan, tile_xy
 from analytics.store.base import CONFLICT, AmbiguousReportId, IndexResult, Refused, conflict_detail, received_again
 from analytics.tokens import word_token
 from ingest.reports import Received, decode_report
+from peacewatch.logs import log
+
+logger = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 3
 SCHEMA = """
@@ -111,7 +115,7 @@ CREATE TABLE IF NOT EXISTS roll_score (
     n INTEGER NOT NULL, total REAL NOT NULL, lo REAL NOT NULL, hi REAL NOT NULL,
     PRIMARY KEY (level, bucket, bin)) WITHOUT ROWID;
 """
-FIVE_MINUTES, HOUR = 300_000, 3_600_000
+FIVE_MINUTES, HOUR, DAY = 300_000, 3_600_000, 86_400_000
 ROLLUP_LEVELS = (FIVE_MINUTES, HOUR)
 GRID_ZOOM = 16
 
@@ -416,6 +420,60 @@ class EmbeddedStore:
                 if decoded is not None:
                     out.append(decoded)
             yield out
+
+    def prune(self, keep_days: int, *, now: datetime | None = None, may_drop=None) -> list[str]:
+        """Delete the reports of whole UTC days older than ``keep_days``; returns those days (ISO dates).
+
+        As the Elasticsearch engine drops daily indices: ``may_drop(day, reports)``
+        (the archive's guard) is asked before each day goes, and a day it refuses is
+        kept, to be asked again next time. A day goes a chunk at a time, each chunk its
+        own write transaction, so the indexer waits for one chunk, never for a day.
+        """
+        cutoff = (now or datetime.now(tz=UTC)) - timedelta(days=keep_days)
+        oldest_kept = _ms(datetime(cutoff.year, cutoff.month, cutoff.day, tzinfo=UTC))
+        dropped = []
+        for (day_ms,) in self.db.execute(
+            "SELECT DISTINCT ts - ts % 86400000 FROM reports WHERE ts < ? ORDER BY 1", (oldest_kept,)
+        ).fetchall():
+            day = datetime.fromtimestamp(day_ms / 1000, tz=UTC).date()
+            if may_drop is not None and not may_drop(day, self._count_between(day_ms, day_ms + DAY)):
+                continue
+            self._delete_between(day_ms, day_ms + DAY)
+            log(logger, logging.INFO, "analytics_day_dropped", day=day.isoformat(), keep_days=keep_days)
+            dropped.append(day.isoformat())
+        return dropped
+
+    def _count_between(self, start_ms: int, end_ms: int) -> int:
+        sql = "SELECT COUNT(*) FROM reports WHERE ts >= ? AND ts < ?"
+        return self.db.execute(sql, (start_ms, end_ms)).fetchone()[0]
+
+    def _delete_between(self, start_ms: int, end_ms: int, *, chunk: int = 20_000) -> None:
+        db = self.db
+        while True:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                ids = db.execute(
+                    "SELECT id, tokens FROM reports WHERE ts >= ? AND ts < ? LIMIT ?", (start_ms, end_ms, chunk)
+                ).fetchall()
+                if ids:
+                    # A contentless full-text table forgets a row only when told the words it held.
+                    db.executemany("INSERT INTO words (words, rowid, w) VALUES ('delete', ?, ?)", ids)
+                    rowids = [(rowid,) for rowid, _ in ids]
+                    db.executemany("DELETE FROM citizens WHERE report = ?", rowids)
+                    db.executemany("DELETE FROM reports WHERE id = ?", rowids)
+                else:
+                    # Days are whole hours and whole 5-minute buckets: the rollups go with them.
+                    for table in ("roll_count", "roll_citizen", "roll_word", "roll_drone", "roll_tile", "roll_score"):
+                        db.execute(
+                            f"DELETE FROM {table} WHERE level IN (?, ?) AND bucket >= ? AND bucket < ?",
+                            (*ROLLUP_LEVELS, start_ms, end_ms),
+                        )
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            if not ids:
+                return
 
     def search(self, p: Plan) -> dict:
         from analytics.store.embedded_search import run_search

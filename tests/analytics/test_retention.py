@@ -1,7 +1,7 @@
 """Retention periods (issue 14, point 6): what is past its time goes, counted, recorded, the chain intact."""
 
 import json
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.utils import timezone
@@ -10,11 +10,21 @@ from alerts.consumer import process_batch as raise_alerts
 from alerts.models import Alert, AlertAction, Sighting
 from alerts.workflow import acknowledge_alert, resolve_alert
 from analytics import audit
+from analytics.archive.consumer import process_batch as archive_batch
+from analytics.archive.storage import get_archive
 from analytics.models import AuditEntry
-from analytics.retention import apply_retention
+from analytics.query import parse_query, plan
+from analytics.retention import apply_retention, prune_analytics_days
+from analytics.store import get_store
+from analytics.store.embedded import EmbeddedStore
 from analytics.tasks import apply_retention as apply_retention_task
+from analytics.tokens import word_token
+from ingest.reports import decode_report
+from ingest.simulator import Fleet
 from peacewatch import metrics
+from peacewatch.streams import kafka
 from peacewatch.streams.batch import Record
+from tests.analytics.corpus import give_ids
 from tests.factories import citizen, report
 from tests.test_metrics import local_value
 
@@ -87,3 +97,60 @@ def test_an_entry_deleted_after_a_cut_is_still_found(analyst):
     audit.prune_before(entries[1].at)
     AuditEntry.objects.filter(seq=entries[2].seq).delete()
     assert not audit.verify().intact
+
+
+AGGS = ["histogram", "top_citizens", "top_drones", "top_words", "score", "grid"]
+NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
+
+
+def archived(reports) -> None:
+    topic = kafka.topic("reports")
+    records = [
+        Record(value=r.raw, topic=topic, partition=0, offset=i, timestamp=int(r.observed_at.timestamp() * 1000))
+        for i, r in enumerate(reports)
+    ]
+    archive_batch(records, get_archive())
+
+
+def test_the_embedded_store_forgets_whole_days_past_the_period_once_the_archive_holds_them(settings, tmp_path):
+    settings.ELASTICSEARCH_RETENTION_DAYS = 2
+    fleet = Fleet(drones=12, seed=14)
+    reports = [decode_report(give_ids(v)) for _, v in fleet.backfill(1500, NOW - timedelta(days=4), timedelta(days=4))]
+    boundary = datetime(2026, 11, 26, tzinfo=UTC)  # midnight of NOW less two days
+    kept = [r for r in reports if r.observed_at >= boundary]
+    old = [r for r in reports if r.observed_at < boundary]
+    assert old and kept
+    store = get_store()
+    store.index(reports)
+    archived(old[:-1])  # the last old report has not reached the archive yet
+    before = local_value(metrics.RETENTION_DELETED, kind="analytics_days")
+
+    first_run = prune_analytics_days(now=NOW)
+
+    old_days = sorted({r.observed_at.date().isoformat() for r in old})
+    assert first_run == old_days[:-1]  # the day missing a report in the archive is kept
+    archived(old)
+    assert prune_analytics_days(now=NOW) == old_days[-1:]
+    assert prune_analytics_days(now=NOW) == []
+
+    # What is left answers every query exactly as a store that only ever held the kept days.
+    reference = EmbeddedStore(tmp_path / "reference.sqlite3")
+    reference.index(kept)
+    everything = {"time": {"from": "2026-11-20T00:00:00Z", "to": "2026-11-29T00:00:00Z"}, "aggs": AGGS, "size": 50}
+    words = {**everything, "words": {"any": sorted({w for r in old for w in r.report.words})[:20]}}
+    named = {**everything, "citizen": {"name": old[0].report.citizens[0].name}} if old[0].report.citizens else words
+    for query in (everything, words, named):
+        answer = store.search(plan(parse_query(query), now=NOW))
+        assert answer == reference.search(plan(parse_query(query), now=NOW)), query
+    assert store.count() == len(kept)
+    # The full-text index forgot the old reports too: a later report given a freed row id
+    # must not inherit their words.
+    for token in sorted({word_token(w) for r in old for w in r.report.words})[:30]:
+        match = "SELECT COUNT(*) FROM words WHERE words MATCH ?"
+        phrase = f'"{token}"'
+        assert store.db.execute(match, (phrase,)).fetchone() == reference.db.execute(match, (phrase,)).fetchone()
+    reference.close()
+
+    assert local_value(metrics.RETENTION_DELETED, kind="analytics_days") == before + len(old_days)
+    recorded = [e.detail for e in AuditEntry.objects.filter(action="retention").order_by("seq")]
+    assert [d["analytics_days"] for d in recorded] == [old_days[:-1], old_days[-1:]]
