@@ -31,6 +31,7 @@ from django.utils.safestring import mark_safe
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from peacewatch import accountability as audit
+from peacewatch.single_sign_on import signed_in_here
 
 SETUP_URL = "/accounts/second-factor/"
 # Reachable before the second factor: signing in and out, setting it up, and what needs no user.
@@ -88,6 +89,7 @@ class SecondFactorMiddleware:
             and user.is_authenticated
             and required_for(user)
             and not user.is_verified()
+            and not signed_in_here(request)  # the identity provider asked for its own second factor
             and not request.path.startswith(OPEN_PREFIXES)
         ):
             if request.path.startswith("/api/"):

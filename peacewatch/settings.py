@@ -160,6 +160,37 @@ LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "/accounts/login/"
 
+# Single sign-on through OpenID Connect (peacewatch/single_sign_on.py): on when OIDC_OP_ISSUER is
+# set, and then the provider's endpoints and this client's credentials are required. Local
+# accounts stay (the embedded default, break-glass). The endpoints are the provider's discovery
+# document's (ISSUER/.well-known/openid-configuration), given explicitly so that start-up never
+# waits on the provider.
+OIDC_OP_ISSUER = env_url("OIDC_OP_ISSUER", schemes=("https", "http"))
+SINGLE_SIGN_ON = bool(OIDC_OP_ISSUER)
+OIDC_PROVIDER_NAME = env_str("OIDC_PROVIDER_NAME", "single sign-on")
+OIDC_ROLES_CLAIM = env_str("OIDC_ROLES_CLAIM", "roles")
+OIDC_SQUADS_CLAIM = env_str("OIDC_SQUADS_CLAIM", "squads")
+OIDC_ROLE_MAP = env_str("OIDC_ROLE_MAP", "")
+if SINGLE_SIGN_ON:
+    OIDC_OP_AUTHORIZATION_ENDPOINT = env_url("OIDC_OP_AUTHORIZATION_ENDPOINT", schemes=("https", "http"))
+    OIDC_OP_TOKEN_ENDPOINT = env_url("OIDC_OP_TOKEN_ENDPOINT", schemes=("https", "http"))
+    OIDC_OP_USER_ENDPOINT = env_url("OIDC_OP_USER_ENDPOINT", schemes=("https", "http"))
+    OIDC_OP_JWKS_ENDPOINT = env_url("OIDC_OP_JWKS_ENDPOINT", schemes=("https", "http"))
+    OIDC_RP_CLIENT_ID = env_str("OIDC_RP_CLIENT_ID")
+    OIDC_RP_CLIENT_SECRET = env_str("OIDC_RP_CLIENT_SECRET")
+    _needed = ("OIDC_OP_AUTHORIZATION_ENDPOINT", "OIDC_OP_TOKEN_ENDPOINT", "OIDC_OP_USER_ENDPOINT",
+               "OIDC_OP_JWKS_ENDPOINT", "OIDC_RP_CLIENT_ID", "OIDC_RP_CLIENT_SECRET")  # fmt: skip
+    _missing = [name for name in _needed if not globals()[name]]
+    if _missing:
+        raise ImproperlyConfigured(f"OIDC_OP_ISSUER is set, so single sign-on needs {', '.join(_missing)} too")
+    AUTHENTICATION_BACKENDS.append("peacewatch.single_sign_on.SingleSignOnBackend")
+    OIDC_RP_SIGN_ALGO = env_str("OIDC_RP_SIGN_ALGO", "RS256")
+    OIDC_RP_SCOPES = env_str("OIDC_RP_SCOPES", f"openid profile email {OIDC_ROLES_CLAIM} {OIDC_SQUADS_CLAIM}")
+    OIDC_TOKEN_USE_BASIC_AUTH = env_bool("OIDC_TOKEN_USE_BASIC_AUTH", False)
+    OIDC_USE_PKCE = True
+    OIDC_TIMEOUT = 10  # seconds; a provider that hangs fails the sign-in, not the web worker
+    LOGIN_REDIRECT_URL_FAILURE = "/accounts/login/?sign_on=failed"
+
 # --- I18N / static --------------------------------------------------------------
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"

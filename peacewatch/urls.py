@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth.views import LoginView
 from django.templatetags.static import static
@@ -31,7 +32,14 @@ urlpatterns = [
     path("favicon.ico", RedirectView.as_view(url=static("favicon.svg"), permanent=True)),
     path("readyz", views.readyz, name="readyz"),
     path("metrics", views.metrics, name="metrics"),
-    path("accounts/login/", LoginView.as_view(authentication_form=SignInForm), name="login"),
+    path(
+        "accounts/login/",
+        LoginView.as_view(
+            authentication_form=SignInForm,
+            extra_context={"sign_on": settings.SINGLE_SIGN_ON, "sign_on_name": settings.OIDC_PROVIDER_NAME},
+        ),
+        name="login",
+    ),
     path("accounts/second-factor/", second_factor.setup, name="second-factor"),
     path("accounts/", include("django.contrib.auth.urls")),
     path("admin/", admin.site.urls),
@@ -48,6 +56,9 @@ urlpatterns = [
     path("api/docs/", analytics_views.api_docs, name="api-docs"),
     path("analytics/", include("analytics.urls")),
 ]
+if settings.SINGLE_SIGN_ON:
+    # /oidc/authenticate/ starts the OpenID Connect flow, /oidc/callback/ ends it (peacewatch/single_sign_on.py).
+    urlpatterns.append(path("oidc/", include("mozilla_django_oidc.urls")))
 
 # Outside DEBUG, errors show a plain page (or a JSON problem under /api/) with the request id, nothing else.
 handler400 = "peacewatch.errors.bad_request"

@@ -79,3 +79,33 @@ def test_the_embedded_default_database_is_sqlite_in_wal_mode(tmp_path):
     )
     assert result.stdout.strip().splitlines()[-1] == "wal", result.stderr
     assert (tmp_path / "peacewatch.sqlite3").exists()
+
+
+def test_single_sign_on_half_configured_refuses_to_start_naming_what_is_missing(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check"],
+        env={
+            "PATH": "/usr/bin:/bin",
+            "DEBUG": "true",
+            "PEACEWATCH_VAR_DIR": str(tmp_path),
+            "OIDC_OP_ISSUER": "https://id.police.example",
+            "OIDC_OP_TOKEN_ENDPOINT": "https://id.police.example/token",
+        },
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode != 0
+    assert "OIDC_OP_AUTHORIZATION_ENDPOINT, OIDC_OP_USER_ENDPOINT" in result.stderr
+    assert "OIDC_RP_CLIENT_SECRET" in result.stderr
+
+
+def test_the_providers_claims_map_to_roles_and_squads(settings):
+    from peacewatch.single_sign_on import granted
+
+    settings.OIDC_ROLE_MAP = "pw-officers=officer, pw-audit=auditor"
+    claims = {"roles": ["pw-officers", "pw-audit", "canteen", "analyst", 7], "squads": "north east"}
+    assert granted(claims) == ({"officer", "auditor", "analyst"}, {"squad:north", "squad:east"})
+    assert granted({"roles": ["canteen"], "squads": ["*"]}) == (set(), {"squad:*"})
+    settings.OIDC_ROLES_CLAIM = "groups"
+    assert granted({"groups": ["pw-officers"]})[0] == {"officer"}

@@ -62,8 +62,21 @@ def playwright_browser():
 
 
 @pytest.fixture
-def stack(broker, tmp_path, transactional_db):
-    running = LiveStack(tmp_path=tmp_path, port=free_port())
+def stack_port() -> int:
+    return free_port()
+
+
+@pytest.fixture
+def stack_env() -> dict[str, str]:
+    """More environment for the stack's processes: a module overrides this fixture."""
+    return {}
+
+
+@pytest.fixture
+def stack(broker, tmp_path, transactional_db, stack_port, stack_env, monkeypatch):
+    for name, value in stack_env.items():
+        monkeypatch.setenv(name, value)
+    running = LiveStack(tmp_path=tmp_path, port=stack_port)
     try:
         running.start_consumer("alerts")
         running.start_web()
