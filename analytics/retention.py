@@ -5,7 +5,7 @@ A force sets how long it keeps each kind of data (issue 14, point 6):
 - closed alerts (resolved or dismissed) and their sightings, ``RETENTION_ALERT_DAYS`` after closing;
   their action rows stay (``alert_ref``) as long as the audit log;
 - the audit log and the alert action trail, ``RETENTION_AUDIT_DAYS``;
-- exports, ``EXPORT_KEEP_HOURS`` (``analytics.prune_exports``);
+- exports, ``EXPORT_KEEP_HOURS`` (``analytics.prune_exports``, :func:`prune_old_exports`);
 - the analytics store's days (Elasticsearch daily indices, or the embedded
   store's reports), ``ELASTICSEARCH_RETENTION_DAYS``, once the archive holds them
   (``analytics.prune_indices``, :func:`prune_analytics_days`);
@@ -76,3 +76,15 @@ def prune_analytics_days(now: datetime | None = None) -> list[str]:
         Deleted().add("analytics_days", len(dropped))
         audit.record(None, "retention", analytics_days=dropped, keep_days=keep_days)
     return dropped
+
+
+def prune_old_exports(now: datetime | None = None) -> int:
+    """Delete the analysts' exports, rows and files, older than ``EXPORT_KEEP_HOURS``; returns how many."""
+    from analytics.exports import prune_exports
+
+    keep_hours = settings.EXPORT_KEEP_HOURS
+    n = prune_exports(before=(now or timezone.now()) - timedelta(hours=keep_hours))
+    if n:
+        Deleted().add("exports", n)
+        audit.record(None, "retention", exports=n, export_hours=keep_hours)
+    return n

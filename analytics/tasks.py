@@ -1,10 +1,6 @@
 """Analytics work for Celery: exports (on request) and their clean-up (beat)."""
 
-from datetime import timedelta
-
 from celery import shared_task
-from django.conf import settings
-from django.utils import timezone
 
 from analytics import exports
 
@@ -19,7 +15,9 @@ def run_export(export_id: int) -> str | None:
 @shared_task(name="analytics.prune_exports", ignore_result=True)
 def prune_exports() -> int:
     """Delete exports (rows and files) older than EXPORT_KEEP_HOURS."""
-    return exports.prune_exports(before=timezone.now() - timedelta(hours=settings.EXPORT_KEEP_HOURS))
+    from analytics.retention import prune_old_exports
+
+    return prune_old_exports()
 
 
 @shared_task(name="analytics.apply_retention", ignore_result=True)

@@ -13,9 +13,11 @@ from analytics.consumer import process_batch
 from analytics.models import AuditEntry, Export
 from analytics.query import parse_query
 from analytics.tasks import prune_exports
+from peacewatch import metrics
 from peacewatch.streams.batch import Record
 from tests.conftest import _user_with_role
 from tests.factories import citizen, report
+from tests.test_metrics import local_value
 
 pytestmark = pytest.mark.django_db
 
@@ -224,9 +226,13 @@ def test_old_exports_are_pruned_with_their_files(analyst, export_files):
     stray.write_text("left by a killed worker")
     os.utime(stray, (0, 0))
 
+    counted = local_value(metrics.RETENTION_DELETED, kind="exports")
+
     assert prune_exports() == 1
     assert list(Export.objects.values_list("pk", flat=True)) == [new.pk]
     assert sorted(p.name for p in export_files.iterdir()) == [f"export-{new.pk}.csv"]
+    assert local_value(metrics.RETENTION_DELETED, kind="exports") == counted + 1
+    assert AuditEntry.objects.get(action="retention").detail == {"exports": 1, "export_hours": 48}
 
 
 def test_the_export_tasks_are_registered_and_pruning_is_scheduled(settings):
