@@ -15,10 +15,9 @@ from __future__ import annotations
 
 import msgspec
 from django.db import transaction
-from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import mixins, serializers, status, viewsets
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import mixins, serializers, viewsets
 from rest_framework.exceptions import NotFound, ValidationError
-from rest_framework.pagination import CursorPagination
 from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.response import Response
 
@@ -28,6 +27,9 @@ from alerts.services import alert_event, current_seq
 from alerts.workflow import AlertChangeError, update_alert
 from ingest import squads
 from peacewatch import accountability as audit
+from peacewatch import problems
+from peacewatch.fields import StrictCharField
+from peacewatch.pagination import Pages
 from peacewatch.roles import OFFICER, has_role
 
 
@@ -46,20 +48,25 @@ class AlertFilters(serializers.Serializer):
     after_seq = serializers.IntegerField(
         required=False, min_value=0, max_value=2**63 - 1, help_text="Only alerts changed after change N."
     )
-    open = serializers.BooleanField(required=False, allow_null=True, default=None)
+    open = serializers.ChoiceField(choices=["true", "false"], required=False)
+
+    def validate(self, attrs):
+        # A parameter given empty ("?since=") is a mistake, not "no filter".
+        empty = [name for name in self.fields if name in self.initial_data and self.initial_data.get(name) == ""]
+        if empty:
+            raise ValidationError({name: ["must not be empty"] for name in empty})
+        return attrs
 
 
 class AlertChange(serializers.Serializer):
     status = serializers.ChoiceField(choices=Alert.Status.choices, required=False)
-    assigned_to = serializers.CharField(required=False, allow_null=True, allow_blank=True, max_length=150)
-    note = serializers.CharField(required=False, allow_blank=True, max_length=4000, trim_whitespace=False)
+    assigned_to = StrictCharField(required=False, allow_null=True, allow_blank=True, max_length=150)
+    note = StrictCharField(required=False, allow_blank=True, max_length=4000, trim_whitespace=False)
 
     def validate(self, attrs):
         unknown = set(self.initial_data) - set(self.fields)
         if unknown:
             raise ValidationError({name: "unknown field" for name in sorted(unknown)})
-        if not attrs:
-            raise ValidationError("give at least one of status, assigned_to, note")
         return attrs
 
 
@@ -97,10 +104,9 @@ class AlertOut(serializers.Serializer):
     seq = serializers.IntegerField(help_text="The alert's latest change in the global change sequence.")
 
 
-class AlertPages(CursorPagination):
+class AlertPages(Pages):
     page_size = 100
     max_page_size = 500
-    page_size_query_param = "page_size"
     ordering = ("-raised_at", "-id")
 
     def get_paginated_response_schema(self, schema):
@@ -159,7 +165,7 @@ class AlertViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
             queryset = queryset.filter(seq__gt=values["after_seq"])
         if values.get("open") is not None:
             in_open = {"status__in": Alert.OPEN_STATUSES}
-            queryset = queryset.filter(**in_open) if values["open"] else queryset.exclude(**in_open)
+            queryset = queryset.filter(**in_open) if values["open"] == "true" else queryset.exclude(**in_open)
         return queryset
 
     @extend_schema(
@@ -167,11 +173,17 @@ class AlertViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
             OpenApiParameter("status", str, many=True, enum=Alert.Status.values),
             OpenApiParameter("severity", str, many=True, enum=Alert.Severity.values),
             OpenApiParameter("kind", str, many=True, enum=Alert.Kind.values),
-            OpenApiParameter("since", str, description="ISO 8601; alerts changed at or after it, oldest first"),
             OpenApiParameter(
-                "after_seq", int, description="Alerts changed after change N, in seq order: the reconnect catch-up"
+                "since",
+                {"type": "string", "format": "date-time"},
+                description="RFC 3339; alerts changed at or after it, oldest first",
             ),
-            OpenApiParameter("open", bool),
+            OpenApiParameter(
+                "after_seq",
+                {"type": "integer", "minimum": 0, "maximum": 2**63 - 1},
+                description="Alerts changed after change N, in seq order: the reconnect catch-up",
+            ),
+            OpenApiParameter("open", str, enum=["true", "false"], description="only open, or only closed, alerts"),
         ]
     )
     def list(self, request, *args, **kwargs):
@@ -183,13 +195,23 @@ class AlertViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
         response.data["last_seq"] = last_seq
         return response
 
-    @extend_schema(request=AlertChange, responses=AlertOut)
+    @extend_schema(
+        request=AlertChange,
+        responses={
+            200: AlertOut,
+            409: OpenApiResponse(description="the alert's state does not allow it (already closed, say)"),
+        },
+    )
     def partial_update(self, request, pk=None):
+        if not request.body:
+            raise ValidationError(["send a JSON object with status, assigned_to or note"])
         change = AlertChange(data=request.data)
         change.is_valid(raise_exception=True)
         values = change.validated_data
         if not str(pk).isdigit() or not self.get_queryset().filter(pk=int(pk)).exists():
             raise NotFound(f"no alert {pk}")  # another squad's alert does not exist for this officer
+        if not values:  # an empty patch changes nothing (RFC 7396): the alert as it is
+            return Response(payload(self.get_queryset().get(pk=int(pk))))
         try:
             alert = update_alert(
                 int(pk),
@@ -202,6 +224,6 @@ class AlertViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
         except Alert.DoesNotExist as exc:
             raise NotFound(f"no alert {pk}") from exc
         except AlertChangeError as exc:
-            return Response({"detail": str(exc)}, status=status.HTTP_400_BAD_REQUEST)
+            return problems.response(409 if exc.conflict else 400, str(exc), field=exc.field, request=request)
         transaction.on_commit(hub.request_relay)
         return Response(payload(alert))

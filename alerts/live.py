@@ -64,6 +64,7 @@ WINDOW_FRAMES = 500
 STALL_S = 20.0  # a window full for this long: the client is gone or frozen, cut it
 READY_WAIT_S = 10.0  # a connection waits this long for the reader to be positioned
 CHECK_EVERY_S = 2.0  # how often the stream is checked against Kafka's offsets and the database
+BATCH_EVENTS = 1000  # events broadcast between two turns of the event loop
 MISSING_AFTER_S = 10.0  # a published change not seen for this long was lost by the stream
 USER_CHECK_EVERY_S = 3.0  # how soon a sign-out or a lost role closes the user's connections
 # Positions are for the map, not for alerting: every few seconds is live enough,
@@ -432,7 +433,10 @@ class LiveHub:
             next_check = time.monotonic() + CHECK_EVERY_S
             while True:
                 try:
-                    batch = await consumer.getmany(timeout_ms=1000)
+                    # A bounded batch, then a turn for the rest of the process: a burst (a backlog after a
+                    # restart, a storm) must not hold the event loop while HTTP requests and sockets wait.
+                    batch = await consumer.getmany(timeout_ms=1000, max_records=BATCH_EVENTS)
+                    await asyncio.sleep(0)
                     for records in batch.values():
                         for record in records:
                             self.stats["events"] += 1

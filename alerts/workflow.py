@@ -31,7 +31,15 @@ MAX_NOTE = 4000
 
 
 class AlertChangeError(ValueError):
-    """An officer asked for something the workflow does not allow; the message says why."""
+    """An officer asked for something the workflow does not allow; the message says why.
+
+    ``field`` names the input at fault; ``conflict`` says the alert's current
+    state, not the input, is why (a 409 over HTTP rather than a 400).
+    """
+
+    def __init__(self, message: str, *, field: str | None = None, conflict: bool = False) -> None:
+        super().__init__(message)
+        self.field, self.conflict = field, conflict
 
 
 def update_alert(
@@ -55,7 +63,7 @@ def update_alert(
             _change_status(alert, status, by, now)
             actions.append(AlertAction(alert=alert, alert_ref=alert.pk, at=now, by=by, action=status))
         elif status is not None:
-            raise AlertChangeError(f"alert {alert_id} is already {status}")
+            raise AlertChangeError(f"alert {alert_id} is already {status}", field="status", conflict=True)
         if assigned_to is not ...:
             officer = _officer(assigned_to) if assigned_to else None
             alert.assigned_to = officer
@@ -71,7 +79,7 @@ def update_alert(
             )
         if note is not None:
             if len(note) > MAX_NOTE:
-                raise AlertChangeError(f"the note is {len(note)} characters, the limit is {MAX_NOTE}")
+                raise AlertChangeError(f"the note is {len(note)} characters, the limit is {MAX_NOTE}", field="note")
             alert.note = note
             actions.append(AlertAction(alert=alert, alert_ref=alert.pk, at=now, by=by, action="noted", detail=note))
         if not actions:
@@ -109,10 +117,12 @@ def dismiss_alert(alert_id: int, *, by) -> Alert:
 
 def _change_status(alert: Alert, status: str, by, now) -> None:
     if status not in Status.values:
-        raise AlertChangeError(f"unknown status {status!r}; one of {', '.join(Status.values)}")
+        raise AlertChangeError(f"unknown status {status!r}; one of {', '.join(Status.values)}", field="status")
     if status not in TRANSITIONS[alert.status]:
         allowed = ", ".join(sorted(TRANSITIONS[alert.status])) or "none, it is closed"
-        raise AlertChangeError(f"cannot go from {alert.status} to {status} (allowed: {allowed})")
+        raise AlertChangeError(
+            f"cannot go from {alert.status} to {status} (allowed: {allowed})", field="status", conflict=True
+        )
     alert.status = status
     if status == Status.ACKNOWLEDGED:
         alert.acknowledged_by, alert.acknowledged_at = by, now
@@ -123,5 +133,5 @@ def _change_status(alert: Alert, status: str, by, now) -> None:
 def _officer(username: str):
     user = get_user_model().objects.filter(username=username, is_active=True).first()
     if user is None or not has_role(user, OFFICER):
-        raise AlertChangeError(f"{username!r} is not an active officer")
+        raise AlertChangeError(f"{username!r} is not an active officer", field="assigned_to")
     return user

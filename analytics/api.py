@@ -19,17 +19,22 @@ from django.http import FileResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
-from rest_framework.exceptions import NotFound, ParseError, PermissionDenied, Throttled, ValidationError
-from rest_framework.pagination import CursorPagination
+from rest_framework.exceptions import (
+    APIException,
+    NotFound,
+    ParseError,
+    PermissionDenied,
+    Throttled,
+    ValidationError,
+)
 from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from analytics import audit, exports, purpose, saved_queries, search
 from analytics.models import Export, SavedQuery
-from analytics.query import QueryError, as_json, parse_query
+from analytics.query import CursorError, QueryError, as_json, parse_query
 from analytics.serializers import (
-    QUERY_ERROR_SCHEMA,
     SEARCH_RESULT_SCHEMA,
     ExportIn,
     ExportOut,
@@ -38,7 +43,14 @@ from analytics.serializers import (
     search_request_schema,
 )
 from analytics.tasks import run_export
+from peacewatch import problems
+from peacewatch.pagination import Pages
 from peacewatch.roles import ANALYST, has_role
+
+
+class NameTaken(APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_detail = "name: you already have a saved query with this name"
 
 
 class IsAnalyst(BasePermission):
@@ -70,20 +82,21 @@ class ReportSearchView(APIView):
         description=(
             "Filters (time, drones, citizen, words, peacescore, area, alerts only), the aggregations wanted "
             "and one page of hits, newest or oldest first. Pass a result's `next` as `after` for the next "
-            "page. A bad query gets 400 with `error` naming the problem and `field` its JSON path. Every "
+            "page. A bad query gets a 400 problem whose `detail` says what is wrong and `field` its JSON path. Every "
             "search is recorded in the audit log with its `purpose`, required while ANALYTICS_REQUIRE_PURPOSE "
             "is on (the default)."
         ),
         request={"application/json": search_request_schema()},
         responses={
             200: OpenApiResponse(SEARCH_RESULT_SCHEMA, description="hits and aggregations"),
-            400: OpenApiResponse(QUERY_ERROR_SCHEMA, description="the query cannot run"),
+            400: OpenApiResponse(description="the query cannot run: `detail` says why, `field` where"),
+            404: OpenApiResponse(description="`after` is not a cursor this API returned"),
         },
         examples=[
             OpenApiExample("Agitated talk of strikes, last day", value=SEARCH_EXAMPLE, request_only=True),
             OpenApiExample(
                 "An inverted range",
-                value={"error": "time: from must be before to", "field": "time"},
+                value=problems.body(400, "time: from must be before to", field="time"),
                 response_only=True,
                 status_codes=["400"],
             ),
@@ -121,16 +134,16 @@ class ReportSearchView(APIView):
         # Refused searches are recorded too: who probes for what the API refuses is worth seeing.
         query = dict(data) if isinstance(data, dict) else None
         audit.record(request.user, "search", query, ip=audit.client_ip(request), refused=str(error))
-        return Response(error.as_dict(), status=status.HTTP_400_BAD_REQUEST)
+        status_code = 404 if isinstance(error, CursorError) else 400
+        return problems.response(status_code, str(error), field=error.field, request=request)
 
 
 # --- Saved queries -----------------------------------------------------------------
 
 
-class SavedQueryPages(CursorPagination):
+class SavedQueryPages(Pages):
     page_size = 100
     max_page_size = 500
-    page_size_query_param = "page_size"
     # Recently changed first: what an analyst is working on is at the top.
     ordering = ("-updated_at", "-id")
 
@@ -138,9 +151,16 @@ class SavedQueryPages(CursorPagination):
 @extend_schema_view(
     list=extend_schema(summary="Own saved queries and those other analysts share", tags=["saved queries"]),
     retrieve=extend_schema(tags=["saved queries"]),
-    create=extend_schema(request=SavedQueryIn, responses={201: SavedQueryOut}, tags=["saved queries"]),
+    create=extend_schema(
+        request=SavedQueryIn,
+        responses={201: SavedQueryOut, 409: OpenApiResponse(description="you have a saved query of this name")},
+        tags=["saved queries"],
+    ),
     partial_update=extend_schema(
-        request=SavedQueryIn, responses={200: SavedQueryOut}, description="Owner only.", tags=["saved queries"]
+        request=SavedQueryIn,
+        responses={200: SavedQueryOut, 409: OpenApiResponse(description="you have a saved query of this name")},
+        description="Owner only.",
+        tags=["saved queries"],
     ),
     destroy=extend_schema(description="Owner only.", tags=["saved queries"]),
 )
@@ -163,16 +183,18 @@ class SavedQueryViewSet(
         try:
             saved = saved_queries.save_query(request.user, ip=audit.client_ip(request), **values)
         except saved_queries.NameTaken as exc:
-            raise ValidationError({"name": ["you already have a saved query with this name"]}) from exc
+            raise NameTaken from exc
         return Response(self.get_serializer(saved).data, status=status.HTTP_201_CREATED)
 
     def partial_update(self, request, pk=None):
         saved = self._owned(self.get_object())
+        if not request.body:
+            raise ValidationError(["send a JSON object with name, query or shared"])
         values = self._input(request.data, partial=True)
         try:
             saved = saved_queries.update_saved_query(saved, by=request.user, ip=audit.client_ip(request), **values)
         except saved_queries.NameTaken as exc:
-            raise ValidationError({"name": ["you already have a saved query with this name"]}) from exc
+            raise NameTaken from exc
         return Response(self.get_serializer(saved).data)
 
     def perform_destroy(self, instance: SavedQuery) -> None:
@@ -192,10 +214,9 @@ class SavedQueryViewSet(
 # --- Exports -----------------------------------------------------------------------
 
 
-class ExportPages(CursorPagination):
+class ExportPages(Pages):
     page_size = 50
     max_page_size = 200
-    page_size_query_param = "page_size"
     ordering = ("-created_at", "-id")
 
 
@@ -261,9 +282,7 @@ class ExportViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Cre
     def download(self, request, pk=None):
         export = self.get_object()
         if export.status != Export.Status.DONE:
-            return Response(
-                {"detail": f"the export is {export.status}", "status": export.status}, status=status.HTTP_409_CONFLICT
-            )
+            return problems.response(409, f"the export is {export.status}, not done", request=request)
         try:
             handle = open(export.file_path, "rb")  # noqa: SIM115 - FileResponse closes it
         except FileNotFoundError as exc:

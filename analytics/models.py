@@ -21,10 +21,9 @@ def normalized_query(data) -> dict:
     A page cursor (``after``) is dropped: it points into one result set and
     means nothing once the query is kept for later.
     """
-    query = parse_query(data)
-    data = as_json(query)
-    data.pop("after", None)
-    return data
+    if isinstance(data, dict):
+        data = {key: value for key, value in data.items() if key != "after"}
+    return as_json(parse_query(data))
 
 
 class SavedQuery(models.Model):

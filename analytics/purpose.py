@@ -26,6 +26,8 @@ SCHEMA = {
     "description": "Why you look: a case reference or reason (3-200 characters), kept in the audit log. "
     "Required while ANALYTICS_REQUIRE_PURPOSE is on (the default).",
     "example": "case 2026-1142: assault on Rue Verte",
+    # At least 3 characters once whitespace runs are one space and the ends trimmed (clean() below).
+    "pattern": r"\S(\s*\S\s*\S|\s+\S)",
 }
 
 
@@ -39,10 +41,12 @@ def clean(value: Any) -> str | None:
         return None
     if not isinstance(value, str):
         raise QueryError(FIELD, "must be a string")
-    text = " ".join(value.split())
-    if not text.isprintable():
-        raise QueryError(FIELD, "must not hold control characters")
-    if not MIN_LENGTH <= len(text) <= MAX_LENGTH:
+    if len(value) > MAX_LENGTH:
+        raise QueryError(FIELD, f"must be {MIN_LENGTH}-{MAX_LENGTH} characters, not {len(value)}")
+    # Kept as typed, but one line of visible characters: whitespace runs become one space, and
+    # what cannot be shown (control, format, private-use characters) the replacement character.
+    text = "".join(c if c.isprintable() else "\ufffd" for c in " ".join(value.split()))
+    if len(text) < MIN_LENGTH:
         raise QueryError(FIELD, f"must be {MIN_LENGTH}-{MAX_LENGTH} characters, not {len(text)}")
     return text
 

@@ -24,6 +24,7 @@ from typing import Annotated, Any, Literal
 import msgspec
 
 from analytics.tokens import word_token
+from peacewatch.problems import field_path
 
 MAX_SIZE = 500  # hits per page; exports page through everything instead
 MAX_TOP = 100
@@ -134,17 +135,9 @@ class QueryError(ValueError):
         self.field = field
         self.message = message
 
-    def as_dict(self) -> dict:
-        return {"error": str(self), "field": self.field}
-
-
-_FIELD_PATH = re.compile(r"`\$\.?([^`]*)`")
-
 
 def parse_query(data: Any) -> Query:
     """A validated Query from decoded JSON, or QueryError naming the problem."""
-    if data is None:
-        data = {}
     if not isinstance(data, Mapping):
         raise QueryError("", "the query must be a JSON object")
     nul = _nul_path(data)
@@ -155,8 +148,7 @@ def parse_query(data: Any) -> Query:
         query = msgspec.convert(dict(data), Query, dec_hook=_dec_hook)
     except msgspec.ValidationError as exc:
         text = str(exc)
-        match = _FIELD_PATH.search(text)
-        field = match.group(1) if match else ""
+        field = field_path(text) or ""
         unknown = re.match(r"Object contains unknown field `([^`]*)`", text)
         if unknown:
             field = ".".join(p for p in (field, unknown.group(1)) if p)
@@ -402,12 +394,16 @@ def encode_cursor(ts_ms: int, report_id: str, drone_id: str) -> str:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
+class CursorError(QueryError):
+    """``after`` is not a cursor this API returned: over HTTP a 404, as DRF answers for its own cursors."""
+
+
 def decode_cursor(cursor: str) -> tuple[int, str, str]:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         ts_ms, report_id, drone_id = msgspec.json.decode(raw, type=tuple[CursorTime, str, str])
     except (ValueError, msgspec.DecodeError):
-        raise QueryError("after", "not a cursor this API returned") from None
+        raise CursorError("after", "not a cursor this API returned") from None
     return ts_ms, report_id, drone_id
 
 

@@ -9,19 +9,89 @@ from __future__ import annotations
 from functools import cache
 
 import msgspec
+from django.core.validators import RegexValidator
 from django.urls import reverse
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from analytics import purpose
 from analytics.models import Export, SavedQuery
 from analytics.query import Query, QueryError, parse_query
+from peacewatch.fields import StrictBooleanField, StrictCharField
+from peacewatch.openapi import from_json_schema
 
 
 def _runnable_query(value) -> None:
+    if isinstance(value, dict):  # an export reads every match, a saved query is run anew: `after` does not matter
+        value = {key: item for key, item in value.items() if key != "after"}
     try:
         parse_query(value)
     except QueryError as exc:
-        raise serializers.ValidationError(exc.as_dict()) from exc
+        raise serializers.ValidationError({exc.field: [str(exc)]} if exc.field else [str(exc)]) from exc
+
+
+def query_schema() -> dict:
+    """Query's JSON Schema, inlined and made OpenAPI 3.0 (``nullable`` instead of a null type and so on), with
+    the rules :func:`analytics.query._check` applies that a schema can say. What it cannot (``from`` before
+    ``to``, ``min`` not above ``max``, a box's south not above its north nor its west above its east, at most
+    ten years) is in the descriptions."""
+    schema = from_json_schema(msgspec.json.schema(Query))
+    _no_nul(schema)
+    props = schema["properties"]
+    time = props["time"]
+    time["properties"]["last"]["pattern"] = LAST_PATTERN
+    for bound in ("from", "to"):
+        time["properties"][bound]["format"] = "date-time"
+    time["not"] = {"anyOf": [_given(last="string", **{bound: "string"}) for bound in ("from", "to")]}
+    time["description"] += " Not both; from before to; ten years at most."
+    props["score"]["description"] = "min must not be greater than max"
+    props["area"]["oneOf"] = [_given(box="object"), _given(circle="object")]
+    props["area"]["properties"]["box"]["description"] = "south not above north, west not above east"
+    props["citizen"]["oneOf"] = [
+        {**_given(name="string"), "not": _given(key="string")},
+        {**_given(key="string"), "not": _given(name="string")},
+    ]
+    props["citizen"]["oneOf"][1]["properties"]["match"] = {"type": "string", "enum": ["exact"]}
+    props["words"]["anyOf"] = [_given(any="array"), _given(all="array")]
+    for branch in props["words"]["anyOf"]:
+        for name in branch["required"]:
+            branch["properties"][name] = {**props["words"]["properties"][name], "minItems": 1}
+    props["aggs"]["uniqueItems"] = True
+    props["after"]["description"] = "the `next` of an earlier answer; anything else is a 404"
+    return schema
+
+
+# time.last: a number and a unit, ten years at most (analytics.query.MAX_RANGE_MS).
+LAST_PATTERN = r"^([0-9]{1,4}[mh]|([0-9]{1,3}|[0-2][0-9]{3}|3[0-5][0-9]{2}|36[0-5][0-9]|3660)d)$"
+
+
+def _given(**types: str) -> dict:
+    """Schema: an object where each of these properties is present, of this type (so not null)."""
+    return {"type": "object", "required": list(types), "properties": {name: {"type": t} for name, t in types.items()}}
+
+
+def _no_nul(node) -> None:
+    """Strings refuse U+0000 (the query is stored in PostgreSQL, which cannot hold it)."""
+    if isinstance(node, list):
+        for item in node:
+            _no_nul(item)
+    elif isinstance(node, dict):
+        if node.get("type") == "string" and "pattern" not in node and "enum" not in node:
+            node["pattern"] = "^[^\\u0000]*$"
+        for value in node.values():
+            _no_nul(value)
+
+
+def stored_query_schema() -> dict:
+    """A query kept (saved, exported): as the search takes it, ``after`` aside (ignored: it points into one page)."""
+    schema = query_schema()
+    after = {"description": "ignored here, whatever it holds"}
+    return {**schema, "properties": {**schema["properties"], "after": after}}
+
+
+@extend_schema_field({**stored_query_schema(), "description": "a query, as the search takes it (without `purpose`)"})
+class QueryField(serializers.JSONField):
+    """A query object; its full schema is the search body's (``POST /api/v1/reports/search``)."""
 
 
 class Strict(serializers.Serializer):
@@ -49,15 +119,15 @@ class SavedQueryOut(serializers.ModelSerializer):
 
 
 class SavedQueryIn(Strict):
-    name = serializers.CharField(max_length=200)
-    query = serializers.JSONField(validators=[_runnable_query])
-    shared = serializers.BooleanField(default=False)
+    name = StrictCharField(min_length=1, max_length=200, validators=[RegexValidator(r"\S", "must not be blank")])
+    query = QueryField(validators=[_runnable_query])
+    shared = StrictBooleanField(default=False)
 
 
 class ExportIn(Strict):
-    query = serializers.JSONField(validators=[_runnable_query])
+    query = QueryField(validators=[_runnable_query])
     format = serializers.ChoiceField(choices=Export.Format.choices, default=Export.Format.CSV)
-    purpose = serializers.CharField(
+    purpose = StrictCharField(
         required=False,
         allow_null=True,
         trim_whitespace=False,  # purpose.clean judges and tidies it
@@ -71,7 +141,7 @@ class ExportIn(Strict):
         try:
             attrs["purpose"] = purpose.clean(attrs.get("purpose"))
         except QueryError as exc:
-            raise serializers.ValidationError({purpose.FIELD: exc.as_dict()}) from exc
+            raise serializers.ValidationError({purpose.FIELD: [str(exc)]}) from exc
         return attrs
 
 
@@ -115,35 +185,6 @@ def search_request_schema() -> dict:
     if settings.ANALYTICS_REQUIRE_PURPOSE:
         body["required"] = ["purpose", *schema.get("required", [])]
     return body
-
-
-def query_schema() -> dict:
-    """Query's JSON Schema, inlined and made OpenAPI 3.0 (``nullable`` instead of a null type and so on)."""
-    schema = msgspec.json.schema(Query)
-    return _openapi(schema, schema["$defs"])
-
-
-def _openapi(node, defs: dict):
-    if isinstance(node, list):
-        return [_openapi(item, defs) for item in node]
-    if not isinstance(node, dict):
-        return node
-    if "$ref" in node:
-        return _openapi(defs[node["$ref"].rsplit("/", 1)[-1]], defs)
-    options = node.get("anyOf")
-    if options and {"type": "null"} in options:
-        rest = [o for o in options if o != {"type": "null"}]
-        inner = _openapi(rest[0], defs) if len(rest) == 1 else {"anyOf": _openapi(rest, defs)}
-        extra = {k: _openapi(v, defs) for k, v in node.items() if k != "anyOf"}
-        return {**inner, **extra, "nullable": True}
-    out = {k: _openapi(v, defs) for k, v in node.items() if k != "$defs"}
-    if out.get("required") == []:
-        del out["required"]  # OpenAPI 3.0 wants at least one name there
-    # JSON Schema's numeric exclusive bounds are booleans beside the bound in OpenAPI 3.0.
-    for exclusive, bound in (("exclusiveMinimum", "minimum"), ("exclusiveMaximum", "maximum")):
-        if not isinstance(out.get(exclusive, True), bool):
-            out[bound], out[exclusive] = out[exclusive], True
-    return out
 
 
 _BUCKETS = {
@@ -192,7 +233,25 @@ _HIT = {
 SEARCH_RESULT_SCHEMA = {
     "type": "object",
     "properties": {
-        "engine": {"type": "string", "enum": ["embedded", "elasticsearch"]},
+        "engine": {
+            "type": "string",
+            "description": "the engines that answered, joined by + (embedded, elasticsearch, archive): "
+            "archive+embedded when the range starts before the index's retention",
+            "example": "embedded",
+        },
+        "sources": {
+            "type": "array",
+            "description": "which engine answered which part of the range, with its count",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "engine": {"type": "string"},
+                    "from": {"type": "string", "format": "date-time"},
+                    "to": {"type": "string", "format": "date-time"},
+                    "total": {"type": "integer"},
+                },
+            },
+        },
         "took_ms": {"type": "number"},
         "query": {
             "type": "object",
@@ -252,12 +311,5 @@ SEARCH_RESULT_SCHEMA = {
                 },
             },
         },
-    },
-}
-QUERY_ERROR_SCHEMA = {
-    "type": "object",
-    "properties": {
-        "error": {"type": "string", "description": "what is wrong, prefixed by the field"},
-        "field": {"type": "string", "description": "JSON path of the culprit, empty for the whole body"},
     },
 }

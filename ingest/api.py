@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from django.conf import settings
 from rest_framework import mixins, serializers, viewsets
-from rest_framework.pagination import CursorPagination
 from rest_framework.permissions import BasePermission, IsAuthenticated
 
 from ingest import squads
 from ingest.models import Drone
+from peacewatch.pagination import Pages
 from peacewatch.roles import OFFICER, has_role
 
 
@@ -55,10 +55,9 @@ class DroneHealth(serializers.ModelSerializer):
         return {"lat": drone.last_lat, "lon": drone.last_lon}
 
 
-class DronePages(CursorPagination):
+class DronePages(Pages):
     page_size = 200
     max_page_size = 1000
-    page_size_query_param = "page_size"
     ordering = ("drone_id",)
 
 

@@ -35,7 +35,7 @@ from django.views.decorators.http import require_POST
 from ingest import tokens
 from ingest.models import Drone
 from ingest.reports import MAX_REPORT_BYTES, ReportError, decode_report
-from peacewatch import metrics
+from peacewatch import metrics, problems
 from peacewatch.logs import log
 from peacewatch.streams import kafka
 from peacewatch.streams.deadletter import DeadLetter
@@ -57,7 +57,7 @@ class Refused(Exception):
         self.fields = fields
 
     def response(self) -> HttpResponse:
-        return JsonResponse({"detail": self.detail}, status=self.status, headers=self.headers)
+        return problems.response(self.status, self.detail, headers=self.headers)
 
 
 # --- who is sending ------------------------------------------------------------------
@@ -184,6 +184,7 @@ class Sorted:
     reports: list[bytes] = field(default_factory=list)
     dead_letters: list[DeadLetter] = field(default_factory=list)
     outcomes: list[dict] = field(default_factory=list)
+    sent_as_array: bool = True
 
     def body(self) -> dict:
         return {"accepted": len(self.reports), "rejected": len(self.dead_letters), "items": self.outcomes}
@@ -200,13 +201,21 @@ def sort_items(items: list[bytes], drone_id: str) -> Sorted:
             )
         if isinstance(outcome, ReportError):
             batch.dead_letters.append(dead_letter(raw, outcome, index, drone_id))
-            batch.outcomes.append(
-                {"index": index, "status": "rejected", "error": outcome.code, "detail": outcome.detail}
-            )
+            batch.outcomes.append(rejected(index, outcome))
         else:
             batch.reports.append(raw)
-            batch.outcomes.append({"index": index, "status": "accepted", "report_id": outcome.report_id})
+            batch.outcomes.append({"index": index, "outcome": "accepted", "report_id": outcome.report_id})
     return batch
+
+
+def rejected(index: int, error: ReportError) -> dict:
+    """A refused item's outcome: a problem (peacewatch/problems.py) with its index and stable code."""
+    detail = error.detail.split(" - at ")[0]
+    field = problems.field_path(error.detail)
+    if field is None and error.code == "drone_mismatch":
+        field = "drone_id"
+    item = problems.body(422, detail, field=field if field is not None else "")
+    return {"index": index, "outcome": "rejected", "code": error.code, **item}
 
 
 def dead_letter(raw: bytes, error: ReportError, index: int, drone_id: str) -> DeadLetter:
@@ -342,7 +351,9 @@ async def ingest_reports(request: HttpRequest) -> HttpResponse:
     try:
         drone = await sync_to_async(admit_drone)(request.headers.get("Authorization"))
         drone_id = drone.drone_id
-        batch = sort_items(split_items(read_body(request)), drone_id)
+        body = read_body(request)
+        batch = sort_items(split_items(body), drone_id)
+        batch.sent_as_array = body.lstrip()[:1] == b"["
         await deliver(batch)
     except Refused as refused:
         level = logging.WARNING if refused.status in {401, 403, 429, 503} else logging.INFO
@@ -365,4 +376,10 @@ async def ingest_reports(request: HttpRequest) -> HttpResponse:
             errors=dict(errors),
             first_detail=batch.dead_letters[0].detail[:200],
         )
+    if len(batch.outcomes) == 1 and batch.dead_letters and not batch.sent_as_array:
+        # One report sent, and refused (it is dead-lettered): its problem is the answer.
+        item = batch.outcomes[0]
+        status = 403 if item["code"] == "drone_mismatch" else 422
+        answer = problems.body(status, item["detail"], field=item["field"], errors=item["errors"], request=request)
+        return JsonResponse({**answer, "code": item["code"]}, status=status, content_type=problems.CONTENT_TYPE)
     return HttpResponse(msgspec.json.encode(batch.body()), status=202, content_type="application/json")

@@ -12,8 +12,10 @@ import logging
 import re
 import uuid
 
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse
 from django.template.loader import render_to_string
+
+from peacewatch import problems
 
 logger = logging.getLogger(__name__)
 
@@ -46,9 +48,7 @@ def _wants_json(request: HttpRequest) -> bool:
 
 def _problem(request: HttpRequest, status: int, title: str, detail: str) -> HttpResponse:
     if _wants_json(request):
-        body = {"type": "about:blank", "title": title, "status": status, "detail": detail}
-        body["request_id"] = request_id(request)
-        return JsonResponse(body, status=status, content_type="application/problem+json")
+        return problems.response(status, detail, request=request)
     html = render_to_string(
         "error.html", {"status": status, "title": title, "detail": detail, "request_id": request_id(request)}
     )

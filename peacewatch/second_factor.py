@@ -24,13 +24,14 @@ from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.forms import AuthenticationForm
 from django.contrib.auth.signals import user_login_failed
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.safestring import mark_safe
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from peacewatch import accountability as audit
+from peacewatch import problems
 from peacewatch.single_sign_on import signed_in_here
 
 SETUP_URL = "/accounts/second-factor/"
@@ -93,10 +94,8 @@ class SecondFactorMiddleware:
             and not request.path.startswith(OPEN_PREFIXES)
         ):
             if request.path.startswith("/api/"):
-                return JsonResponse(
-                    {"detail": f"a second factor is required for this account: set it up at {SETUP_URL}"},
-                    status=403,
-                )
+                detail = f"a second factor is required for this account: set it up at {SETUP_URL}"
+                return problems.response(403, detail, request=request)
             return redirect(f"{SETUP_URL}?next={quote(request.get_full_path())}")
         return self.get_response(request)
 

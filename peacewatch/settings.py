@@ -63,6 +63,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     # First: every response, errors included, carries the id the logs know the request by.
     "peacewatch.errors.RequestIdMiddleware",
+    # Right inside it: every error under /api/ is an RFC 9457 problem, whoever answered it.
+    "peacewatch.problems.ApiProblemsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -420,13 +422,12 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 
 # --- REST framework -------------------------------------------------------------
 REST_FRAMEWORK = {
+    # Every error an RFC 9457 problem (peacewatch/problems.py).
+    "EXCEPTION_HANDLER": "peacewatch.problems.exception_handler",
     "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_PARSER_CLASSES": [
-        "peacewatch.parsers.JSONParser",
-        "rest_framework.parsers.FormParser",
-        "rest_framework.parsers.MultiPartParser",
-    ],
+    # JSON only: every input of this API is a JSON object (a form could not carry a query).
+    "DEFAULT_PARSER_CLASSES": ["peacewatch.parsers.JSONParser"],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.CursorPagination",
     "PAGE_SIZE": 100,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
@@ -436,6 +437,13 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Alerts, reports, drones and ingest. See CONTRACT.md for the fixed external contract.",
     "VERSION": "1",
     "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
+    "SERVE_INCLUDE_SCHEMA": False,  # the document describes the API, not itself
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "ingest.openapi.ingest_endpoint",
+        "analytics.openapi.purpose_when_required",
+        "peacewatch.openapi.errors_everywhere",
+    ],
     # Alerts and drones both have a "status"; name their enums instead of numbering them.
     "ENUM_NAME_OVERRIDES": {
         "AlertStatusEnum": "alerts.models.Alert.Status",

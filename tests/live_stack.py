@@ -11,6 +11,8 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -103,3 +105,14 @@ class LiveStack:
     def log(self, name: str) -> str:
         path = self.tmp_path / f"{name}.log"
         return path.read_text(errors="replace")[-3000:] if path.exists() else ""
+
+
+@contextmanager
+def running_web(tmp_path: Path, port: int) -> Iterator[LiveStack]:
+    """The web server alone (daphne, as `make run` starts it), stopped when the block ends."""
+    running = LiveStack(tmp_path=tmp_path, port=port)
+    try:
+        running.start_web()
+        yield running
+    finally:
+        running.stop_all()

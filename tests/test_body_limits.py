@@ -6,7 +6,7 @@ import time
 import pytest
 
 from tests.conftest import free_port
-from tests.live_stack import LiveStack
+from tests.live_stack import running_web
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -14,12 +14,8 @@ pytestmark = pytest.mark.django_db(transaction=True)
 @pytest.fixture
 def web(tmp_path, settings):
     settings.KAFKA_BOOTSTRAP_SERVERS = f"127.0.0.1:{free_port()}"  # nothing here needs Kafka
-    running = LiveStack(tmp_path=tmp_path, port=free_port())
-    try:
-        running.start_web()
+    with running_web(tmp_path, free_port()) as running:
         yield running
-    finally:
-        running.stop_all()
 
 
 def rss_kib(pid: int) -> int:

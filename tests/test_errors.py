@@ -37,7 +37,7 @@ def test_an_api_error_is_a_json_problem_with_the_request_id(failing):
     body = response.json()
     assert body == {
         "type": "about:blank",
-        "title": "Something went wrong",
+        "title": "Internal Server Error",  # RFC 9457: the status's phrase
         "status": 500,
         "detail": body["detail"],
         "request_id": "trace-0123456789",  # the caller's own id, to match its logs with ours
@@ -53,7 +53,7 @@ def test_an_unknown_address_lists_no_urls(failing, officer):
     assert "Not found" in html and page["X-Request-ID"] in html
     assert "URLconf" not in html and "api/v1" not in html
     api = failing.get("/api/v1/no-such-thing")
-    assert api.status_code == 404 and api.json()["title"] == "Not found"
+    assert api.status_code == 404 and api.json()["title"] == "Not Found"
 
 
 def test_an_insane_request_id_is_replaced(client):

@@ -72,7 +72,7 @@ def test_a_bad_filter_is_a_400_naming_it(client, officer):
     client.force_login(officer)
     response = client.get("/api/v1/alerts/", {"status": "sleeping", "since": "yesterday"})
     assert response.status_code == 400
-    assert set(response.json()) == {"status", "since"}
+    assert {error["field"] for error in response.json()["errors"]} == {"status", "since"}
 
 
 def test_an_officer_works_an_alert_through_to_resolved(client, officer):
@@ -110,14 +110,14 @@ def test_every_change_is_published_as_alert_updated(client, officer):
         (["acknowledged"], "acknowledged", "already acknowledged"),
     ],
 )
-def test_an_illegal_transition_is_a_400_with_the_reason(client, officer, steps, status, reason):
+def test_an_illegal_transition_is_a_409_with_the_reason(client, officer, steps, status, reason):
     alert = raise_alert()
     client.force_login(officer)
     for step in steps:
         assert patch(client, alert.pk, {"status": step}).status_code == 200
     response = patch(client, alert.pk, {"status": status})
-    assert response.status_code == 400
-    assert reason in response.json()["detail"]
+    assert response.status_code == 409  # the alert's state, not the input, refuses it
+    assert reason in response.json()["detail"] and response.json()["field"] == "status"
 
 
 def test_alerts_are_assigned_to_officers_only(client, officer, analyst):
@@ -133,7 +133,8 @@ def test_unknown_fields_and_empty_changes_are_refused(client, officer):
     alert = raise_alert()
     client.force_login(officer)
     assert patch(client, alert.pk, {"citizen": "Someone Else"}).status_code == 400
-    assert patch(client, alert.pk, {}).status_code == 400
+    unchanged = patch(client, alert.pk, {})  # an empty patch changes nothing
+    assert (unchanged.status_code, unchanged.json()["version"]) == (200, alert.version)
     assert patch(client, 999999, {"status": "acknowledged"}).status_code == 404
 
 

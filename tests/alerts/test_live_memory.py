@@ -18,7 +18,7 @@ import pytest
 from peacewatch.streams import kafka
 from tests.conftest import free_port
 from tests.kafka import produce_sync
-from tests.live_stack import LiveStack
+from tests.live_stack import LiveStack, running_web
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -36,12 +36,8 @@ BOUND_PER_CLIENT = 4 * MIB
 
 @pytest.fixture
 def web(broker, tmp_path, transactional_db):
-    running = LiveStack(tmp_path=tmp_path, port=free_port())
-    try:
-        running.start_web()
+    with running_web(tmp_path, free_port()) as running:
         yield running
-    finally:
-        running.stop_all()
 
 
 def session_cookie(client, user) -> str:

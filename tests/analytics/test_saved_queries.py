@@ -100,17 +100,18 @@ def test_a_bad_query_or_a_taken_name_is_refused(client, analyst, colleague):
     client.force_login(analyst)
     bad = create(client, name="Bad", query={"time": {"last": "soon"}})
     assert bad.status_code == 400
-    assert bad.json()["query"]["field"] == "time.last"
+    assert bad.json()["field"] == "query.time.last"
     assert create(client, name="Strikes", query=STRIKES).status_code == 201
     taken = create(client, name="Strikes", query=STRIKES)
-    assert taken.status_code == 400
-    assert "already" in taken.json()["name"][0]
-    assert create(client, name="Strikes", query=STRIKES, colour="red").json() == {"colour": ["unknown field"]}
+    assert taken.status_code == 409
+    assert "already" in taken.json()["detail"]
+    unknown = create(client, name="Strikes", query=STRIKES, colour="red").json()
+    assert unknown["errors"] == [{"field": "colour", "detail": "unknown field"}]
     client.force_login(colleague)
     assert create(client, name="Strikes", query=STRIKES).status_code == 201  # names are per owner
     pk = create(client, name="Other", query=STRIKES).json()["id"]
-    assert patch(client, pk, name="Strikes").status_code == 400
-    assert patch(client, pk, query={"size": -1}).json()["query"]["field"] == "size"
+    assert patch(client, pk, name="Strikes").status_code == 409
+    assert patch(client, pk, query={"size": -1}).json()["field"] == "query.size"
 
 
 def test_the_model_refuses_a_query_that_cannot_run(analyst):

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import free_port
-from tests.live_stack import LiveStack
+from tests.live_stack import running_web
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -45,12 +45,8 @@ def web(tmp_path, settings, transactional_db):
     """The web server alone, over a filled store; no broker is needed to query reports."""
     settings.KAFKA_BOOTSTRAP_SERVERS = f"127.0.0.1:{free_port()}"  # nobody there: nothing here uses Kafka
     fill_store()
-    running = LiveStack(tmp_path=tmp_path, port=free_port())
-    try:
-        running.start_web()
+    with running_web(tmp_path, free_port()) as running:
         yield running
-    finally:
-        running.stop_all()
 
 
 def watch_errors(page) -> list[str]:
@@ -414,12 +410,8 @@ def web_with_archive(tmp_path, settings, monkeypatch, transactional_db):
         for i, (key, value) in enumerate(backfill)
     ]
     assert process_batch(records, get_archive()).counts["reports_archived"] == 800
-    running = LiveStack(tmp_path=tmp_path, port=free_port())
-    try:
-        running.start_web()
+    with running_web(tmp_path, free_port()) as running:
         yield running
-    finally:
-        running.stop_all()
 
 
 def test_a_week_spanning_the_index_retention_says_which_part_came_from_the_archive(web_with_archive, new_page, analyst):

@@ -65,7 +65,7 @@ async def test_a_good_batch_is_acknowledged_by_kafka_before_the_answer(async_cli
     body = response.json()
     assert body["accepted"] == 5 and body["rejected"] == 0
     assert body["items"] == [
-        {"index": i, "status": "accepted", "report_id": doc["report_id"]} for i, doc in enumerate(docs)
+        {"index": i, "outcome": "accepted", "report_id": doc["report_id"]} for i, doc in enumerate(docs)
     ]
     records = read_topic_sync(kafka.topic("reports"), expected=5)
     assert {record.key for record in records} == {DRONE_ID.encode()}
@@ -80,7 +80,7 @@ async def test_a_single_report_object_is_accepted_and_gets_a_derived_id(async_cl
 
     assert response.status_code == 202
     [item] = response.json()["items"]
-    assert item["status"] == "accepted" and item["report_id"].startswith("d-")
+    assert item["outcome"] == "accepted" and item["report_id"].startswith("d-")
     [record] = read_topic_sync(kafka.topic("reports"), expected=1)
     assert json.loads(record.value) == doc
 
@@ -101,7 +101,7 @@ async def test_a_mixed_batch_answers_each_item_by_index_and_dead_letters_the_bad
     body = response.json()
     assert (body["accepted"], body["rejected"]) == (2, 4)
     outcomes = {item["index"]: item for item in body["items"]}
-    assert [outcomes[i]["status"] for i in range(6)] == [
+    assert [outcomes[i]["outcome"] for i in range(6)] == [
         "accepted",
         "rejected",
         "rejected",
@@ -109,14 +109,20 @@ async def test_a_mixed_batch_answers_each_item_by_index_and_dead_letters_the_bad
         "accepted",
         "rejected",
     ]
-    assert {i: outcomes[i]["error"] for i in (1, 2, 3, 5)} == {
+    assert {i: outcomes[i]["code"] for i in (1, 2, 3, 5)} == {
         1: "schema",
         2: "schema",
         3: "drone_mismatch",
         5: "too_large",
     }
     assert "does not match the token" in outcomes[3]["detail"]
-    assert "lat" in outcomes[1]["detail"]
+    # Each refused item is a problem (RFC 9457) naming its field.
+    assert (outcomes[1]["status"], outcomes[1]["title"], outcomes[1]["field"]) == (
+        422,
+        "Unprocessable Content",
+        "location.lat",
+    )
+    assert outcomes[2]["field"] == ""  # the item as a whole
 
     reports = read_topic_sync(kafka.topic("reports"), expected=2)
     assert sorted(record.value for record in reports) == sorted(json.dumps(doc).encode() for doc in good)
@@ -144,13 +150,38 @@ async def test_a_report_for_another_drone_is_refused(async_client, broker, token
     response = await post(async_client, [report(drone_id="pw-00007")], token)
 
     assert response.status_code == 202
+    detail = "drone_id does not match the token: 'pw-00007' is not 'pw-00042'"
     assert response.json()["items"][0] == {
         "index": 0,
-        "status": "rejected",
-        "error": "drone_mismatch",
-        "detail": "drone_id does not match the token: 'pw-00007' is not 'pw-00042'",
+        "outcome": "rejected",
+        "code": "drone_mismatch",
+        "type": "about:blank",
+        "title": "Unprocessable Content",
+        "status": 422,
+        "detail": detail,
+        "field": "drone_id",
+        "errors": [{"field": "drone_id", "detail": detail}],
     }
     assert len(dead_letters(1)) == 1
+
+
+async def test_a_single_refused_report_is_answered_with_its_problem_and_still_dead_lettered(
+    async_client, broker, token
+):
+    bad = report(location={"lat": 123, "lon": 0})
+    response = await post(async_client, bad, token)
+
+    assert response.status_code == 422
+    assert response["Content-Type"] == "application/problem+json"
+    problem = response.json()
+    assert (problem["status"], problem["field"], problem["code"]) == (422, "location.lat", "schema")
+    assert response["X-Request-ID"] == problem["request_id"]
+    [letter] = dead_letters(1)
+    assert letter.value == json.dumps(bad).encode()
+
+    other = await post(async_client, report(drone_id="pw-00007"), token)
+    assert other.status_code == 403
+    assert (other.json()["field"], other.json()["code"]) == ("drone_id", "drone_mismatch")
 
 
 async def test_a_missing_or_wrong_token_is_401(async_client, token):
