@@ -28,7 +28,7 @@ from aiokafka.errors import KafkaError
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.core.cache import cache
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
@@ -150,8 +150,9 @@ def read_body(request: HttpRequest) -> bytes:
     return body
 
 
-def split_items(body: bytes) -> list[bytes]:
-    """The raw bytes of each report in a body holding one JSON object or an array of them.
+def split_items(body: bytes) -> tuple[list[bytes], bool]:
+    """The raw bytes of each report in a body holding one JSON object or an array of them, and whether it
+    was an array.
 
     Items stay bytes exactly as sent (msgspec.Raw): each is validated by
     ``decode_report`` like a Kafka record, produced unchanged when valid, and
@@ -173,7 +174,7 @@ def split_items(body: bytes) -> list[bytes]:
         raise Refused(400, "the array is empty; send at least one report", "ingest_bad_request")
     if len(items) > MAX_ITEMS:
         raise Refused(400, f"{len(items)} reports, at most {MAX_ITEMS} per request", "ingest_bad_request")
-    return items
+    return items, start == b"["
 
 
 @dataclass
@@ -190,9 +191,9 @@ class Sorted:
         return {"accepted": len(self.reports), "rejected": len(self.dead_letters), "items": self.outcomes}
 
 
-def sort_items(items: list[bytes], drone_id: str) -> Sorted:
+def sort_items(items: list[bytes], drone_id: str, *, sent_as_array: bool = True) -> Sorted:
     """Validate each item as a report of ``drone_id``; no I/O."""
-    batch = Sorted(drone_id)
+    batch = Sorted(drone_id, sent_as_array=sent_as_array)
     for index, raw in enumerate(items):
         outcome = decode_report(raw)
         if not isinstance(outcome, ReportError) and outcome.report.drone_id != drone_id:
@@ -214,8 +215,7 @@ def rejected(index: int, error: ReportError) -> dict:
     field = problems.field_path(error.detail)
     if field is None and error.code == "drone_mismatch":
         field = "drone_id"
-    item = problems.body(422, detail, field=field if field is not None else "")
-    return {"index": index, "outcome": "rejected", "code": error.code, **item}
+    return {"index": index, "outcome": "rejected", **problems.body(422, detail, field=field or "", code=error.code)}
 
 
 def dead_letter(raw: bytes, error: ReportError, index: int, drone_id: str) -> DeadLetter:
@@ -351,9 +351,8 @@ async def ingest_reports(request: HttpRequest) -> HttpResponse:
     try:
         drone = await sync_to_async(admit_drone)(request.headers.get("Authorization"))
         drone_id = drone.drone_id
-        body = read_body(request)
-        batch = sort_items(split_items(body), drone_id)
-        batch.sent_as_array = body.lstrip()[:1] == b"["
+        items, sent_as_array = split_items(read_body(request))
+        batch = sort_items(items, drone_id, sent_as_array=sent_as_array)
         await deliver(batch)
     except Refused as refused:
         level = logging.WARNING if refused.status in {401, 403, 429, 503} else logging.INFO
@@ -380,6 +379,6 @@ async def ingest_reports(request: HttpRequest) -> HttpResponse:
         # One report sent, and refused (it is dead-lettered): its problem is the answer.
         item = batch.outcomes[0]
         status = 403 if item["code"] == "drone_mismatch" else 422
-        answer = problems.body(status, item["detail"], field=item["field"], errors=item["errors"], request=request)
-        return JsonResponse({**answer, "code": item["code"]}, status=status, content_type=problems.CONTENT_TYPE)
+        fields = {"field": item["field"], "errors": item["errors"], "code": item["code"]}
+        return problems.response(status, item["detail"], request=request, **fields)
     return HttpResponse(msgspec.json.encode(batch.body()), status=202, content_type="application/json")

@@ -48,7 +48,9 @@ def body(
     field: str | None = None,
     errors: list[dict[str, str]] | None = None,
     request: HttpRequest | None = None,
+    **members: Any,
 ) -> dict[str, Any]:
+    """A problem; ``members`` are its extension members (ingest's ``code``, say)."""
     problem: dict[str, Any] = {"type": "about:blank", "title": title(status), "status": status, "detail": detail}
     if field is None and errors:
         field = errors[0]["field"]
@@ -57,7 +59,7 @@ def body(
         problem["errors"] = (errors or [{"field": field, "detail": detail}])[:MAX_ERRORS]
     if request is not None:
         problem["request_id"] = getattr(request, "request_id", "")
-    return problem
+    return {**problem, **members}
 
 
 def response(status: int, detail: str, *, request: HttpRequest | None = None, headers=None, **fields) -> JsonResponse:

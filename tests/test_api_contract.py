@@ -41,7 +41,6 @@ SCHEMATHESIS = Path(sys.executable).parent / "schemathesis"
 ROOT = Path(__file__).resolve().parent.parent
 SEED, EXAMPLES = 17, 25
 INGEST = "/api/v1/ingest/reports"
-SESSION_FOR_DOCUMENT: list[str] = []  # the last session signed in: the document is served to users only
 
 
 @pytest.fixture
@@ -71,8 +70,9 @@ def served_document(web, tmp_path: Path, session: str) -> Path:
     return path
 
 
-def run_schemathesis(web, tmp_path: Path, auth: dict[str, dict[str, str]], *args: str, env=None):
-    document = served_document(web, tmp_path, SESSION_FOR_DOCUMENT[0])
+def run_schemathesis(web, tmp_path: Path, reader: str, auth: dict[str, dict[str, str]], *args: str, env=None):
+    """schemathesis over the document as ``reader`` (a session) is served it, signed in with ``auth``."""
+    document = served_document(web, tmp_path, reader)
     config = tmp_path / "schemathesis.toml"
     lines = []
     for scheme, values in auth.items():
@@ -89,6 +89,10 @@ def run_schemathesis(web, tmp_path: Path, auth: dict[str, dict[str, str]], *args
     return done.stdout
 
 
+def session(auth: dict[str, dict[str, str]]) -> str:
+    return auth["cookieAuth"]["api_key"]
+
+
 def session_auth(user, *, staff: bool = False) -> dict[str, dict[str, str]]:
     client = Client()
     if staff:
@@ -96,7 +100,6 @@ def session_auth(user, *, staff: bool = False) -> dict[str, dict[str, str]]:
     else:
         client.force_login(user)
     csrf = _get_new_csrf_string()
-    SESSION_FOR_DOCUMENT[:] = [client.cookies["sessionid"].value]
     return {
         "cookieAuth": {"api_key": client.cookies["sessionid"].value},
         "csrfCookie": {"api_key": csrf},
@@ -114,21 +117,21 @@ def test_the_server_does_what_its_document_says_for_each_role(web, tmp_path, dja
     some_data(owner=user if role == "analyst" else None)
 
     env = {**os.environ, "SCHEMATHESIS_HOOKS": "tests.schemathesis_query_hooks", "PYTHONPATH": str(ROOT)}
-    out = run_schemathesis(web, tmp_path, session_auth(user, staff=role == "admin"), "--exclude-path", INGEST, env=env)
+    auth = session_auth(user, staff=role == "admin")
+    out = run_schemathesis(web, tmp_path, session(auth), auth, "--exclude-path", INGEST, env=env)
 
     assert "Stateful" in out  # the stateful phase ran too
 
 
 def test_the_ingest_endpoint_does_what_its_document_says_for_a_drone(web, tmp_path, django_user_model):
     token = fleet.register_drone(Drone(drone_id="pw-20000", name="st", squad="north"))
-    session_auth(_user_with_role(django_user_model, "reader", "officer"))  # to read the document
+    reader = session(session_auth(_user_with_role(django_user_model, "reader", "officer")))
     hooks = tmp_path / "ingest_hooks.py"
     hooks.write_text(HOOKS.replace("DRONE", "pw-20000"))
     env = {**os.environ, "SCHEMATHESIS_HOOKS": "ingest_hooks", "PYTHONPATH": str(tmp_path)}
 
-    out = run_schemathesis(web, tmp_path, {"droneToken": {"bearer": token}}, "--include-path", INGEST, env=env)
+    out = run_schemathesis(web, tmp_path, reader, {"droneToken": {"bearer": token}}, "--include-path", INGEST, env=env)
 
-    print(out)
     assert "Selected: 1/" in out and "Fuzzing" in out
 
 
@@ -206,7 +209,7 @@ def test_a_client_generated_from_the_document_works_unchanged(web, tmp_path, dja
     get_store().index([decode_report(json.dumps(report(words=["harbour", "strike"])).encode())])
     drone_token = fleet.register_drone(Drone(drone_id="pw-30000", name="gen", squad="north"))
     officer_auth, analyst_auth = session_auth(officer), session_auth(analyst)
-    pw = generated_client(web, tmp_path, officer_auth["cookieAuth"]["api_key"])
+    pw = generated_client(web, tmp_path, session(officer_auth))
     from pw_client.api.ingest import ingest_reports
     from pw_client.api.reports import reports_search
     from pw_client.api.v1 import v1_alerts_list, v1_alerts_partial_update
@@ -220,7 +223,7 @@ def test_a_client_generated_from_the_document_works_unchanged(web, tmp_path, dja
             token=csrf,
             prefix="",
             auth_header_name="X-CSRFToken",
-            cookies={"sessionid": auth["cookieAuth"]["api_key"], "csrftoken": csrf},
+            cookies={"sessionid": session(auth), "csrftoken": csrf},
         )
 
     # An officer lists the alerts changed after change 0, and acknowledges one.
