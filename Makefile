@@ -50,6 +50,7 @@ engines-down:
 test: export DEBUG := true
 test: export SECRET_KEY := $(shell python3 -c "import secrets; print(secrets.token_urlsafe(64))")
 test: $(VENV)/.installed-dev chromium tests/oidc/node_modules/.installed
+	node --test tests/js/
 	$(PY) -m pytest -n 2 --dist loadfile $(PYTEST_ARGS)
 
 # The tests' OpenID Connect provider (panva's oidc-provider, pinned in its package-lock.json).

@@ -39,6 +39,13 @@ class AlertSettings(models.Model):
     class Meta:
         verbose_name = "alert settings"
         verbose_name_plural = "alert settings"
+        # The database holds the rule too: no path (shell, script, bulk update) stores critical >= alert.
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(critical_threshold__lt=models.F("threshold")),
+                name="alertsettings_critical_below_threshold",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"alert below {self.threshold:g}, critical below {self.critical_threshold:g}"
@@ -53,6 +60,11 @@ class AlertSettings(models.Model):
             errors["min_confidence"] = "A recognition confidence is between 0 and 1."
         if errors:
             raise ValidationError(errors)
+
+    def validate_constraints(self, exclude=None) -> None:
+        # The one constraint is clean()'s rule, which names the field at fault; Django's would add an
+        # unnamed copy of the same error.
+        return
 
     @classmethod
     def load(cls) -> AlertSettings:

@@ -12,9 +12,9 @@ from django.contrib import admin, messages
 from django.utils.html import format_html, format_html_join
 
 from ingest import fleet
-from ingest.models import Drone, UnknownDrone
+from ingest.models import Drone, DroneState, UnknownDrone
 from peacewatch import accountability as audit
-from peacewatch.admin import AuditedAdmin, ReadOnlyAdmin
+from peacewatch.admin import AuditedAdmin, ReadOnlyAdmin, confirm_action, confirmed
 
 HEALTH_FIELDS = (
     "online",
@@ -36,7 +36,14 @@ EDITABLE_FIELDS = ("name", "squad")
 def show_tokens_once(request, issued: list[tuple[Drone, str]]) -> None:
     if not issued:
         return
-    rows = format_html_join("", "<li>{}: <code>{}</code></li>", ((drone.drone_id, token) for drone, token in issued))
+    rows = format_html_join(
+        "",
+        # static/js/copy_token.js wires the buttons (admin/base_site.html loads it on every admin page).
+        '<li>{}: <code class="issued-token">{}</code> '
+        '<button type="button" class="button copy-token" data-copy="{}" aria-label="Copy the token of {}">Copy</button>'
+        "</li>",
+        ((drone.drone_id, token, token, drone.drone_id) for drone, token in issued),
+    )
     messages.warning(
         request,
         format_html(
@@ -70,21 +77,31 @@ class BatteryFilter(admin.SimpleListFilter):
         return queryset
 
 
+class StateFilter(admin.SimpleListFilter):
+    title = "state"
+    parameter_name = "state"
+
+    def lookups(self, request, model_admin):
+        return DroneState.choices
+
+    def queryset(self, request, queryset):
+        return queryset.in_state(self.value()) if self.value() else queryset
+
+
 @admin.register(Drone)
 class DroneAdmin(AuditedAdmin):
     list_display = (
         "drone_id",
         "name",
         "squad",
-        "status",
-        "online",
+        "state",
         "last_seen_at",
         "battery_pct",
         "reports_received",
         "reports_missing",
         "reports_clock_skew",
     )
-    list_filter = ("status", "online", "squad", BatteryFilter)
+    list_filter = (StateFilter, "squad", BatteryFilter)
     search_fields = ("drone_id", "name", "squad")
     ordering = ("drone_id",)
     list_per_page = 50
@@ -116,8 +133,21 @@ class DroneAdmin(AuditedAdmin):
         # health values read when the form loaded over newer ones from the stream.
         obj.save(update_fields=EDITABLE_FIELDS)
 
+    @admin.display(description="state", ordering="status")
+    def state(self, drone: Drone) -> str:
+        # One rule for every screen (Drone.state): a retired drone is never shown online.
+        return format_html(
+            '<span class="drone-state drone-state-{}">{}</span>', drone.state, DroneState(drone.state).label
+        )
+
     @admin.action(description="Retire selected drones (their tokens are refused)", permissions=["change"])
     def retire(self, request, queryset):
+        if not confirmed(request):
+            return confirm_action(
+                self, request, queryset, verb="Retire",
+                consequence="Their tokens are refused from now on (403): their reports stop reaching PeaceWatch "
+                "until they are reactivated.",
+            )  # fmt: skip
         changed = sum(fleet.retire_drone(drone, by=request.user, ip=audit.client_ip(request)) for drone in queryset)
         self.message_user(request, f"{changed} drone(s) retired.", messages.SUCCESS)
 
@@ -128,6 +158,12 @@ class DroneAdmin(AuditedAdmin):
 
     @admin.action(description="Issue a new token (the old one stops working)", permissions=["change"])
     def issue_new_token(self, request, queryset):
+        if not confirmed(request):
+            return confirm_action(
+                self, request, queryset, verb="Issue new tokens to",
+                consequence="Their current tokens stop working at once: each drone is refused (401) until its new "
+                "token, shown once on the next page, is installed on it.",
+            )  # fmt: skip
         show_tokens_once(
             request,
             [(drone, fleet.rotate_token(drone, by=request.user, ip=audit.client_ip(request))) for drone in queryset],

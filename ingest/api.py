@@ -7,7 +7,7 @@ from rest_framework import mixins, serializers, viewsets
 from rest_framework.permissions import BasePermission, IsAuthenticated
 
 from ingest import squads
-from ingest.models import Drone
+from ingest.models import Drone, DroneState
 from peacewatch.pagination import Pages
 from peacewatch.roles import OFFICER, has_role
 
@@ -21,6 +21,7 @@ class IsOfficerOrAdmin(BasePermission):
 
 class DroneFilters(serializers.Serializer):
     online = serializers.BooleanField(required=False, allow_null=True, default=None)
+    state = serializers.ChoiceField(choices=DroneState.choices, required=False)
     status = serializers.ChoiceField(choices=Drone.Status.choices, required=False)
     squad = serializers.CharField(required=False, max_length=100)
     low_battery = serializers.BooleanField(required=False, allow_null=True, default=None)
@@ -28,6 +29,9 @@ class DroneFilters(serializers.Serializer):
 
 class DroneHealth(serializers.ModelSerializer):
     location = serializers.SerializerMethodField()
+    # One rule (Drone.state): a retired drone is never online, whatever it still sends.
+    state = serializers.ChoiceField(choices=DroneState.choices, read_only=True)
+    online = serializers.SerializerMethodField()
     low_battery = serializers.BooleanField(read_only=True)
 
     class Meta:
@@ -37,6 +41,7 @@ class DroneHealth(serializers.ModelSerializer):
             "name",
             "squad",
             "status",
+            "state",
             "online",
             "offline_since",
             "last_seen_at",
@@ -48,6 +53,9 @@ class DroneHealth(serializers.ModelSerializer):
             "reports_missing",
             "registered_at",
         ]
+
+    def get_online(self, drone: Drone) -> bool:
+        return drone.state == DroneState.ONLINE
 
     def get_location(self, drone: Drone) -> dict | None:
         if drone.last_lat is None or drone.last_lon is None:
@@ -77,7 +85,10 @@ class DroneViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
         filters.is_valid(raise_exception=True)
         values = filters.validated_data
         if values.get("online") is not None:
-            queryset = queryset.filter(online=values["online"])
+            online = queryset.in_state(DroneState.ONLINE)
+            queryset = online if values["online"] else queryset.exclude(pk__in=online.values("pk"))
+        if values.get("state"):
+            queryset = queryset.in_state(values["state"])
         if values.get("status"):
             queryset = queryset.filter(status=values["status"])
         if values.get("squad"):

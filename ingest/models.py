@@ -26,9 +26,29 @@ def validate_drone_id(value: str) -> None:
         raise ValidationError("1-64 characters of letters, digits, '.', '_' or '-'.", code="invalid") from exc
 
 
+class DroneState(models.TextChoices):
+    """What a person is told about a drone, from one rule (``Drone.state``): retired wins over what the stream says."""
+
+    ONLINE = "online", "Online"
+    OFFLINE = "offline", "Offline"
+    NEVER_SEEN = "never_seen", "Never seen"
+    RETIRED = "retired", "Retired"
+
+
 class DroneQuerySet(models.QuerySet):
     def low_battery(self) -> DroneQuerySet:
         return self.filter(battery_pct__lt=settings.DRONE_LOW_BATTERY_PCT)
+
+    def in_state(self, state: str) -> DroneQuerySet:
+        """The drones whose ``state`` is ``state``: the same rule as the property, as a query."""
+        if state == DroneState.RETIRED:
+            return self.filter(status=Drone.Status.RETIRED)
+        active = self.filter(status=Drone.Status.ACTIVE)
+        if state == DroneState.ONLINE:
+            return active.filter(online=True)
+        if state == DroneState.NEVER_SEEN:
+            return active.filter(online=False, last_seen_at__isnull=True)
+        return active.filter(online=False, last_seen_at__isnull=False)
 
 
 class Drone(models.Model):
@@ -75,6 +95,15 @@ class Drone(models.Model):
 
     def __str__(self) -> str:
         return f"{self.drone_id} ({self.name})" if self.name else self.drone_id
+
+    @property
+    def state(self) -> str:
+        """Online, offline, never seen or retired. A retired drone is never online, whatever it still sends."""
+        if self.status == self.Status.RETIRED:
+            return DroneState.RETIRED
+        if self.online:
+            return DroneState.ONLINE
+        return DroneState.OFFLINE if self.last_seen_at is not None else DroneState.NEVER_SEEN
 
     @property
     def low_battery(self) -> bool:

@@ -1,9 +1,11 @@
 """Admin pieces shared by the apps; every change made through the admin is in the audit log."""
 
 from django.contrib import admin
+from django.contrib.admin import helpers
 from django.contrib.auth.admin import GroupAdmin as DjangoGroupAdmin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.models import Group, User
+from django.template.response import TemplateResponse
 
 from peacewatch import accountability as audit
 
@@ -39,6 +41,49 @@ class AuditedAdmin(admin.ModelAdmin):
                 # Django's change message: which fields changed (never their values, which may be secrets).
                 message=message if isinstance(message, list | str) else str(message),
             )
+
+
+CONFIRMED = "confirmed"
+# Objects named on a confirmation page; the count says the rest.
+CONFIRM_LISTED = 20
+
+
+def confirmed(request) -> bool:
+    """Whether an admin action's POST comes from its confirmation page."""
+    return request.POST.get(CONFIRMED) == "yes"
+
+
+def confirm_action(modeladmin, request, queryset, *, verb: str, consequence: str) -> TemplateResponse:
+    """The page an admin action shows before it changes anything: what it does and to how many.
+
+    The form posts the same action back to the same list URL (filters and
+    search included) with the rows ticked on the page and, when "select all"
+    was used, ``select_across``, so Django rebuilds the same selection: a
+    fleet of thousands never travels as thousands of form fields.
+    """
+    opts = modeladmin.model._meta
+    count = queryset.count()
+    names = opts.verbose_name if count == 1 else opts.verbose_name_plural
+    select_across = request.POST.get("select_across") == "1"
+    context = {
+        **modeladmin.admin_site.each_context(request),
+        "title": f"{verb} {count} {names}?",
+        "verb": verb,
+        "consequence": consequence,
+        "count": count,
+        "names": names,
+        "listed": [str(obj) for obj in queryset[:CONFIRM_LISTED]],
+        "more": max(0, count - CONFIRM_LISTED),
+        "opts": opts,
+        "action": request.POST.get("action", ""),
+        "index": request.POST.get("index", "0"),
+        "select_across": select_across,
+        # Django asks for ticked rows even when select_across widens them to the whole list.
+        "selected": request.POST.getlist(helpers.ACTION_CHECKBOX_NAME),
+        "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+        "form_url": request.get_full_path(),
+    }
+    return TemplateResponse(request, "admin/confirm_action.html", context)
 
 
 class ViewAndDeleteAdmin(AuditedAdmin):

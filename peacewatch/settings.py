@@ -310,6 +310,9 @@ CONSUMER_FORK_WORKER = env_bool("CONSUMER_FORK_WORKER", True)
 # Initial values only: admins change the live thresholds in the Django admin.
 ALERT_THRESHOLD_DEFAULT = env_float("ALERT_THRESHOLD", 20.0, minimum=0)
 ALERT_CRITICAL_THRESHOLD_DEFAULT = env_float("ALERT_CRITICAL_THRESHOLD", 10.0, minimum=0)
+if ALERT_CRITICAL_THRESHOLD_DEFAULT >= ALERT_THRESHOLD_DEFAULT:
+    # Every alert would be critical: the severity would tell officers nothing (AlertSettings.clean says the same).
+    raise ImproperlyConfigured("ALERT_CRITICAL_THRESHOLD must be below ALERT_THRESHOLD")
 # After a dismissal, the same subject stays quiet this long (AlertSettings holds the live value).
 ALERT_DISMISSAL_QUIET_MINUTES_DEFAULT = env_int("ALERT_DISMISSAL_QUIET_MINUTES", 30, minimum=0)
 

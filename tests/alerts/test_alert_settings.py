@@ -1,7 +1,12 @@
 """The live alert settings only take values the alert rules can make sense of."""
 
+import os
+import subprocess
+import sys
+
 import pytest
 from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
 
 from alerts.models import AlertSettings
 from tests.conftest import sign_in_with_second_factor
@@ -60,3 +65,22 @@ def test_clean_names_the_field_at_fault_for_any_caller():
     with pytest.raises(ValidationError) as refused:
         row.full_clean()
     assert set(refused.value.message_dict) == {"critical_threshold", "min_confidence"}
+
+
+def test_the_database_refuses_critical_at_or_above_the_alert_threshold_from_any_path():
+    AlertSettings.load()
+    with pytest.raises(IntegrityError), transaction.atomic():
+        AlertSettings.objects.update(threshold=15, critical_threshold=30)
+    row = AlertSettings.load()
+    assert row.critical_threshold < row.threshold
+
+
+def test_settings_refuse_a_default_critical_threshold_at_or_above_the_alert_threshold():
+    result = subprocess.run(
+        [sys.executable, "-c", "import django; django.setup()"],
+        env={**os.environ, "DJANGO_SETTINGS_MODULE": "peacewatch.settings", "ALERT_THRESHOLD": "15",
+             "ALERT_CRITICAL_THRESHOLD": "30"},
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert result.returncode != 0
+    assert "ALERT_CRITICAL_THRESHOLD must be below ALERT_THRESHOLD" in result.stderr

@@ -5,13 +5,14 @@ The ``new_page`` fixture fails a test on any policy violation the browser report
 
 import pytest
 
+from ingest import fleet, tokens
+from ingest.models import Drone
 from tests.test_second_factor import totp
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def test_an_admin_signs_in_and_uses_the_admin_without_policy_violations(stack, new_page, admin_user):
-    page = new_page()
+def sign_in_to_the_admin(page, stack, admin_user) -> None:
     page.goto(f"{stack.url}/admin/login/?next=/admin/")
     page.fill("#id_username", admin_user.username)
     page.fill("#id_password", "correct-horse-battery")
@@ -22,6 +23,11 @@ def test_an_admin_signs_in_and_uses_the_admin_without_policy_violations(stack, n
     page.fill("#id_otp_token", totp(page.input_value("#totp-secret")))
     page.press("#id_otp_token", "Enter")
     page.wait_for_url(f"{stack.url}/admin/")
+
+
+def test_an_admin_signs_in_and_uses_the_admin_without_policy_violations(stack, new_page, admin_user):
+    page = new_page()
+    sign_in_to_the_admin(page, stack, admin_user)
     for path in ("/admin/ingest/drone/", "/admin/ingest/drone/add/", "/admin/alerts/alert/", "/admin/auth/user/"):
         response = page.goto(f"{stack.url}{path}")
         assert response.status == 200, path
@@ -31,6 +37,32 @@ def test_an_admin_signs_in_and_uses_the_admin_without_policy_violations(stack, n
     page.check("#action-toggle")
     assert page.locator("input.action-select").first.is_checked()
     assert "selected" in page.locator(".action-counter").inner_text()
+
+
+@pytest.mark.parametrize("viewport", [(1440, 900), (390, 844)])
+def test_a_new_token_is_issued_only_after_confirmation_and_copies_with_one_click(stack, new_page, admin_user, viewport):
+    old = {drone_id: fleet.register_drone(Drone(drone_id=drone_id)) for drone_id in ("pw-a", "pw-b", "pw-c")}
+    page = new_page(viewport)
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=stack.url)
+    sign_in_to_the_admin(page, stack, admin_user)
+    page.goto(f"{stack.url}/admin/ingest/drone/")
+    page.check("#action-toggle")  # the whole page: the mistake this confirmation is for
+    page.select_option("select[name=action]", "issue_new_token")
+    page.click("button[name=index]")
+
+    assert "Issue new tokens to 3 drones." in page.inner_text("#content")
+    assert all(tokens.drone_for_token(token) for token in old.values())  # nothing changed yet
+    page.click("input[type=submit][value^='Yes']")
+
+    page.wait_for_selector("button.copy-token")
+    assert page.locator("button.copy-token").count() == 3
+    assert not any(tokens.drone_for_token(token) for token in old.values())
+    first = page.locator("code.issued-token").first.inner_text()
+    page.locator("button.copy-token").first.click()
+    page.wait_for_function("document.querySelector('button.copy-token').textContent === 'Copied'")
+    assert page.evaluate("navigator.clipboard.readText()") == first
+    assert tokens.drone_for_token(first) is not None
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
 
 
 def test_the_lockout_page_shows_after_repeated_wrong_passwords(stack, new_page, officer, settings):

@@ -145,6 +145,19 @@ def test_the_drones_api_lists_health_for_officers(client, officer, analyst, dron
     assert [d["drone_id"] for d in client.get("/api/v1/drones/?online=false").json()["results"]] == ["pw-00043"]
     assert [d["drone_id"] for d in client.get("/api/v1/drones/?low_battery=true").json()["results"]] == ["pw-00042"]
     assert client.get("/api/v1/drones/?online=perhaps").status_code == 400
+    assert [d["state"] for d in body["results"]] == ["online", "never_seen"]
+
+
+def test_the_drones_api_never_calls_a_retired_drone_online(client, officer, drone):
+    process_batch(records(report(drone_id="pw-00042", sent_at=at(0))))
+    Drone.objects.filter(drone_id="pw-00042").update(status=Drone.Status.RETIRED)
+    process_batch(records(report(drone_id="pw-00042", sent_at=at(60))))  # it still sends, straight to Kafka
+    client.force_login(officer)
+
+    (listed,) = client.get("/api/v1/drones/").json()["results"]
+    assert (listed["state"], listed["online"]) == ("retired", False)
+    assert client.get("/api/v1/drones/?online=true").json()["results"] == []
+    assert [d["drone_id"] for d in client.get("/api/v1/drones/?state=retired").json()["results"]] == ["pw-00042"]
 
 
 @pytest.mark.django_db(transaction=True)

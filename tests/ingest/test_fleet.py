@@ -5,6 +5,7 @@ import re
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.utils import timezone
 
 from ingest import fleet, tokens
 from ingest.models import Drone, UnknownDrone
@@ -28,11 +29,14 @@ def register(drone_id="pw-00042", **fields) -> tuple[Drone, str]:
 
 
 def shown_tokens(response) -> list[str]:
-    return TOKEN.findall(response.content.decode())
+    """The distinct tokens on a page (each is in its message and in its copy button)."""
+    return list(dict.fromkeys(TOKEN.findall(response.content.decode())))
 
 
 def act(client, action, drones, url=CHANGELIST):
-    return client.post(url, {"action": action, "_selected_action": [d.pk for d in drones]}, follow=True)
+    """An admin action on ``drones``, confirmed on its confirmation page."""
+    data = {"action": action, "index": 0, "_selected_action": [d.pk for d in drones]}
+    return client.post(url, {**data, "confirmed": "yes"}, follow=True)
 
 
 # --- tokens and verbs ---------------------------------------------------------------
@@ -140,12 +144,13 @@ def test_the_issue_a_new_token_action_shows_each_new_token_once_and_revokes_the_
     assert tokens.drone_for_token(old_a) is None and tokens.drone_for_token(old_b) is None
 
 
-def test_the_drone_list_filters_by_battery_status_and_online(admin_client, settings):
+def test_the_drone_list_filters_by_battery_and_state(admin_client, settings):
     settings.DRONE_LOW_BATTERY_PCT = 20
     register("pw-low", battery_pct=5)
     register("pw-ok", battery_pct=90)
     register("pw-unknown")
-    Drone.objects.filter(drone_id="pw-ok").update(online=True)
+    Drone.objects.filter(drone_id="pw-ok").update(online=True, last_seen_at=timezone.now())
+    Drone.objects.filter(drone_id="pw-low").update(last_seen_at=timezone.now())
 
     def listed(query):
         return [d.drone_id for d in admin_client.get(CHANGELIST + query).context["cl"].result_list]
@@ -153,9 +158,50 @@ def test_the_drone_list_filters_by_battery_status_and_online(admin_client, setti
     assert listed("?battery=low") == ["pw-low"]
     assert listed("?battery=ok") == ["pw-ok"]
     assert listed("?battery=unknown") == ["pw-unknown"]
-    assert listed("?online__exact=1") == ["pw-ok"]
-    assert listed("?status__exact=active") == ["pw-low", "pw-ok", "pw-unknown"]
+    assert listed("?state=online") == ["pw-ok"]
+    assert listed("?state=offline") == ["pw-low"]
+    assert listed("?state=never_seen") == ["pw-unknown"]
     assert listed("?q=unk") == ["pw-unknown"]
+
+
+@pytest.mark.parametrize(("action", "verb"), [("retire", "Retire"), ("issue_new_token", "Issue new tokens to")])
+def test_retiring_and_rotating_ask_first_and_say_how_many_drones_they_touch(admin_client, action, verb):
+    drones = [register(f"pw-{n}")[0] for n in range(3)]
+    before = list(Drone.objects.order_by("pk").values_list("status", "token_hash"))
+
+    page = admin_client.post(CHANGELIST, {"action": action, "index": 0, "_selected_action": [d.pk for d in drones]})
+
+    assert page.status_code == 200
+    text = page.content.decode()
+    assert f"{verb} 3 drones." in text and f"Yes, {verb.lower()} 3 drones" in text
+    assert all(d.drone_id in text for d in drones)
+    assert list(Drone.objects.order_by("pk").values_list("status", "token_hash")) == before  # nothing yet
+
+
+def test_select_all_is_confirmed_for_the_whole_filtered_list_not_just_the_page(admin_client):
+    for n in range(60):  # more than one page of 50
+        register(f"pw-{n:03d}", squad="north" if n < 55 else "south")
+    on_page = list(Drone.objects.filter(squad="north").order_by("drone_id").values_list("pk", flat=True)[:50])
+    url = CHANGELIST + "?squad__exact=north"
+    asked = {"action": "retire", "index": 0, "select_across": "1", "_selected_action": on_page}
+
+    page = admin_client.post(url, asked)
+    assert "Retire 55 drones." in page.content.decode() and "and 35 more" in page.content.decode()
+
+    admin_client.post(url, {**asked, "confirmed": "yes"}, follow=True)
+    assert Drone.objects.filter(status="retired").count() == 55
+    assert not Drone.objects.filter(squad="south", status="retired").exists()
+
+
+def test_a_retired_drone_is_never_shown_online_whatever_it_still_sends(admin_client):
+    drone, _ = register("pw-ret", online=True, last_seen_at=timezone.now())
+    act(admin_client, "retire", [drone])
+    drone.refresh_from_db()
+    assert drone.online  # the stream's own observation is kept...
+
+    assert drone.state == "retired"  # ...but every screen reads the one rule
+    row = admin_client.get(CHANGELIST).content.decode()
+    assert "drone-state-retired" in row and "drone-state-online" not in row
 
 
 def test_the_drone_list_links_to_the_fleet_map(admin_client):
