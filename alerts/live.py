@@ -62,6 +62,9 @@ QUEUE_SIZE = 2000  # events a slow browser may lag behind before it is cut and r
 WINDOW_BYTES = 256 * 1024
 WINDOW_FRAMES = 500
 STALL_S = 20.0  # a window full for this long: the client is gone or frozen, cut it
+# A connection with nothing to send for this long gets a heartbeat frame: the browser
+# tells "no alerts" from "no link" within a few seconds (CONTRACT section 8).
+HEARTBEAT_S = 5.0
 READY_WAIT_S = 10.0  # a connection waits this long for the reader to be positioned
 CHECK_EVERY_S = 2.0  # how often the stream is checked against Kafka's offsets and the database
 BATCH_EVENTS = 1000  # events broadcast between two turns of the event loop
@@ -74,6 +77,7 @@ POSITION_FIELDS = ["drone_id", "lat", "lon", "battery_pct", "seen_at"]
 
 
 CUT_RESYNC = "resync"  # fell behind: reconnect and catch up
+IDLE = ("", None)  # next_message's answer when there was nothing to send for its idle_s
 CUT_STALLED = "stalled"  # stopped reading (window full past STALL_S): reconnect and catch up
 CUT_REVOKED = "revoked"  # signed out, deactivated or no longer an officer
 
@@ -137,23 +141,26 @@ class Subscriber:
     def window_full(self) -> bool:
         return bool(self.in_flight) and (self.bytes_in_flight >= WINDOW_BYTES or len(self.in_flight) >= WINDOW_FRAMES)
 
-    async def next_message(self) -> tuple[str, float | None] | None:
+    async def next_message(self, idle_s: float | None = None) -> tuple[str, float | None] | None:
         """The next frame to send with its alert's observed time (epoch seconds, new alerts only).
 
         None once the connection must close (``cut`` says why): it fell behind
         (queue overflow, or a window full past ``STALL_S``) or lost its rights.
+        ``IDLE`` when there was nothing to send for ``idle_s`` seconds.
         """
+        idle_until = None if idle_s is None else time.monotonic() + idle_s
         while True:
             if self.cut is not None:
                 return None
-            timeout = None
+            timeout = None if idle_until is None else idle_until - time.monotonic()
             if self.window_full():
                 now = time.monotonic()
                 self.full_since = self.full_since or now
-                timeout = self.full_since + STALL_S - now
-                if timeout <= 0:
+                stall = self.full_since + STALL_S - now
+                if stall <= 0:
                     self.close_for(CUT_STALLED)
                     return None
+                timeout = stall  # no heartbeat to a client that is not reading: it is cut after STALL_S
             else:
                 self.full_since = None
                 if not self.queue.empty():
@@ -161,6 +168,8 @@ class Subscriber:
                 if self.positions is not None:
                     message, self.positions = self.positions, None
                     return message, None
+                if timeout is not None and timeout <= 0:
+                    return IDLE
             self.wakeup.clear()
             try:
                 await asyncio.wait_for(self.wakeup.wait(), timeout)

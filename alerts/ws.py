@@ -1,8 +1,9 @@
 """``/ws/alerts/``: alert events (CONTRACT section 3) pushed to signed-in officers.
 
 Besides the events, the server sends ``hello`` (first frame: user, server
-time, the last change ``seq`` committed and the flow-control window) and
-``pong``. The browser sends ``ping`` and ``{"type": "ack", "received": N}``,
+time, the last change ``seq`` committed, the flow-control window and the
+heartbeat period), ``heartbeat`` after ``HEARTBEAT_S`` with nothing else to
+send, and ``pong``. The browser sends ``ping`` and ``{"type": "ack", "received": N}``,
 N being how many frames of this connection it has read; without acks the
 server stops sending after the window and cuts the connection (4409) once it
 stays full (``alerts.live``).
@@ -23,6 +24,8 @@ from django.utils import timezone
 from alerts.live import (
     CUT_REVOKED,
     CUT_STALLED,
+    HEARTBEAT_S,
+    IDLE,
     STALL_S,
     WINDOW_BYTES,
     WINDOW_FRAMES,
@@ -88,6 +91,7 @@ class AlertStreamConsumer(AsyncWebsocketConsumer):
             "server_time": timezone.now().isoformat(),
             "seq": await database_sync_to_async(current_seq)(),
             "flow": {"window_bytes": WINDOW_BYTES, "window_frames": WINDOW_FRAMES},
+            "heartbeat_s": HEARTBEAT_S,
         }
         await self._send(json.dumps(hello))
         await self._send(hub.snapshot(seen))
@@ -99,7 +103,10 @@ class AlertStreamConsumer(AsyncWebsocketConsumer):
 
     async def _pump(self) -> None:
         while True:
-            frame = await self.subscriber.next_message()
+            frame = await self.subscriber.next_message(idle_s=HEARTBEAT_S)
+            if frame is IDLE:
+                await self._send(json.dumps({"type": "heartbeat", "server_time": timezone.now().isoformat()}))
+                continue
             if frame is None:
                 # Cut rather than silently skip: the browser resyncs from the API,
                 # or, signed out, stops.

@@ -27,7 +27,12 @@
  *
  * The page must run under a strict Content-Security-Policy: no inline script,
  * no HTML built from server data (DOM nodes and textContent only).
+ *
+ * Loaded as an ES module: what the page says about its link (badge, "alerts may
+ * be missing since" banner) is the pure state machine of live_link.js.
  */
+import { badgeText, bannerText, initialLink, isSilent, nextLink, silenceLimitMs } from "./live_link.js";
+
 (function () {
   "use strict";
 
@@ -64,9 +69,9 @@
   const MAX_HELD_EVENTS = 20000;
 
   const PING_EVERY_MS = 20 * 1000;
-  // No frame at all (not even a pong) for this long: the TCP connection is
-  // probably dead without the browser knowing (sleeping laptop, NAT timeout).
-  const SILENCE_LIMIT_MS = 45 * 1000;
+  // How often the page checks that the server still talks (it sends a heartbeat
+  // every few seconds; silence means a dead link the browser may not know of).
+  const WATCHDOG_EVERY_MS = 1000;
   const BACKOFF_FIRST_MS = 500;
   const BACKOFF_MAX_MS = 10 * 1000;
   const CLOSE_FORBIDDEN = 4403;
@@ -94,6 +99,8 @@
     list: document.getElementById("alert-list"),
     empty: document.getElementById("alert-empty"),
     announcer: document.getElementById("live-announcer"),
+    banner: document.getElementById("link-banner"),
+    soundPrompt: document.getElementById("sound-prompt"),
   };
 
   function readConfig() {
@@ -117,7 +124,8 @@
   const state = {
     alerts: new Map(), // id -> alert, the newest version seen
     drones: new Map(), // drone_id -> {drone_id, lat, lon, battery_pct, seen_at}
-    connection: "reconnecting", // "live" | "reconnecting" | "signed-out"
+    connection: "connecting", // "connecting" | "live" | "reconnecting" | "offline" | "signed-out"
+    link: initialLink(), // live_link.js: the badge and the "may be missing" banner
     // The change sequence: `through` is the seq up to which every change is
     // applied (null before the first load), `ahead` the seqs seen above a gap.
     seq: { through: null, ahead: new Set(), gapTimer: null },
@@ -688,8 +696,16 @@
       } catch (error) {
         return;
       }
+      audio.addEventListener("statechange", renderSoundPrompt);
     }
-    if (audio.state === "suspended") audio.resume().catch(() => {});
+    if (audio.state === "suspended") audio.resume().then(renderSoundPrompt, () => {});
+    renderSoundPrompt();
+  }
+
+  /** Until a click or key press, the browser keeps the page silent: say so, and offer the click. */
+  function renderSoundPrompt() {
+    if (!dom.soundPrompt) return;
+    dom.soundPrompt.hidden = state.muted || (audio !== null && audio.state === "running");
   }
 
   function beep() {
@@ -724,6 +740,7 @@
     state.muted = !state.muted;
     saveMuted(state.muted);
     renderMute();
+    renderSoundPrompt();
   }
 
   // ---------------------------------------------------------------------- drones
@@ -1055,15 +1072,33 @@
     acked: 0,
     ackTimer: null,
     lastHeardAt: 0,
+    lastLiveFrameAt: 0, // the last frame heard while live: where a gap would start
+    silenceLimitMs: silenceLimitMs(undefined), // until the server's hello gives its heartbeat
     held: null, // alert events received during catch-up, or null when live
     stopped: false, // signed out: no more reconnecting
   };
 
-  function setConnection(value) {
+  function noteLink(event) {
+    state.link = nextLink(state.link, event);
+    const value = state.link.status;
     state.connection = value;
-    const text = value === "signed-out" ? "signed out" : value;
+    const text = badgeText(state.link);
     if (dom.status.textContent !== text) dom.status.textContent = text;
     dom.status.className = "connection is-" + value;
+    const banner = bannerText(state.link, formatClock);
+    if (dom.banner) {
+      if (dom.banner.textContent !== (banner || "")) dom.banner.textContent = banner || "";
+      dom.banner.hidden = banner === null;
+    }
+  }
+
+  /** The link is gone (closed, failed or silent): what was live may now miss alerts. */
+  function linkLost() {
+    noteLink({ type: navigator.onLine === false ? "offline" : "lost", lastHeardAt: conn.lastLiveFrameAt });
+  }
+
+  function formatClock(ms) {
+    return new Date(ms).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", hour12: false });
   }
 
   function socketUrl() {
@@ -1118,11 +1153,13 @@
     conn.held = null;
     for (const message of held) handleAlertEvent(message);
     conn.attempt = 0;
-    setConnection("live");
+    conn.lastLiveFrameAt = Date.now();
+    noteLink({ type: "caught_up" });
   }
 
   function onSocketMessage(event) {
     conn.lastHeardAt = Date.now();
+    if (state.link.status === "live") conn.lastLiveFrameAt = conn.lastHeardAt;
     noteFrameRead();
     let message;
     try {
@@ -1140,6 +1177,9 @@
         } else {
           handleAlertEvent(message);
         }
+        break;
+      case "hello":
+        conn.silenceLimitMs = silenceLimitMs(message.heartbeat_s);
         break;
       case "drones.positions":
         // Positions are not versioned and a newer one always wins: no need to hold them.
@@ -1178,10 +1218,10 @@
     if (code === CLOSE_FORBIDDEN) {
       signOut();
     } else if (code === CLOSE_RESYNC) {
-      setConnection("reconnecting");
+      linkLost();
       connect(); // we fell behind: reconnect now; the catch-up fills the gap
     } else {
-      setConnection("reconnecting");
+      linkLost();
       scheduleReconnect();
     }
   }
@@ -1200,7 +1240,7 @@
         /* already closing */
       }
     }
-    setConnection("reconnecting");
+    linkLost();
     scheduleReconnect(delayMs);
   }
 
@@ -1222,10 +1262,6 @@
     conn.pingTimer = setInterval(() => {
       const socket = conn.socket;
       if (!socket || socket.readyState !== WebSocket.OPEN) return;
-      if (Date.now() - conn.lastHeardAt > SILENCE_LIMIT_MS) {
-        dropSocket();
-        return;
-      }
       socket.send(JSON.stringify({ type: "ping" }));
     }, PING_EVERY_MS);
   }
@@ -1248,7 +1284,7 @@
       conn.socket = null;
     }
     stopPing();
-    setConnection("signed-out");
+    noteLink({ type: "signed_out", lastHeardAt: conn.lastLiveFrameAt });
     const next = encodeURIComponent(window.location.pathname + window.location.search);
     showMessage("You are signed out: live alerts have stopped.", {
       href: LOGIN_URL + "?next=" + next,
@@ -1329,11 +1365,27 @@
     window.addEventListener("focus", markSeen);
     // Back on the network: do not wait out the back-off.
     window.addEventListener("online", () => {
+      noteLink({ type: "online" });
       if (!conn.socket && !conn.stopped) {
         conn.attempt = 0;
         connect();
       }
     });
+    // Network gone: say so now, not when a socket finally times out; the socket is dropped
+    // so that the page reconnects and catches up when the network is back.
+    window.addEventListener("offline", () => {
+      if (conn.stopped) return;
+      noteLink({ type: "offline", lastHeardAt: conn.lastLiveFrameAt });
+      if (conn.socket) dropSocket();
+    });
+    // A server that stops talking (its heartbeats stop) is a dead link the browser may not notice.
+    setInterval(() => {
+      const socket = conn.socket;
+      if (socket && socket.readyState === WebSocket.OPEN && isSilent(conn.lastHeardAt, Date.now(), conn.silenceLimitMs)) {
+        dropSocket();
+      }
+    }, WATCHDOG_EVERY_MS);
+    if (dom.soundPrompt) dom.soundPrompt.addEventListener("click", onUserGesture);
     setInterval(refreshRelativeTimes, RELATIVE_TIME_REFRESH_MS);
   }
 
@@ -1341,7 +1393,8 @@
     dom.filterStatus.value = state.filter.status;
     dom.filterSeverity.value = state.filter.severity;
     renderMute();
-    setConnection("reconnecting");
+    renderSoundPrompt();
+    noteLink({ type: "start" });
     updateCount();
     bindEvents();
     connect();

@@ -308,6 +308,23 @@ async def test_a_client_that_stops_acknowledging_gets_no_more_than_the_window_th
     assert output["code"] == 4409
 
 
+async def test_a_quiet_connection_hears_a_heartbeat_so_the_page_can_tell_no_alerts_from_no_link(
+    client, officer, live_hub, monkeypatch
+):
+    from alerts import ws
+
+    monkeypatch.setattr(ws, "HEARTBEAT_S", 0.5)
+    communicator, connected, _ = await connect_as(client, officer)
+    assert connected
+    hello = json.loads(await communicator.receive_from(timeout=10))
+    assert hello["type"] == "hello" and hello["heartbeat_s"] == 0.5  # the period in force
+    started = asyncio.get_running_loop().time()
+    beats = [await receive_type(communicator, "heartbeat", timeout=5) for _ in range(3)]
+    assert all("server_time" in beat for beat in beats)
+    assert asyncio.get_running_loop().time() - started < 3  # about one every 0.5 s, not more rarely
+    await communicator.disconnect()
+
+
 async def test_a_client_that_acknowledges_receives_everything_beyond_the_window(client, officer, live_hub):
     from alerts import live
 

@@ -99,3 +99,65 @@ def test_a_change_whose_event_was_lost_on_the_way_still_reaches_the_page(stack, 
     alert_item(page, "Next One").wait_for(timeout=5000)
     page.locator('#alert-list li[data-status="acknowledged"]', has_text="Lost Update").wait_for(timeout=8000)
     assert page.evaluate("window.peacewatchLive.connection") == "live"
+
+
+def banner(page) -> str | None:
+    return page.evaluate("(() => { const b = document.getElementById('link-banner'); return b.hidden ? null : b.textContent; })()")
+
+
+@pytest.mark.parametrize("viewport", [(1440, 900), (390, 844)])
+def test_going_offline_shows_at_once_and_the_banner_stays_until_the_catch_up(stack, new_page, officer, viewport):
+    page = new_page(viewport)
+    sign_in(page, stack, officer.username)
+    assert banner(page) is None
+
+    page.context.set_offline(True)
+    started = time.monotonic()
+    page.wait_for_function("window.peacewatchLive.connection === 'offline'", timeout=3000)
+    assert time.monotonic() - started < 3
+    since = page.evaluate("new Date().toLocaleTimeString([], {hour: '2-digit', minute: '2-digit', hour12: false})")
+    text = banner(page)
+    assert text.startswith("Alerts may be missing since ") and "this device is offline" in text
+    assert text[len("Alerts may be missing since ") :][:5] <= since  # from the last moment it was live
+    assert page.locator("#link-banner").is_visible()
+
+    produce_in_thread([report(citizens=[citizen("Raised Meanwhile", 4.0)])])
+    time.sleep(1.5)  # raised and published while this page cannot hear it
+    assert page.evaluate("window.peacewatchLive.connection") == "offline"
+
+    page.context.set_offline(False)
+    alert_item(page, "Raised Meanwhile").wait_for(timeout=15000)
+    page.wait_for_function("window.peacewatchLive.connection === 'live'", timeout=15000)
+    assert banner(page) is None
+
+
+def test_a_server_that_falls_silent_is_reported_within_seconds_not_minutes(stack, new_page, officer):
+    import os
+    import signal
+
+    page = new_page()
+    sign_in(page, stack, officer.username)
+    web = stack.processes["web"]
+    os.kill(web.pid, signal.SIGSTOP)  # the socket stays open, and nothing comes through it any more
+    try:
+        started = time.monotonic()
+        page.wait_for_function("window.peacewatchLive.connection === 'reconnecting'", timeout=20000)
+        silent_for = time.monotonic() - started
+        assert silent_for < 14  # two missed 5 s heartbeats and a little slack, where it took a minute before
+        assert banner(page).startswith("Alerts may be missing since ")
+    finally:
+        os.kill(web.pid, signal.SIGCONT)
+    page.wait_for_function("window.peacewatchLive.connection === 'live'", timeout=30000)
+    assert banner(page) is None
+
+
+def test_the_page_asks_for_the_click_the_browser_needs_before_it_may_sound(stack, new_page, officer):
+    page = new_page()
+    sign_in(page, stack, officer.username)
+    prompt = page.locator("#sound-prompt")
+    assert prompt.is_visible() and "click" in prompt.inner_text()
+    prompt.click()
+    page.wait_for_function("document.getElementById('sound-prompt').hidden", timeout=5000)
+    page.click("#mute-toggle")  # muted: nothing to ask for either
+    page.click("#mute-toggle")
+    assert page.locator("#sound-prompt").is_hidden()
