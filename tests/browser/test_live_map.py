@@ -101,8 +101,11 @@ def test_a_change_whose_event_was_lost_on_the_way_still_reaches_the_page(stack, 
     assert page.evaluate("window.peacewatchLive.connection") == "live"
 
 
+BANNER = "(() => { const b = document.getElementById('link-banner'); return b.hidden ? null : b.textContent; })()"
+
+
 def banner(page) -> str | None:
-    return page.evaluate("(() => { const b = document.getElementById('link-banner'); return b.hidden ? null : b.textContent; })()")
+    return page.evaluate(BANNER)
 
 
 @pytest.mark.parametrize("viewport", [(1440, 900), (390, 844)])
