@@ -1,12 +1,13 @@
 """Sign-in, liveness and the admin: the pages `make run` promises."""
 
 import json
+import re
 
 import pytest
 
 from alerts.consumer import process_batch
 from peacewatch.streams.batch import Record
-from tests.conftest import sign_in_with_second_factor
+from tests.conftest import _user_with_role, sign_in_with_second_factor
 from tests.factories import citizen, report
 
 pytestmark = pytest.mark.django_db
@@ -80,3 +81,24 @@ def test_the_favicon_browsers_ask_for_exists(client):
     response = client.get("/favicon.ico")
     assert response.status_code == 301
     assert response["Location"].endswith("favicon.svg")
+
+
+def nav_links(page) -> list[str]:
+    nav = re.search(r'<nav aria-label="Main">(.*?)</nav>', page.content.decode(), re.S).group(1)
+    return re.findall(r">([^<]+)</a>", nav)
+
+
+def test_each_person_sees_only_the_links_their_roles_open(client, officer, analyst, django_user_model):
+    client.force_login(officer)
+    assert nav_links(client.get("/")) == ["Live map"]  # not Analytics (403) nor the analysts' API docs
+    assert client.get("/analytics/").status_code == 403
+    client.force_login(analyst)
+    assert nav_links(client.get("/analytics/")) == ["Analytics", "API"]
+    admin = _user_with_role(django_user_model, "admin2", "admin", is_staff=True)
+    sign_in_with_second_factor(client, admin)
+    assert nav_links(client.get("/api/docs/")) == ["API", "Admin"]
+
+
+def test_the_current_page_is_marked_for_screen_readers(client, officer):
+    client.force_login(officer)
+    assert '<a href="/" aria-current="page">Live map</a>' in client.get("/").content.decode()

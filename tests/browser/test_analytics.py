@@ -432,3 +432,23 @@ def test_a_week_spanning_the_index_retention_says_which_part_came_from_the_archi
         == REPORTS + 800
     )
     assert not errors
+
+
+SIGN_OUT_ON_SCREEN = """() => {
+  const box = document.querySelector('.signout button').getBoundingClientRect();
+  return box.left >= 0 && box.right <= window.innerWidth && box.height >= 44;
+}"""
+NO_SIDEWAYS_SCROLL = "document.documentElement.scrollWidth <= window.innerWidth"
+
+
+def test_on_a_phone_the_analyst_pages_fit_the_screen_and_sign_out_stays_in_reach(web, new_page, analyst):
+    page = new_page((390, 844))
+    errors = watch_errors(page)
+    sign_in(page, web, analyst.username)
+    for path in ("/analytics/", "/api/docs/"):
+        page.goto(f"{web.url}{path}")
+        page.wait_for_load_state("networkidle")
+        assert page.evaluate(NO_SIDEWAYS_SCROLL), path
+        assert page.evaluate(SIGN_OUT_ON_SCREEN), path
+        assert [a.inner_text() for a in page.locator("nav[aria-label=Main] a").all()] == ["Analytics", "API"]
+    assert not errors

@@ -67,8 +67,9 @@ def test_an_alert_raised_while_the_connection_is_down_still_appears(stack, new_p
     assert page.evaluate("window.peacewatchLive.connection") == "live"
 
 
-def test_the_live_map_reads_well_on_a_laptop_screen(stack, new_page, officer):
-    page = new_page()
+@pytest.mark.parametrize("viewport", [(1366, 768), (390, 844)])
+def test_the_live_map_reads_well_on_a_laptop_and_a_phone(stack, new_page, officer, viewport):
+    page = new_page(viewport)
     sign_in(page, stack, officer.username)
     produce_in_thread([report(citizens=[citizen(f"Person {i}", 5.0 + i)]) for i in range(4)])
     alert_item(page, "Person 3").wait_for(timeout=5000)
@@ -76,6 +77,9 @@ def test_the_live_map_reads_well_on_a_laptop_screen(stack, new_page, officer):
     assert page.evaluate("document.activeElement !== document.body")
     no_horizontal_scroll = page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
     assert no_horizontal_scroll
+    sign_out = page.locator(".signout button").bounding_box()
+    assert sign_out["x"] >= 0 and sign_out["x"] + sign_out["width"] <= viewport[0]  # not cut off
+    assert [a.inner_text() for a in page.locator("nav[aria-label=Main] a").all()] == ["Live map"]
     page.screenshot(path=str(stack.tmp_path / "live-map.png"))
 
 
