@@ -1,6 +1,7 @@
-"""REST API of analytics, for analysts: search, saved queries, exports.
+"""REST API of analytics, for analysts: search, citizen suggestions, saved queries, exports.
 
 - ``POST /api/v1/reports/search``: a query in, hits and aggregations out.
+- ``GET /api/v1/analytics/citizens/suggest``: names starting with what an analyst types.
 - ``/api/v1/saved-queries/``: own and shared saved queries; only owners change them.
 - ``/api/v1/exports/``: request an export (a Celery task writes the file),
   follow its progress, download it.
@@ -17,8 +18,14 @@ from functools import partial
 from django.db import transaction
 from django.http import FileResponse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema, extend_schema_view
-from rest_framework import mixins, status, viewsets
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_view,
+)
+from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.exceptions import (
     APIException,
     NotFound,
@@ -44,6 +51,7 @@ from analytics.serializers import (
 )
 from analytics.tasks import run_export
 from peacewatch import problems
+from peacewatch.fields import StrictCharField
 from peacewatch.pagination import Pages
 from peacewatch.roles import ANALYST, has_role
 
@@ -136,6 +144,85 @@ class ReportSearchView(APIView):
         audit.record(request.user, "search", query, ip=audit.client_ip(request), refused=str(error))
         status_code = 404 if isinstance(error, CursorError) else 400
         return problems.response(status_code, str(error), field=error.field, request=request)
+
+
+# --- Citizen suggestions ---------------------------------------------------------
+
+
+class SuggestParams(serializers.Serializer):
+    # Not trimmed: "jeanne " asks for names with more after "jeanne" (spacing is folded, not dropped).
+    prefix = StrictCharField(min_length=1, max_length=200, trim_whitespace=False)
+    limit = serializers.IntegerField(required=False, min_value=1, max_value=search.SUGGEST_MAX, default=10)
+    purpose = StrictCharField(required=False, trim_whitespace=False, max_length=purpose.MAX_LENGTH)
+
+
+class SuggestionOut(serializers.Serializer):
+    name = serializers.CharField(help_text="a name as reports gave it")
+    count = serializers.IntegerField(help_text=f"sightings under it in the last {search.SUGGEST_DAYS} days")
+
+
+class SuggestionsOut(serializers.Serializer):
+    prefix = serializers.CharField()
+    results = SuggestionOut(many=True)
+
+
+class CitizenSuggestView(APIView):
+    permission_classes = [IsAuthenticated, IsAnalyst]
+
+    @extend_schema(
+        operation_id="citizens_suggest",
+        summary="Suggest citizens' names as an analyst types",
+        description=(
+            "Names starting with `prefix`, compared without regard to case, accents or spacing "
+            f'("jeanne mart" finds "Jeanne Martín"), seen in the last {search.SUGGEST_DAYS} days of the '
+            "index engine, most sightings first, at most `limit`. A list of names is itself a look at "
+            "people: every call is recorded in the audit log with its `purpose`, required while "
+            "ANALYTICS_REQUIRE_PURPOSE is on (the default)."
+        ),
+        parameters=[
+            OpenApiParameter(
+                "prefix",
+                {"type": "string", "minLength": 1, "maxLength": 200},
+                required=True,
+                description="the start of a name",
+            ),
+            OpenApiParameter(
+                "limit",
+                {"type": "integer", "minimum": 1, "maximum": search.SUGGEST_MAX, "default": 10},
+                description="at most this many names",
+            ),
+            OpenApiParameter(
+                "purpose",
+                {k: v for k, v in purpose.SCHEMA.items() if k != "example"},
+                required=purpose.required(),
+                description=purpose.SCHEMA["description"],
+            ),
+        ],
+        responses={
+            200: SuggestionsOut,
+            400: OpenApiResponse(description="a parameter is missing or wrong: `field` names it"),
+        },
+        tags=["reports"],
+    )
+    def get(self, request):
+        given = SuggestParams(data=request.query_params)
+        given.is_valid(raise_exception=True)
+        values = given.validated_data
+        try:
+            why = purpose.clean(values.get("purpose"))
+        except QueryError as exc:
+            return problems.response(400, str(exc), field=exc.field, request=request)
+        found = search.suggest_citizens(values["prefix"], limit=values["limit"])
+        audit.record(
+            request.user,
+            "citizen.suggest",
+            None,
+            ip=audit.client_ip(request),
+            prefix=values["prefix"],
+            names=[item["name"] for item in found],
+            purpose=why,
+        )
+        return Response({"prefix": values["prefix"], "results": found})
 
 
 # --- Saved queries -----------------------------------------------------------------

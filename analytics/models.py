@@ -109,6 +109,7 @@ class AuditEntry(models.Model):
 
     class Action(models.TextChoices):
         SEARCH = "search"
+        CITIZEN_SUGGEST = "citizen.suggest"
         SAVED_QUERY_CREATE = "saved_query.create"
         SAVED_QUERY_UPDATE = "saved_query.update"
         SAVED_QUERY_DELETE = "saved_query.delete"

@@ -31,6 +31,10 @@ SCHEMA = {
 }
 
 
+def required() -> bool:
+    return bool(settings.ANALYTICS_REQUIRE_PURPOSE)
+
+
 def clean(value: Any) -> str | None:
     """The purpose as recorded (whitespace runs made one space), or QueryError naming ``purpose``."""
     if value is None:

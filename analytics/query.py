@@ -23,7 +23,8 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 
-from analytics.tokens import word_token
+from analytics.stop_words import BUILT_IN as BUILT_IN_STOP_WORDS
+from analytics.tokens import name_fold, word_token
 from peacewatch.problems import field_path
 
 MAX_SIZE = 500  # hits per page; exports page through everything instead
@@ -71,8 +72,10 @@ class TimeRange(Strict):
 
 
 class CitizenFilter(Strict):
-    """One of: ``name``, every sighting under that name (exact or prefix), whoever it was; or
-    ``key``, one person as top lists count them (see :func:`citizen_key`), whatever name they went by."""
+    """One of: ``name``, every sighting under that name (the whole name, or its start), whoever it was,
+    compared without regard to case, accents or spacing (:func:`analytics.tokens.name_fold`); or
+    ``key``, one person as top lists count them (see :func:`citizen_key`), whatever name they went by,
+    compared exactly."""
 
     name: Annotated[str, msgspec.Meta(min_length=1, max_length=200)] | None = None
     key: Annotated[str, msgspec.Meta(min_length=1, max_length=200)] | None = None
@@ -125,6 +128,8 @@ class Query(Strict):
     size: Annotated[int, msgspec.Meta(ge=0, le=MAX_SIZE)] = 50
     sort: Literal["newest", "oldest"] = "newest"
     after: Annotated[str, msgspec.Meta(max_length=300)] | None = None
+    # Top words skip stop words ("the", "and"; analytics/stop_words.py) unless asked to keep them.
+    stop_words: Literal["skip", "keep"] = "skip"
 
 
 class QueryError(ValueError):
@@ -153,9 +158,66 @@ def parse_query(data: Any) -> Query:
         if unknown:
             field = ".".join(p for p in (field, unknown.group(1)) if p)
             raise QueryError(field, "unknown field") from None
-        raise QueryError(field, text.split(" - at ")[0]) from None
+        missing = re.match(r"Object missing required field `([^`]*)`", text)
+        if missing:
+            field = ".".join(p for p in (field, missing.group(1)) if p)
+            raise QueryError(field, "is required") from None
+        raise QueryError(field, plain_words(field, text.split(" - at ")[0])) from None
     _check(query)
     return query
+
+
+# What msgspec says (for programmers), said for analysts: the UI shows these next to the field.
+_CHOICES = {
+    "sort": ("newest", "oldest"),
+    "stop_words": ("skip", "keep"),
+    "citizen.match": ("exact", "prefix"),
+    "aggs": AGGREGATIONS,
+}
+_TYPES = {
+    "int": "a whole number",
+    "float": "a number",
+    "bool": "true or false",
+    "str": "text",
+    "array": "a list",
+    "object": "an object",
+    "datetime": "a time with an offset, such as 2026-11-28T12:00:00Z",
+}
+_BOUND = re.compile(r"Expected `(\w+)`(?: \| null)? (<=|>=|<|>) ([-\d.e+]+)")
+_LENGTH = re.compile(r"Expected `(\w+)`(?: \| null)? of length (<=|>=) (\d+)")
+_TYPE = re.compile(r"Expected `(\w+)(?: \| null)?`")
+
+
+def plain_words(field: str, text: str) -> str:
+    """msgspec's validation message for ``field`` in words an analyst reads without a manual."""
+    if "matching regex" in text and re.sub(r"\[\d+\]", "", field) == "drones":
+        return "use letters, digits, '.', '_' or '-' only"
+    bound = _BOUND.match(text)
+    if bound:
+        _, op, value = bound.groups()
+        value = f"{float(value):g}"
+        return {
+            "<=": f"must be at most {value}",
+            ">=": f"must be at least {value}",
+            "<": f"must be below {value}",
+            ">": f"must be above {value}",
+        }[op]
+    length = _LENGTH.match(text)
+    if length:
+        kind, op, n = length.groups()
+        unit = "items" if kind == "array" else "characters"
+        if op == ">=" and n == "1":
+            return "must not be empty"
+        return f"must be at most {n} {unit}" if op == "<=" else f"must be at least {n} {unit}"
+    if text.startswith("Invalid enum value"):
+        choices = _CHOICES.get(re.sub(r"\[\d+\]$", "", field))
+        return "must be one of " + ", ".join(choices) if choices else "is not one of the choices"
+    if text.startswith("Invalid RFC3339"):
+        return "must be " + _TYPES["datetime"]
+    kind = _TYPE.match(text)
+    if kind and kind.group(1) in _TYPES:
+        return "must be " + _TYPES[kind.group(1)]
+    return text
 
 
 def _nul_path(value: Any, path: str = "") -> str | None:
@@ -227,7 +289,7 @@ class Plan(msgspec.Struct, frozen=True):
     interval_ms: int
     drones: tuple[str, ...]
     citizen: str | None
-    citizen_field: Literal["name", "key"]  # which of a sighting's two the filter compares
+    citizen_field: Literal["name", "key"]  # which of a sighting's two the filter compares (a name folded)
     citizen_prefix: bool
     words_any: tuple[str, ...]  # word tokens (see analytics.tokens)
     words_all: tuple[str, ...]
@@ -244,6 +306,8 @@ class Plan(msgspec.Struct, frozen=True):
     size: int
     newest_first: bool
     after: tuple[int, str, str] | None  # (observed_at ms, report_id, drone_id) of the last hit seen
+    # Word tokens top_words leaves out (analytics/stop_words.py); empty when the query keeps them.
+    stop_words: tuple[str, ...] = ()
     # False when only the hits are wanted (an export's later pages): no total to count.
     count_total: bool = True
 
@@ -264,7 +328,14 @@ class Plan(msgspec.Struct, frozen=True):
         )
 
 
-def plan(query: Query, *, now: datetime | None = None, threshold: float = 20.0) -> Plan:
+def plan(
+    query: Query,
+    *,
+    now: datetime | None = None,
+    threshold: float = 20.0,
+    stop_words: frozenset[str] = BUILT_IN_STOP_WORDS,
+) -> Plan:
+    """The query resolved; ``stop_words`` are the tokens a query that skips them leaves out of top words."""
     now = now or datetime.now(tz=UTC)
     t = query.time
     if t.last is not None:
@@ -285,13 +356,20 @@ def plan(query: Query, *, now: datetime | None = None, threshold: float = 20.0) 
     precision = query.grid_precision
     if precision is None:
         precision = auto_precision(box, circle)
+    citizen = query.citizen
+    if citizen is None:
+        citizen_value = None
+    elif citizen.key is not None:
+        citizen_value = citizen.key
+    else:
+        citizen_value = name_fold(citizen.name or "")
     return Plan(
         start_ms=start_ms,
         end_ms=end_ms,
         interval=interval,
         interval_ms=interval_ms,
         drones=tuple(sorted(set(query.drones))),
-        citizen=(query.citizen.name or query.citizen.key) if query.citizen else None,
+        citizen=citizen_value,
         citizen_field="key" if query.citizen and query.citizen.key is not None else "name",
         citizen_prefix=bool(query.citizen and query.citizen.match == "prefix"),
         words_any=tuple(sorted({word_token(w) for w in words.any})),
@@ -309,6 +387,7 @@ def plan(query: Query, *, now: datetime | None = None, threshold: float = 20.0) 
         size=query.size,
         newest_first=query.sort == "newest",
         after=decode_cursor(query.after) if query.after else None,
+        stop_words=tuple(sorted(stop_words)) if query.stop_words == "skip" and "top_words" in query.aggs else (),
     )
 
 
@@ -617,7 +696,8 @@ def aggregations(p: Plan, t: Totals) -> dict:
     if "top_drones" in p.aggs:
         out["top_drones"] = top_buckets(t.drones, p.top)
     if "top_words" in p.aggs:
-        out["top_words"] = top_buckets(t.words, p.top)
+        skipped = set(p.stop_words)
+        out["top_words"] = top_buckets({k: n for k, n in t.words.items() if k not in skipped}, p.top)
     if "score" in p.aggs:
         out["score"] = score_stats(
             t.score_n, t.score_sum, t.score_lo, t.score_hi, percentiles_from_bins(t.score_bins, PERCENTS)

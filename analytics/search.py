@@ -35,9 +35,10 @@ from datetime import UTC, datetime
 import msgspec
 from django.conf import settings
 
-from analytics import tiered
+from analytics import stop_words, tiered
 from analytics.query import Plan, Query, decode_cursor, describe, plan
 from analytics.store import get_store
+from analytics.tokens import name_fold
 
 
 def current_threshold() -> float:
@@ -47,7 +48,7 @@ def current_threshold() -> float:
 
 
 def make_plan(query: Query, *, now: datetime | None = None) -> Plan:
-    return plan(query, now=now, threshold=current_threshold())
+    return plan(query, now=now, threshold=current_threshold(), stop_words=stop_words.active())
 
 
 def run_plan(p: Plan, *, now: datetime) -> dict:
@@ -69,6 +70,19 @@ def search(query: Query, *, now: datetime | None = None) -> dict:
     result["took_ms"] = round((time.perf_counter() - started) * 1000, 1)
     result["query"] = describe(p)
     return result
+
+
+SUGGEST_DAYS = 30  # names seen this recently are suggested: who matters to a current case
+SUGGEST_MAX = 20
+
+
+def suggest_citizens(prefix: str, *, limit: int = 10, now: datetime | None = None) -> list[dict]:
+    """Names starting with ``prefix`` (case, accents and spacing ignored), seen in the index engine's
+    last ``SUGGEST_DAYS`` days, most sightings first: ``[{"name", "count"}]``, at most ``limit``."""
+    now = now or datetime.now(tz=UTC)
+    since_ms = int(now.timestamp() * 1000) - SUGGEST_DAYS * 86_400_000
+    folded = name_fold(prefix)
+    return get_store().suggest_citizens(folded, since_ms=since_ms, limit=max(1, min(limit, SUGGEST_MAX)))
 
 
 def count(query: Query, *, now: datetime | None = None) -> int:

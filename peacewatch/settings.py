@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import sys
+import zoneinfo
 from datetime import timedelta
 from pathlib import Path
 
@@ -378,6 +379,17 @@ RETENTION_ALERT_DAYS = env_int("RETENTION_ALERT_DAYS", 730, minimum=1)
 RETENTION_AUDIT_DAYS = env_int("RETENTION_AUDIT_DAYS", 3650, minimum=1)
 # Every search and export says why (analytics/purpose.py); off only where no oversight asks.
 ANALYTICS_REQUIRE_PURPOSE = env_bool("ANALYTICS_REQUIRE_PURPOSE", True)
+# The zone every time on the analysts' pages is shown in (and custom ranges are typed in): one for the
+# whole force, so that two analysts comparing notes read the same clock. An IANA name.
+DISPLAY_TIME_ZONE = env_str("DISPLAY_TIME_ZONE", "UTC")
+try:
+    zoneinfo.ZoneInfo(DISPLAY_TIME_ZONE)
+except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+    raise ImproperlyConfigured(
+        f"DISPLAY_TIME_ZONE={DISPLAY_TIME_ZONE!r} is not an IANA time zone name (such as UTC or Europe/Paris)"
+    ) from None
+# Words top lists skip besides the built-in English stop words (analytics/stop_words.py), comma separated.
+ANALYTICS_STOP_WORDS = env_list("ANALYTICS_STOP_WORDS")
 ARCHIVE_SEARCH_TIMEOUT_S = env_float("ARCHIVE_SEARCH_TIMEOUT_S", 60.0, minimum=1)
 ARCHIVE_SEARCH_MEMORY_MB = env_int("ARCHIVE_SEARCH_MEMORY_MB", 2048, minimum=256)
 AWS_ENDPOINT_URL = env_str("AWS_ENDPOINT_URL")

@@ -45,6 +45,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include(api.urls)),
     path("api/v1/reports/search", analytics_api.ReportSearchView.as_view(), name="reports-search"),
+    path("api/v1/analytics/citizens/suggest", analytics_api.CitizenSuggestView.as_view(), name="citizens-suggest"),
     path(
         "api/v1/exports/<int:pk>/download",
         analytics_api.ExportViewSet.as_view({"get": "download"}),

@@ -49,7 +49,7 @@ from analytics.query import (
     encode_cursor,
     hit,
 )
-from analytics.tokens import word_token
+from analytics.tokens import name_fold, word_token
 
 
 @dataclass(frozen=True)
@@ -123,7 +123,8 @@ def matched(p: Plan) -> Sql:
     # A citizen's name or key and a score range hold for one and the same citizen (as a nested query would).
     conditions: list[str] = []
     if p.citizen is not None:
-        column = _key("c") if p.citizen_field == "key" else "c.name"
+        # A name is compared folded (analytics.tokens.name_fold, run by DuckDB as a Python function).
+        column = _key("c") if p.citizen_field == "key" else "name_fold(c.name)"
         # The same bounds as the embedded engine's index range for a prefix.
         conditions.append(f"{column} >= ? AND {column} < ?" if p.citizen_prefix else f"{column} = ?")
         params += [p.citizen, p.citizen + "\U0010ffff"] if p.citizen_prefix else [p.citizen]
@@ -242,6 +243,15 @@ def _word_tokens(words: pa.ListArray | pa.ChunkedArray) -> pa.ListArray:
     return pa.ListArray.from_arrays(offsets, tokens, mask=words.is_null())
 
 
+def _name_folds(names: pa.Array | pa.ChunkedArray) -> pa.Array:
+    """Names folded as the other engines fold them, each distinct name of the batch once."""
+    if isinstance(names, pa.ChunkedArray):
+        names = names.combine_chunks()
+    encoded = pc.dictionary_encode(names)
+    folded = pa.array([name_fold(n) for n in encoded.dictionary.to_pylist()], pa.string())
+    return folded.take(encoded.indices)
+
+
 def connect(
     archive: ArchiveStorage, dates: tuple[str, str], *, scratch: str | None = None
 ) -> duckdb.DuckDBPyConnection:
@@ -255,6 +265,8 @@ def connect(
     connection.register(layout.REPORTS, archive.dataset(layout.REPORTS, dates))
     strings = duckdb.list_type(duckdb.sqltype("VARCHAR"))
     connection.create_function("word_tokens", _word_tokens, [strings], strings, type="arrow")
+    text = duckdb.sqltype("VARCHAR")
+    connection.create_function("name_fold", _name_folds, [text], text, type="arrow")
     connection.execute("SET enable_external_access = false")
     connection.execute("SET lock_configuration = true")
     return connection

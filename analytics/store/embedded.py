@@ -36,7 +36,7 @@ from pathlib import Path
 
 from analytics.query import Plan, tile_xy
 from analytics.store.base import CONFLICT, AmbiguousReportId, IndexResult, Refused, conflict_detail, received_again
-from analytics.tokens import word_token
+from analytics.tokens import name_fold, word_token
 from ingest.reports import Received, decode_report
 from peacewatch.logs import log
 
@@ -82,6 +82,14 @@ CREATE TABLE IF NOT EXISTS citizens (
 CREATE INDEX IF NOT EXISTS citizens_report ON citizens (report, score, name);
 -- Filters by name (every sighting under a name, whoever it was): a range per name.
 CREATE INDEX IF NOT EXISTS citizens_name ON citizens (name, ts, score);
+-- Every name held, under its folded form (analytics.tokens.name_fold): a name
+-- search without regard to case or accents, and suggestions as an analyst
+-- types, look up the names here and then read their ranges of citizens_name.
+CREATE TABLE IF NOT EXISTS citizen_names (
+    fold TEXT NOT NULL,
+    name TEXT NOT NULL,
+    PRIMARY KEY (fold, name)
+) WITHOUT ROWID;
 -- Which reports heard which words: a contentless full-text index (rowid =
 -- reports.id) is ~20x cheaper to write than one row per word and answers
 -- "any of" / "all of" directly. Each word is one token (see word_token).
@@ -120,6 +128,13 @@ ROLLUP_LEVELS = (FIVE_MINUTES, HOUR)
 GRID_ZOOM = 16
 
 _CHUNK = 500  # well under SQLite's bound-parameter limit
+
+
+NAME_DICTIONARY = "INSERT OR IGNORE INTO citizen_names SELECT name_fold(name), name FROM citizens GROUP BY name"
+# After a day is dropped: names no sighting has any more leave the dictionary (and suggestions) too.
+NAME_DICTIONARY_PRUNE = (
+    "DELETE FROM citizen_names WHERE NOT EXISTS (SELECT 1 FROM citizens c WHERE c.name = citizen_names.name)"
+)
 
 
 def _ms(dt: datetime) -> int:
@@ -225,6 +240,7 @@ class EmbeddedStore:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.db = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
+        self.db.create_function("name_fold", 1, name_fold, deterministic=True)
         self._enter_wal()
         self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.execute("PRAGMA busy_timeout=30000")
@@ -242,6 +258,21 @@ class EmbeddedStore:
                 "`python manage.py reindex --from-topic --since <time>`"
             )
         self.db.executescript(SCHEMA)  # IF NOT EXISTS throughout: a no-op on a current file
+        self._fill_name_dictionary()
+
+    def _fill_name_dictionary(self) -> None:
+        """A file written before the name dictionary existed gets it filled once, from its citizens."""
+        db = self.db
+        if db.execute("SELECT 1 FROM citizen_names LIMIT 1").fetchone():
+            return
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            if not db.execute("SELECT 1 FROM citizen_names LIMIT 1").fetchone():  # another process may have
+                db.execute(NAME_DICTIONARY)
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
 
     def _enter_wal(self, *, within_s: float = 30.0) -> None:
         """Switch a new file to WAL (a no-op once it is). The switch needs the file alone, and
@@ -356,6 +387,8 @@ class EmbeddedStore:
             rollup.add(ts, report.drone_id, x16, y16, people, tokens)
         db.executemany("INSERT INTO reports VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", report_rows)
         db.executemany("INSERT INTO citizens VALUES (?,?,?,?,?)", citizen_rows)
+        names = {row[3] for row in citizen_rows}
+        db.executemany("INSERT OR IGNORE INTO citizen_names VALUES (?,?)", [(name_fold(n), n) for n in names])
         db.executemany("INSERT INTO words (rowid, w) VALUES (?,?)", word_rows)
         rollup.write(db)
 
@@ -468,12 +501,20 @@ class EmbeddedStore:
                             f"DELETE FROM {table} WHERE level IN (?, ?) AND bucket >= ? AND bucket < ?",
                             (*ROLLUP_LEVELS, start_ms, end_ms),
                         )
+                    db.execute(NAME_DICTIONARY_PRUNE)
                 db.execute("COMMIT")
             except BaseException:
                 db.execute("ROLLBACK")
                 raise
             if not ids:
                 return
+
+    def suggest_citizens(self, prefix: str, *, since_ms: int, limit: int) -> list[dict]:
+        """Names starting with ``prefix`` (folded, see name_fold) seen since ``since_ms``, most sightings first."""
+        from analytics.store.embedded_search import build_suggest_sql
+
+        statement = build_suggest_sql(prefix, since_ms=since_ms, limit=limit)
+        return [{"name": name, "count": n} for name, n in self.db.execute(statement.sql, statement.params)]
 
     def search(self, p: Plan) -> dict:
         from analytics.store.embedded_search import run_search

@@ -51,9 +51,12 @@ def where(p: Plan, start_ms: int | None = None, end_ms: int | None = None) -> Sq
         # A key's rows are one range of the clustered primary key, a name's one
         # range of its index; the score, if any, must hold for that same
         # citizen (as a nested query would).
-        column = "key" if p.citizen_field == "key" else "name"
-        name_sql = f"{column} >= ? AND {column} < ?" if p.citizen_prefix else f"{column} = ?"
-        name_params = [p.citizen, p.citizen + "\U0010ffff"] if p.citizen_prefix else [p.citizen]
+        if p.citizen_field == "key":
+            name_sql, name_params = "key = ?", [p.citizen]
+        else:
+            # A folded name (analytics.tokens.name_fold) stands for every spelling held under it.
+            names = _folded_names(p.citizen, p.citizen_prefix)
+            name_sql, name_params = f"name IN ({names.sql})", list(names.params)
         extra = "".join(f" AND {s}" for s, _ in score)
         clauses.append(f"r.id IN (SELECT report FROM citizens WHERE {name_sql} AND ts >= ? AND ts < ?{extra})")
         params.extend([*name_params, params[0], params[1], *(v for _, v in score)])
@@ -78,6 +81,28 @@ def where(p: Plan, start_ms: int | None = None, end_ms: int | None = None) -> Sq
         clauses.append("r.clock_skew = ?")
         params.append(int(p.clock_skew))
     return Sql(" AND ".join(clauses), tuple(params))
+
+
+def _folded_names(fold: str, prefix: bool) -> Sql:
+    """The names held whose folded form is ``fold`` (or starts with it): a range of the name dictionary."""
+    if prefix:
+        return Sql("SELECT name FROM citizen_names WHERE fold >= ? AND fold < ?", (fold, fold + "\U0010ffff"))
+    return Sql("SELECT name FROM citizen_names WHERE fold = ?", (fold,))
+
+
+# Names considered per suggestion, before counting their sightings: a prefix of one letter
+# matches thousands of names, and counting each one's sightings would be a scan.
+SUGGEST_CANDIDATES = 200
+
+
+def build_suggest_sql(prefix: str, *, since_ms: int, limit: int) -> Sql:
+    """Names starting with a folded ``prefix`` and their sightings since ``since_ms``, most first."""
+    names = _folded_names(prefix, True)
+    return Sql(
+        f"SELECT c.name, count(*) FROM ({names.sql} ORDER BY fold LIMIT ?) d "
+        "CROSS JOIN citizens c ON c.name = d.name AND c.ts >= ? GROUP BY c.name ORDER BY 2 DESC, 1 LIMIT ?",
+        (*names.params, SUGGEST_CANDIDATES, since_ms, limit),
+    )
 
 
 def _cursor(p: Plan, ts: str, report_id: str, drone_id: str) -> tuple[str, tuple]:

@@ -76,7 +76,7 @@ def test_filters_narrow_the_hits_and_next_pages_through_the_rest(client, analyst
     [
         ({"colour": "red"}, "colour", "unknown field"),
         ({"time": {"from": "2026-11-28T05:00:00Z", "to": "2026-11-28T04:00:00Z"}}, "time", "from must be before to"),
-        ({"size": 1_000_000}, "size", "<= 500"),
+        ({"size": 1_000_000}, "size", "size: must be at most 500"),
         ({"score": {"min": 50, "max": 10}}, "score", "min must not be greater than max"),
         ({"time": {"last": "forever"}}, "time.last", "expected a number and a unit"),
         ({"words": {"none": ["x"]}}, "words.none", "unknown field"),
@@ -87,7 +87,11 @@ def test_filters_narrow_the_hits_and_next_pages_through_the_rest(client, analyst
         # Any depth, magnitude or smallness: a 400 naming the field, never a 500.
         ("[" * 5000 + "]" * 5000, "", "nested too deeply"),
         ({"after": HUGE_CURSOR}, "after", "not a cursor this API returned"),
-        ({"area": {"circle": {"lat": 48.8, "lon": 2.3, "radius_m": 1e-300}}}, "area.circle.radius_m", ">= 1"),
+        (
+            {"area": {"circle": {"lat": 48.8, "lon": 2.3, "radius_m": 1e-300}}},
+            "area.circle.radius_m",
+            "must be at least 1",
+        ),
         ({"area": {"box": {"south": 48.8, "west": 2.3, "north": 48.8 + 1e-300, "east": 2.3}}}, None, None),
     ],
 )
@@ -213,3 +217,70 @@ def test_a_refused_body_holding_nul_characters_is_still_recorded(client, analyst
     assert response.status_code == 400
     refused = AuditEntry.objects.get(action="search")
     assert refused.query["col\ufffdour"] == "x\ufffd"
+
+
+# --- GET /api/v1/analytics/citizens/suggest ---------------------------------------
+
+SUGGEST = "/api/v1/analytics/citizens/suggest"
+
+
+@pytest.fixture
+def people():
+    from datetime import UTC, datetime, timedelta
+
+    recent = (datetime.now(tz=UTC) - timedelta(hours=2)).isoformat()
+    index(
+        *(report(sent_at=recent, citizens=[citizen("Jeanne Martin", 50)]) for _ in range(3)),
+        report(sent_at=recent, citizens=[citizen("Jeanne Martín", 40)]),
+        report(sent_at=recent, citizens=[citizen("Jean Marais", 30)]),
+        report(sent_at="2020-01-01T00:00:00Z", citizens=[citizen("Jeanne Old", 30)]),  # too long ago
+    )
+
+
+def test_suggestions_ignore_case_and_accents_and_put_the_most_seen_first(client, analyst, people):
+    client.force_login(analyst)
+    response = client.get(SUGGEST, {"prefix": "JEANNE M", "purpose": PURPOSE})
+    assert response.status_code == 200
+    assert response.json() == {
+        "prefix": "JEANNE M",
+        "results": [{"name": "Jeanne Martin", "count": 3}, {"name": "Jeanne Martín", "count": 1}],
+    }
+    few = client.get(SUGGEST, {"prefix": "jéan", "limit": "1", "purpose": PURPOSE}).json()["results"]
+    assert few == [{"name": "Jeanne Martin", "count": 3}]
+
+
+def test_every_suggestion_is_recorded_with_its_purpose_and_the_names_shown(client, analyst, people):
+    client.force_login(analyst)
+    client.get(SUGGEST, {"prefix": "jean", "purpose": PURPOSE})
+    entry = AuditEntry.objects.get(action="citizen.suggest")
+    assert (entry.username, entry.ip) == ("analyst1", "127.0.0.1")
+    assert entry.detail == {
+        "prefix": "jean",
+        "names": ["Jeanne Martin", "Jean Marais", "Jeanne Martín"],
+        "purpose": PURPOSE,
+    }
+
+
+@pytest.mark.parametrize(
+    ("params", "field"),
+    [
+        ({"prefix": "jean"}, "purpose"),
+        ({"prefix": "jean", "purpose": "x"}, "purpose"),
+        ({"purpose": PURPOSE}, "prefix"),
+        ({"prefix": "", "purpose": PURPOSE}, "prefix"),
+        ({"prefix": "jean", "limit": "500", "purpose": PURPOSE}, "limit"),
+    ],
+)
+def test_a_suggestion_request_missing_something_is_a_problem_naming_it(client, analyst, params, field):
+    client.force_login(analyst)
+    response = client.get(SUGGEST, params)
+    assert response.status_code == 400
+    assert response["Content-Type"] == "application/problem+json"
+    assert response.json()["field"] == field
+    assert not AuditEntry.objects.filter(action="citizen.suggest").exists()
+
+
+def test_only_analysts_get_suggestions(client, officer, people):
+    assert client.get(SUGGEST, {"prefix": "jean", "purpose": PURPOSE}).status_code == 403
+    client.force_login(officer)
+    assert client.get(SUGGEST, {"prefix": "jean", "purpose": PURPOSE}).status_code == 403

@@ -105,7 +105,10 @@ def test_a_query_compiles_to_a_search_body_that_reads_like_the_query():
             "path": "citizens",
             "query": {
                 "bool": {
-                    "filter": [{"prefix": {"citizens.name": "Jeanne"}}, {"range": {"citizens.peacescore": {"lte": 20}}}]
+                    "filter": [
+                        {"prefix": {"citizens.name_fold": "jeanne"}},
+                        {"range": {"citizens.peacescore": {"lte": 20}}},
+                    ]
                 }
             },
         }
@@ -118,6 +121,7 @@ def test_a_query_compiles_to_a_search_body_that_reads_like_the_query():
         {"drone_id": {"order": "desc"}},
     ]
     assert body["aggs"]["top_words"]["terms"]["field"] == "tokens"
+    assert {"the", "and", "you"} <= set(body["aggs"]["top_words"]["terms"]["exclude"])  # stop words skipped
 
 
 def test_reports_whose_telemetry_was_dropped_can_be_found_by_the_field_name(search_engine):

@@ -167,6 +167,32 @@ def assert_same(a: dict, b: dict) -> None:
             assert aggs_a[name] == aggs_b[name], name
 
 
+def city_box(south: float, west: float, north: float, east: float) -> dict:
+    """A box over these fractions of the simulator's city (the CITY_BOUNDS setting), where its drones fly."""
+    from django.conf import settings
+
+    city = settings.CITY_BOUNDS
+    dlat, dlon = city.north - city.south, city.east - city.west
+    return {
+        "south": round(city.south + south * dlat, 6),
+        "west": round(city.west + west * dlon, 6),
+        "north": round(city.south + north * dlat, 6),
+        "east": round(city.west + east * dlon, 6),
+    }
+
+
+def city_circle(radius_of_height: float) -> dict:
+    """A circle at the middle of the simulator's city, its radius this fraction of the city's height."""
+    from django.conf import settings
+
+    city = settings.CITY_BOUNDS
+    return {
+        "lat": round((city.south + city.north) / 2, 6),
+        "lon": round((city.west + city.east) / 2, 6),
+        "radius_m": round((city.north - city.south) * 111_320 * radius_of_height),
+    }
+
+
 QUERIES = {
     "a day, everything": {"time": {"last": "24h"}, "aggs": ALL_AGGS, "size": 25},
     "absolute range, oldest first": {
@@ -205,13 +231,13 @@ QUERIES = {
     "peacescore band": {"time": {"last": "7d"}, "score": {"min": 30, "max": 45}, "aggs": ["score", "top_citizens"]},
     "a district box": {
         "time": {"last": "24h"},
-        "area": {"box": {"south": 48.84, "west": 2.28, "north": 48.88, "east": 2.36}},
+        "area": {"box": city_box(0.28, 0.16, 0.72, 0.66)},
         "aggs": ["grid", "top_words"],
-        "grid_precision": 15,
+        "grid_precision": 16,
     },
     "a radius": {
         "time": {"last": "24h"},
-        "area": {"circle": {"lat": 48.86, "lon": 2.335, "radius_m": 2400}},
+        "area": {"circle": city_circle(0.27)},
         "aggs": ["grid", "top_drones", "score"],
         "top": 3,
     },
@@ -220,6 +246,21 @@ QUERIES = {
     # Over a day: the embedded engine must not answer from its rollups, which count every report.
     "no clock skew": {"time": {"last": "24h"}, "clock_skew": False, "aggs": ["histogram", "top_drones"], "size": 5},
     "nothing matches": {"time": {"last": "24h"}, "drones": ["nobody"], "aggs": ALL_AGGS},
+    # Names without regard to case or accents: "Jeanne Martin", "JEANNE MARTIN" (give_ids' other spelling) alike.
+    "citizen name in other case and accents": {
+        "time": {"last": "7d"},
+        "citizen": {"name": "jeanne  MARTÍN"},
+        "aggs": ["top_citizens", "score", "top_words"],
+        "size": 50,
+    },
+    "citizen prefix in capitals": {
+        "time": {"last": "7d"},
+        "citizen": {"name": "JEANNE", "match": "prefix"},
+        "aggs": ["top_citizens", "histogram"],
+        "size": 20,
+    },
+    "an accented name typed bare": {"time": {"last": "7d"}, "citizen": {"name": "zoe ærø"}, "size": 5},
+    "top words keeping stop words": {"time": {"last": "24h"}, "stop_words": "keep", "aggs": ["top_words"], "top": 20},
 }
 
 
@@ -367,3 +408,58 @@ def test_paging_through_the_archive_walks_the_same_reports_in_the_same_order(eng
         seen[store.name] = ids
     assert seen["embedded"] == seen["archive"]
     assert len(seen["archive"]) == run(embedded, {"time": {"last": "24h"}})["total"]
+
+
+# --- Stop words, names without case or accents, suggestions -------------------------
+
+
+def test_top_words_skip_stop_words_unless_the_query_keeps_them_on_every_engine(request, engines):
+    from analytics.stop_words import BUILT_IN
+
+    embedded, elastic = engines
+    archived = request.getfixturevalue("archived")
+    for store in (embedded, elastic, archived):
+        skipped = [
+            b["key"]
+            for b in run(store, {"time": {"last": "24h"}, "aggs": ["top_words"], "top": 20})["aggregations"][
+                "top_words"
+            ]
+        ]
+        kept = [
+            b["key"]
+            for b in run(store, {"time": {"last": "24h"}, "aggs": ["top_words"], "top": 20, "stop_words": "keep"})[
+                "aggregations"
+            ]["top_words"]
+        ]
+        assert kept[:3] == ["the", "and", "you"], store.name  # the simulator speaks as people do
+        assert len(skipped) == 20 and not set(skipped) & BUILT_IN, store.name
+        # A filter on a stop word still matches: only the top list leaves them out.
+        assert run(store, {"time": {"last": "24h"}, "words": {"all": ["the"]}})["total"] > 0
+
+
+def test_a_name_matches_whatever_its_case_and_accents_on_every_engine(request, engines):
+    embedded, elastic = engines
+    archived = request.getfixturevalue("archived")
+    for store in (embedded, elastic, archived):
+        found = {
+            person["name"]
+            for hit in run(store, {"time": {"last": "7d"}, "citizen": {"name": "jeanne martín"}, "size": 50})["hits"]
+            for person in hit["citizens"]
+        }
+        assert "Jeanne Martin" in found, store.name
+        zoe = run(store, {"time": {"last": "7d"}, "citizen": {"name": "ZOE ÆRØ"}})
+        assert zoe["total"] == 1, store.name  # "Zoé Ærø" in the report dup-name
+
+
+def test_both_index_engines_suggest_the_same_names_for_a_prefix(engines):
+    embedded, elastic = engines
+    since = int((NOW - timedelta(days=7)).timestamp() * 1000)
+    for prefix in ("jeanne m", "j", "zo"):
+        a = embedded.suggest_citizens(prefix, since_ms=since, limit=8)
+        b = elastic.suggest_citizens(prefix, since_ms=since, limit=8)
+        assert a == b, prefix
+        assert a, prefix
+    suggested = embedded.suggest_citizens("jeanne m", since_ms=since, limit=8)
+    assert "Jeanne Martin" in [s["name"] for s in suggested]
+    counts = [s["count"] for s in suggested]
+    assert counts == sorted(counts, reverse=True)

@@ -22,9 +22,11 @@ from analytics.store.elastic.compiler import (
     build_body,
     build_filters,
     build_recount,
+    build_suggest_body,
     inexact_tops,
     merge_recount,
     parse_response,
+    parse_suggest,
 )
 from analytics.store.elastic.writer import BulkWriter, as_sent, doc_id, document, index_name, index_template
 from ingest.reports import Received
@@ -174,6 +176,13 @@ class ElasticStore:
                     out.append(decoded)
             after = found[-1]["sort"]
             yield out
+
+    def suggest_citizens(self, prefix: str, *, since_ms: int, limit: int) -> list[dict]:
+        """Names starting with ``prefix`` (folded) seen since ``since_ms``, most sightings first.
+
+        Read from ``citizens.name_fold``, which daily indices made before it was in the template lack
+        until they are rebuilt (``reindex``) or dropped by retention."""
+        return parse_suggest(self._search(build_suggest_body(prefix, since_ms=since_ms, limit=limit)))
 
     def search(self, p: Plan) -> dict:
         body = build_body(p)

@@ -31,7 +31,9 @@ def build_filters(p: Plan) -> list[dict]:
         score["lte"] = p.score_max
     nested: list[dict] = []
     if p.citizen is not None:
-        nested.append({"prefix" if p.citizen_prefix else "term": {f"citizens.{p.citizen_field}": p.citizen}})
+        # A name is compared folded (analytics.tokens.name_fold), a key as it is.
+        field = "citizens.key" if p.citizen_field == "key" else "citizens.name_fold"
+        nested.append({"prefix" if p.citizen_prefix else "term": {field: p.citizen}})
     if score:
         nested.append({"range": {"citizens.peacescore": score}})
     if nested:
@@ -100,6 +102,8 @@ def build_body(p: Plan) -> dict:
         aggs["top_words"] = {
             "terms": {"field": "tokens", "size": shard_size, "shard_size": shard_size, "order": top_order}
         }
+        if p.stop_words:
+            aggs["top_words"]["terms"]["exclude"] = list(p.stop_words)
     if "top_citizens" in p.aggs or "score" in p.aggs:
         inner: dict = {}
         if "top_citizens" in p.aggs:
@@ -116,6 +120,48 @@ def build_body(p: Plan) -> dict:
     if aggs:
         body["aggs"] = aggs
     return body
+
+
+def build_suggest_body(prefix: str, *, since_ms: int, limit: int) -> dict:
+    """Names whose folded form starts with ``prefix``, seen since ``since_ms``, with their sightings."""
+    starts = {"prefix": {"citizens.name_fold": prefix}}
+    return {
+        "size": 0,
+        "track_total_hits": False,
+        "query": {
+            "bool": {
+                "filter": [
+                    {"range": {"observed_at": {"gte": since_ms, "format": "epoch_millis"}}},
+                    {"nested": {"path": "citizens", "query": starts}},
+                ]
+            }
+        },
+        "aggs": {
+            "citizens": {
+                "nested": {"path": "citizens"},
+                "aggs": {
+                    "matching": {
+                        "filter": starts,
+                        "aggs": {
+                            "names": {
+                                "terms": {
+                                    "field": "citizens.name",
+                                    "size": limit,
+                                    "shard_size": max(TERMS_SHARD_SIZE, limit * 20),
+                                    "order": [{"_count": "desc"}, {"_key": "asc"}],
+                                }
+                            }
+                        },
+                    }
+                },
+            }
+        },
+    }
+
+
+def parse_suggest(body: dict) -> list[dict]:
+    buckets = body["aggregations"]["citizens"]["matching"]["names"]["buckets"]
+    return [{"name": b["key"], "count": b["doc_count"]} for b in buckets]
 
 
 TOP_PATHS = {"top_drones": ("top_drones",), "top_words": ("top_words",), "top_citizens": ("citizens", "keys")}

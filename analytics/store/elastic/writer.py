@@ -40,7 +40,7 @@ from elasticsearch import ApiError, Elasticsearch
 
 from analytics.query import citizen_key, distinct_citizens
 from analytics.store.base import CONFLICT, REJECTED, IndexResult, Refused, conflict_detail, content_hash
-from analytics.tokens import word_token
+from analytics.tokens import name_fold, word_token
 from ingest.reports import Received
 from peacewatch.logs import log
 
@@ -77,6 +77,8 @@ def index_template(prefix: str, *, shards: int, replicas: int) -> dict:
                             "key": {"type": "keyword"},
                             "id": {"type": "keyword"},
                             "name": {"type": "keyword"},
+                            # The name as searches compare it (analytics.tokens.name_fold): no case, no accents.
+                            "name_fold": {"type": "keyword"},
                             "peacescore": {"type": "double"},
                             "confidence": {"type": "float"},
                         },
@@ -112,7 +114,10 @@ def document(item: Received, stored_at_ms: int) -> dict:
         for name in item.dropped:
             _put(aside, name, _pop(doc, name))
         doc["dropped_values"] = aside
-    citizens = [{**c, "key": citizen_key(c)} for c in distinct_citizens(doc.get("citizens", []))]
+    citizens = [
+        {**c, "key": citizen_key(c), "name_fold": name_fold(c["name"])}
+        for c in distinct_citizens(doc.get("citizens", []))
+    ]
     doc.update(
         report_id=item.report_id,
         content_hash=content_hash(item.raw),
@@ -129,12 +134,15 @@ def document(item: Received, stored_at_ms: int) -> dict:
     return doc
 
 
+ADDED = ("key", "name_fold")  # what document() adds to each citizen
+
+
 def as_sent(source: dict) -> dict:
     """A document's ``_source`` with the report's fields as the drone sent them: dropped telemetry
     back in its place, citizens without the key :func:`document` added."""
     doc = dict(source)
     if "citizens" in doc:
-        doc["citizens"] = [{k: v for k, v in c.items() if k != "key"} for c in doc["citizens"]]
+        doc["citizens"] = [{k: v for k, v in c.items() if k not in ADDED} for c in doc["citizens"]]
     aside = doc.pop("dropped_values", None)
     if aside:
         for name in doc.get("dropped", []):
