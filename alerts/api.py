@@ -14,15 +14,17 @@ client that read the whole answer has seen every change up to it.
 from __future__ import annotations
 
 import msgspec
+from django.contrib.auth import get_user_model
 from django.db import transaction
+from django.db.models import Q
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
-from rest_framework import mixins, serializers, viewsets
+from rest_framework import generics, mixins, serializers, viewsets
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.response import Response
 
 from alerts.live import hub
-from alerts.models import Alert
+from alerts.models import Alert, AlertAction
 from alerts.services import alert_event, current_seq
 from alerts.workflow import AlertChangeError, update_alert
 from ingest import squads
@@ -227,3 +229,58 @@ class AlertViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
             return problems.response(409 if exc.conflict else 400, str(exc), field=exc.field, request=request)
         transaction.on_commit(hub.request_relay)
         return Response(payload(alert))
+
+
+class AlertActionOut(serializers.Serializer):
+    """One step of an alert's history: who did what, when (``detail``: the note, or whom it was assigned to)."""
+
+    at = serializers.DateTimeField()
+    by = serializers.CharField(allow_null=True, source="by.username", default=None)
+    action = serializers.ChoiceField(choices=["acknowledged", "resolved", "dismissed", "assigned", "noted"])
+    detail = serializers.CharField(allow_blank=True)
+
+
+class HistoryPages(Pages):
+    page_size = 50
+    max_page_size = 200
+    ordering = ("at", "id")
+
+
+class AlertHistoryView(generics.ListAPIView):
+    """``GET /api/v1/alerts/{id}/history/``: an alert's accountability trail, oldest first."""
+
+    permission_classes = [IsAuthenticated, IsOfficer]
+    serializer_class = AlertActionOut
+    pagination_class = HistoryPages
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return AlertAction.objects.none()
+        visible = squads.visible_alerts(Alert.objects.all(), squads.squads_of(self.request.user))
+        if not visible.filter(pk=self.kwargs["alert_id"]).exists():
+            raise NotFound(f"no alert {self.kwargs['alert_id']}")  # another squad's alert does not exist here
+        return AlertAction.objects.filter(alert_id=self.kwargs["alert_id"]).select_related("by")
+
+
+class OfficerOut(serializers.Serializer):
+    username = serializers.CharField()
+    name = serializers.CharField(allow_blank=True, source="get_full_name")
+
+
+class OfficerPages(Pages):
+    page_size = 200
+    max_page_size = 1000
+    ordering = ("username",)
+
+
+class OfficerListView(generics.ListAPIView):
+    """``GET /api/v1/officers/``: the active officers an alert can be assigned to (the card's colleague list)."""
+
+    permission_classes = [IsAuthenticated, IsOfficer]
+    serializer_class = OfficerOut
+    pagination_class = OfficerPages
+
+    def get_queryset(self):
+        # has_role's rule as a query: in the officer group, or a superuser.
+        users = get_user_model().objects.filter(is_active=True)
+        return users.filter(Q(groups__name=OFFICER) | Q(is_superuser=True)).distinct()

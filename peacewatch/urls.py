@@ -8,7 +8,7 @@ from drf_spectacular.views import SpectacularAPIView
 from rest_framework.routers import SimpleRouter
 
 from alerts import views as alert_views
-from alerts.api import AlertViewSet
+from alerts.api import AlertHistoryView, AlertViewSet, OfficerListView
 from analytics import api as analytics_api
 from analytics import views as analytics_views
 from ingest import http as ingest_http
@@ -43,6 +43,8 @@ urlpatterns = [
     path("accounts/second-factor/", second_factor.setup, name="second-factor"),
     path("accounts/", include("django.contrib.auth.urls")),
     path("admin/", admin.site.urls),
+    path("api/v1/alerts/<int:alert_id>/history/", AlertHistoryView.as_view(), name="alert-history"),
+    path("api/v1/officers/", OfficerListView.as_view(), name="officers"),
     path("api/v1/", include(api.urls)),
     path("api/v1/reports/search", analytics_api.ReportSearchView.as_view(), name="reports-search"),
     path("api/v1/analytics/citizens/suggest", analytics_api.CitizenSuggestView.as_view(), name="citizens-suggest"),

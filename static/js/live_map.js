@@ -31,6 +31,7 @@
  * Loaded as an ES module: what the page says about its link (badge, "alerts may
  * be missing since" banner) is the pure state machine of live_link.js.
  */
+import { compareAlerts, countByStatus, matches, movable } from "./alert_list.js";
 import { badgeText, bannerText, initialLink, isSilent, nextLink, silenceLimitMs } from "./live_link.js";
 
 (function () {
@@ -52,8 +53,7 @@ import { badgeText, bannerText, initialLink, isSilent, nextLink, silenceLimitMs 
     { status: "dismissed", label: "Dismiss" },
   ];
 
-  const INITIAL_PAGES = 5;
-  const INITIAL_PAGE_SIZE = 100;
+  const INITIAL_PAGE_SIZE = 500;
   const CATCH_UP_PAGE_SIZE = 500;
   const HISTORY_PAGE_SIZE = 100;
   // A change missing from the live stream for this long was lost: catch up.
@@ -93,6 +93,18 @@ import { badgeText, bannerText, initialLink, isSilent, nextLink, silenceLimitMs 
     mute: document.getElementById("mute-toggle"),
     filterStatus: document.getElementById("filter-status"),
     filterSeverity: document.getElementById("filter-severity"),
+    filterKind: document.getElementById("filter-kind"),
+    filterText: document.getElementById("filter-text"),
+    sort: document.getElementById("list-sort"),
+    pinCritical: document.getElementById("pin-critical"),
+    statusCounts: document.getElementById("status-counts"),
+    selectShown: document.getElementById("select-shown"),
+    bulkButtons: Array.from(document.querySelectorAll("button[data-bulk]")),
+    bulkConfirm: document.getElementById("bulk-confirm"),
+    bulkQuestion: document.getElementById("bulk-question"),
+    bulkYes: document.getElementById("bulk-yes"),
+    bulkNo: document.getElementById("bulk-no"),
+    bulkProgress: document.getElementById("bulk-progress"),
     count: document.getElementById("alert-count"),
     message: document.getElementById("panel-message"),
     messageDismiss: document.getElementById("panel-message-dismiss"),
@@ -129,7 +141,10 @@ import { badgeText, bannerText, initialLink, isSilent, nextLink, silenceLimitMs 
     // The change sequence: `through` is the seq up to which every change is
     // applied (null before the first load), `ahead` the seqs seen above a gap.
     seq: { through: null, ahead: new Set(), gapTimer: null },
-    filter: { status: "open", severity: "all" },
+    filter: { status: "open", severity: "all", kind: "all", text: "" },
+    order: { sort: "newest", pinCritical: true }, // alert_list.js compareAlerts
+    selected: new Set(), // ids ticked for a bulk action
+    officers: null, // colleagues an alert can be assigned to, loaded when a card first needs them
     muted: readMuted(),
     unseen: 0, // new alerts announced since the officer last looked
     pending: new Set(), // ids with a PATCH in flight
@@ -280,6 +295,51 @@ import { badgeText, bannerText, initialLink, isSilent, nextLink, silenceLimitMs 
     L.rectangle(bounds, { color: "#5b6675", weight: 1.5, dashArray: "6 6", fill: false, interactive: false }).addTo(map);
   }
 
+  // Cluster icons are markers that markercluster makes focusable; like alert markers they stay out of
+  // the Tab order (the map itself is one stop: arrows pan, +/- zoom; the list reaches every alert).
+  new MutationObserver((changes) => {
+    for (const change of changes) {
+      for (const node of change.addedNodes) if (node.tabIndex === 0) node.tabIndex = -1;
+    }
+  }).observe(map.getPane("markerPane"), { childList: true });
+
+  addLegend();
+
+  /** What each symbol means: the same classes as the markers, so the legend cannot drift from them. */
+  function addLegend() {
+    const pin = (classes) => el("span", { class: "legend-swatch alert-marker " + classes }, el("span", { class: "alert-pin" }));
+    const dot = (classes) => el("span", { class: "legend-swatch legend-drone " + classes });
+    const row = (swatch, text) => el("li", {}, swatch, el("span", { text }));
+    const Legend = L.Control.extend({
+      options: { position: "bottomright" },
+      onAdd() {
+        const box = el(
+          "details",
+          { class: "map-legend" },
+          el("summary", { text: "Legend" }),
+          el(
+            "ul",
+            {},
+            row(pin("kind-citizen severity-critical status-new"), "Critical alert (citizen far below the threshold)"),
+            row(pin("kind-citizen severity-high status-new"), "Alert (citizen below the threshold)"),
+            row(pin("kind-drone_offline severity-high status-new"), "Drone offline (no report for minutes)"),
+            row(pin("kind-pipeline severity-high status-new"), "Fleet silent: check the report pipeline"),
+            row(pin("kind-citizen severity-high status-resolved"), "Closed alert (resolved or dismissed)"),
+            row(el("span", { class: "legend-swatch legend-cluster", text: "3" }), "Several alerts: colour of the worst"),
+            row(dot(""), "Drone"),
+            row(dot("is-low"), "Drone, low battery"),
+            row(dot("is-offline"), "Drone offline"),
+            row(dot("is-flagged"), "Drone with an open alert")
+          )
+        );
+        L.DomEvent.disableClickPropagation(box);
+        L.DomEvent.disableScrollPropagation(box);
+        return box;
+      },
+    });
+    new Legend().addTo(map);
+  }
+
   /** Cluster colour = worst open alert inside, so a critical never hides in a cluster. */
   function clusterIcon(cluster) {
     let level = "closed";
@@ -310,7 +370,7 @@ import { badgeText, bannerText, initialLink, isSilent, nextLink, silenceLimitMs 
   // --------------------------------------------------------------- alert markers
 
   function iconClass(alert) {
-    const classes = ["alert-marker", "severity-" + alert.severity, "status-" + alert.status];
+    const classes = ["alert-marker", "kind-" + alert.kind, "severity-" + alert.severity, "status-" + alert.status];
     if (state.flashing.has(alert.id)) classes.push("is-flashing");
     return classes.join(" ");
   }
@@ -334,7 +394,9 @@ import { badgeText, bannerText, initialLink, isSilent, nextLink, silenceLimitMs 
     const marker = L.marker([alert.location.lat, alert.location.lon], {
       icon: alertIcon(alert),
       title: markerTitle(alert),
-      keyboard: true,
+      // Out of the Tab order: a keyboard reaches every alert through the list (Enter shows it on the map),
+      // not through dozens of markers before it.
+      keyboard: false,
       riseOnHover: true,
     });
     marker.alertId = alert.id;
@@ -397,14 +459,25 @@ import { badgeText, bannerText, initialLink, isSilent, nextLink, silenceLimitMs 
       el(
         "dl",
         { class: "facts" },
-        fact("PeaceScore", formatScore(alert.peacescore)),
+        alert.kind === "citizen" ? fact("PeaceScore", formatScore(alert.peacescore)) : null,
         fact("Drone", alert.drone_id),
-        fact("Observed", el("time", { datetime: alert.observed_at, text: formatLocalTime(alert.observed_at) })),
-        fact("Sightings", String(alert.sightings ?? "—")),
+        fact(
+          alert.kind === "drone_offline" ? "Last heard" : "Observed",
+          el("time", { datetime: alert.observed_at, text: formatLocalTime(alert.observed_at) })
+        ),
+        alert.kind === "citizen" ? fact("Sightings", String(alert.sightings ?? "—")) : null,
         fact("Status", statusBadge(alert)),
-        fact("Assigned to", assignedLabel(alert))
+        alert.acknowledged_by ? fact("Acknowledged by", alert.acknowledged_by) : null,
+        fact("Assigned to", assignedLabel(alert)),
+        alert.note ? fact("Note", alert.note) : null
       ),
-      actionButtons(alert)
+      actionButtons(alert),
+      el("button", {
+        type: "button",
+        class: "details-toggle",
+        dataset: { details: String(alert.id) },
+        text: "Note, assignment, history",
+      })
     );
   }
 
@@ -466,14 +539,10 @@ import { badgeText, bannerText, initialLink, isSilent, nextLink, silenceLimitMs 
   // ----------------------------------------------------------------- side list
 
   const listItems = new Map(); // id -> <li>
-  const sortKeys = new Map(); // id -> raised_at key, newest first
+  const details = new Map(); // id -> the card's details element, kept across renders (a note being typed survives)
 
   function matchesFilter(alert) {
-    const wanted = state.filter.status;
-    const statusOk =
-      wanted === "all" || (wanted === "open" ? isOpen(alert) : alert.status === wanted);
-    const severity = state.filter.severity;
-    return statusOk && (severity === "all" || alert.severity === severity);
+    return matches(alert, state.filter);
   }
 
   function renderListItem(alert) {
@@ -485,61 +554,119 @@ import { badgeText, bannerText, initialLink, isSilent, nextLink, silenceLimitMs 
     }
     item.className = [
       "alert-item",
+      "kind-" + alert.kind,
       "severity-" + alert.severity,
       "status-" + alert.status,
       state.flashing.has(alert.id) ? "is-flashing" : "",
     ].join(" ").trim();
     item.dataset.status = alert.status;
+    item.setAttribute("aria-label", alert.severity + " alert, " + alert.status + ": " + alertTitle(alert));
     keepFocusWhileRendering(item, () => item.replaceChildren(...listItemContent(alert)));
-    if (isNew) insertSorted(item, alert);
+    placeItem(item, alert, isNew);
   }
 
+  /** One compact card: what, how bad, where, when, who has it; its details (note, assignment, history) on demand. */
   function listItemContent(alert) {
+    const box = details.get(alert.id);
+    if (box && !box.hidden) renderDetails(box, alert);
     return [
       el(
         "div",
         { class: "item-head" },
+        el("input", {
+          type: "checkbox",
+          class: "select-alert",
+          dataset: { alertId: String(alert.id) },
+          checked: state.selected.has(alert.id),
+          "aria-label": "Tick " + alertTitle(alert) + " for a bulk action",
+        }),
         el("span", { class: "item-title", text: alertTitle(alert) }),
-        severityBadge(alert)
+        severityBadge(alert),
+        statusBadge(alert)
       ),
       el(
-        "dl",
-        { class: "facts facts-compact" },
-        fact("PeaceScore", formatScore(alert.peacescore)),
-        fact("Drone", alert.drone_id),
-        fact(
-          "Seen",
-          el("time", {
-            class: "rel-time",
-            datetime: alert.observed_at,
-            title: formatLocalTime(alert.observed_at),
-            text: relativeTime(alert.observed_at),
-          })
-        ),
-        fact("Sightings", String(alert.sightings ?? "—")),
-        fact("Status", statusBadge(alert)),
-        alert.assigned_to ? fact("Assigned", assignedLabel(alert)) : null
+        "p",
+        { class: "item-facts" },
+        alert.kind === "citizen" ? "PeaceScore " + formatScore(alert.peacescore) + " · " : null,
+        alert.kind === "drone_offline" ? "Last heard " : null,
+        el("time", {
+          class: "rel-time",
+          datetime: alert.observed_at,
+          title: formatLocalTime(alert.observed_at),
+          text: relativeTime(alert.observed_at),
+        }),
+        " · " + alert.drone_id,
+        alert.sightings > 1 ? " · " + alert.sightings + " sightings" : null,
+        handlerLine(alert)
       ),
-      actionButtons(alert),
+      el(
+        "div",
+        { class: "item-actions" },
+        actionButtons(alert),
+        el("button", {
+          type: "button",
+          class: "details-toggle",
+          dataset: { details: String(alert.id) },
+          "aria-expanded": box && !box.hidden ? "true" : "false",
+          "aria-controls": "details-" + alert.id,
+          text: "Details",
+        })
+      ),
+      box || null,
     ];
   }
 
-  /** Insert by raised_at then id, newest first: binary search over the live children. */
+  /** Who has the alert: assigned, acknowledged or closed by whom. */
+  function handlerLine(alert) {
+    const parts = [];
+    if (alert.assigned_to) parts.push("assigned to " + assignedLabel(alert));
+    if (alert.closed_by) parts.push(alert.status + " by " + alert.closed_by);
+    else if (alert.acknowledged_by) parts.push("acknowledged by " + alert.acknowledged_by);
+    return parts.length ? el("span", { class: "item-handler", text: " · " + parts.join(", ") }) : null;
+  }
+
+  function listOrder(a, b) {
+    return compareAlerts(a, b, state.order);
+  }
+
+  function alertOfItem(node) {
+    return state.alerts.get(Number(node.dataset.alertId));
+  }
+
+  /** Put `item` where the order says: kept in place when its neighbours still agree, else found by binary search. */
+  function placeItem(item, alert, isNew) {
+    if (!isNew) {
+      const before = item.previousElementSibling;
+      const after = item.nextElementSibling;
+      const fits =
+        (!before || listOrder(alertOfItem(before), alert) <= 0) && (!after || listOrder(alert, alertOfItem(after)) <= 0);
+      if (fits) return;
+      const hadFocus = item.contains(document.activeElement);
+      item.remove();
+      insertSorted(item, alert);
+      if (hadFocus) item.focus({ preventScroll: true });
+      return;
+    }
+    insertSorted(item, alert);
+  }
+
   function insertSorted(item, alert) {
-    const key = timeKey(alert.raised_at) || 0;
-    sortKeys.set(alert.id, key);
     const children = dom.list.children;
     let low = 0;
     let high = children.length;
     while (low < high) {
       const mid = (low + high) >> 1;
-      const otherId = Number(children[mid].dataset.alertId);
-      const otherKey = sortKeys.get(otherId) || 0;
-      const comesBefore = otherKey > key || (otherKey === key && otherId > alert.id);
-      if (comesBefore) low = mid + 1;
+      if (listOrder(alertOfItem(children[mid]), alert) <= 0) low = mid + 1;
       else high = mid;
     }
     dom.list.insertBefore(item, children[low] || null);
+  }
+
+  /** The order changed: lay the whole list out again (once, in one pass). */
+  function resortList() {
+    const items = Array.from(dom.list.children);
+    items.sort((a, b) => listOrder(alertOfItem(a), alertOfItem(b)));
+    dom.list.append(...items);
   }
 
   function removeListItem(id) {
@@ -549,7 +676,7 @@ import { badgeText, bannerText, initialLink, isSilent, nextLink, silenceLimitMs 
     const neighbour = item.nextElementSibling || item.previousElementSibling;
     item.remove();
     listItems.delete(id);
-    sortKeys.delete(id);
+    if (state.selected.delete(id)) renderBulk();
     // Keyboard users must not be thrown back to the top of the page when the
     // alert they just resolved leaves the list.
     if (hadFocus) (neighbour || dom.list).focus({ preventScroll: false });
@@ -559,6 +686,158 @@ import { badgeText, bannerText, initialLink, isSilent, nextLink, silenceLimitMs 
     const shown = listItems.size;
     dom.count.textContent = shown + (shown === 1 ? " alert shown" : " alerts shown");
     dom.empty.hidden = shown > 0;
+    // Every open alert is held (the first load takes them all), so these two counts are the force's.
+    const counts = countByStatus(state.alerts.values());
+    const text = "Open: " + counts.new + " new, " + counts.acknowledged + " acknowledged";
+    if (dom.statusCounts.textContent !== text) dom.statusCounts.textContent = text;
+  }
+
+  // ------------------------------------------------------------ card details
+
+  /** The details of an alert's card: who handled it, its note, its assignment, its history. */
+  function toggleDetails(id) {
+    const alert = state.alerts.get(id);
+    if (!alert) return;
+    let box = details.get(id);
+    if (!box) {
+      box = buildDetails(id);
+      details.set(id, box);
+      box.hidden = true;
+    }
+    box.hidden = !box.hidden;
+    if (!box.hidden) {
+      ensureOfficers();
+      loadHistory(id);
+    }
+    reconcile([id]);
+    if (!box.hidden) box.querySelector("textarea").focus({ preventScroll: false });
+  }
+
+  function buildDetails(id) {
+    const noteId = "note-" + id;
+    const assignId = "assign-" + id;
+    const box = el(
+      "div",
+      { class: "alert-details", id: "details-" + id, dataset: { alertId: String(id) } },
+      el("p", { class: "details-handled" }),
+      el("label", { for: noteId, text: "Note" }),
+      el("textarea", { id: noteId, class: "note-input", rows: "3", maxlength: "4000" }),
+      el("div", { class: "details-row" }, el("button", { type: "button", dataset: { save: "note" }, text: "Save note" })),
+      el("label", { for: assignId, text: "Assigned to" }),
+      el(
+        "div",
+        { class: "details-row" },
+        el("select", { id: assignId, class: "assign-select" }),
+        el("button", { type: "button", dataset: { save: "assign" }, text: "Assign" }),
+        el("button", { type: "button", dataset: { save: "assign-me" }, text: "Assign to me" })
+      ),
+      el("h3", { class: "details-history-title", text: "History" }),
+      el("ol", { class: "details-history", "aria-live": "polite" })
+    );
+    box.querySelector("textarea").addEventListener("input", (event) => {
+      event.target.dataset.dirty = "1";
+    });
+    return box;
+  }
+
+  function renderDetails(box, alert) {
+    const handled = [];
+    if (alert.acknowledged_by) handled.push("Acknowledged by " + alert.acknowledged_by + ", " + formatLocalTime(alert.acknowledged_at));
+    if (alert.closed_by) handled.push(capitalise(alert.status) + " by " + alert.closed_by + ", " + formatLocalTime(alert.closed_at));
+    box.querySelector(".details-handled").textContent = handled.length ? handled.join(". ") + "." : "Nobody has acknowledged it yet.";
+    const note = box.querySelector("textarea");
+    // A note being written is never overwritten by a live update; a saved one shows as the server has it.
+    if (!note.dataset.dirty && document.activeElement !== note) note.value = alert.note || "";
+    const select = box.querySelector("select");
+    const wanted = alert.assigned_to || "";
+    const names = [""].concat((state.officers || []).map((o) => o.username));
+    if (wanted && !names.includes(wanted)) names.push(wanted);
+    if (select.dataset.names !== names.join("\n")) {
+      select.replaceChildren(
+        ...names.map((name) => el("option", { value: name, text: name ? officerLabel(name) : "nobody" }))
+      );
+      select.dataset.names = names.join("\n");
+    }
+    if (document.activeElement !== select) select.value = wanted;
+    if (box.dataset.historyVersion && Number(box.dataset.historyVersion) !== alert.version) loadHistory(alert.id);
+  }
+
+  function capitalise(text) {
+    return text ? text[0].toUpperCase() + text.slice(1) : text;
+  }
+
+  function officerLabel(username) {
+    const officer = (state.officers || []).find((o) => o.username === username);
+    const label = officer && officer.name ? officer.name + " (" + username + ")" : username;
+    return username === config.username ? label + " (you)" : label;
+  }
+
+  async function ensureOfficers() {
+    if (state.officers) return;
+    state.officers = [];
+    try {
+      let url = "/api/v1/officers/?page_size=1000";
+      const found = [];
+      while (url) {
+        const { body } = await getJson(url);
+        found.push(...(body.results || []));
+        url = sameOriginPath(body.next);
+      }
+      state.officers = found;
+      reconcile(Array.from(details.keys()));
+    } catch (error) {
+      state.officers = null; // asked again next time a card opens
+    }
+  }
+
+  async function loadHistory(id) {
+    const box = details.get(id);
+    const alert = state.alerts.get(id);
+    if (!box || !alert) return;
+    box.dataset.historyVersion = String(alert.version);
+    const list = box.querySelector(".details-history");
+    try {
+      const rows = [];
+      let url = config.alertsApi + encodeURIComponent(id) + "/history/?page_size=200";
+      while (url) {
+        const { body } = await getJson(url);
+        rows.push(...(body.results || []));
+        url = sameOriginPath(body.next);
+      }
+      list.replaceChildren(
+        el("li", { text: "Raised " + formatLocalTime(alert.raised_at) }),
+        ...rows.map((row) =>
+          el(
+            "li",
+            {},
+            el("time", { datetime: row.at, text: formatLocalTime(row.at) }),
+            " " + describeAction(row)
+          )
+        )
+      );
+    } catch (error) {
+      if (error instanceof SignedOutError) signOut();
+      else list.replaceChildren(el("li", { text: "The history could not be loaded." }));
+    }
+  }
+
+  function describeAction(row) {
+    const who = row.by || "someone";
+    if (row.action === "assigned") return who + (row.detail ? " assigned it to " + row.detail : " unassigned it");
+    if (row.action === "noted") return who + " wrote: " + row.detail;
+    return who + " " + row.action + " it";
+  }
+
+  async function onDetailsSave(button) {
+    const box = button.closest(".alert-details");
+    const id = Number(box.dataset.alertId);
+    const what = button.dataset.save;
+    let change;
+    if (what === "note") change = { note: box.querySelector("textarea").value };
+    else if (what === "assign-me") change = { assigned_to: config.username };
+    else change = { assigned_to: box.querySelector("select").value || null };
+    const saved = await patchAlert(id, change);
+    if (saved && what === "note") delete box.querySelector("textarea").dataset.dirty;
   }
 
   function refreshRelativeTimes() {
@@ -890,7 +1169,8 @@ import { badgeText, bannerText, initialLink, isSilent, nextLink, silenceLimitMs 
   }
 
   /**
-   * First load: the open alerts, newest first, a few pages. Applied all at once.
+   * First load: every open alert, newest first, page after page (no cap: an
+   * open alert the page does not hold would never be seen), applied at once.
    * The first answer's `last_seq` was read before its query: every change up
    * to it is in the open alerts (or closed, which the first load leaves out).
    */
@@ -898,11 +1178,12 @@ import { badgeText, bannerText, initialLink, isSilent, nextLink, silenceLimitMs 
     const results = [];
     let url = apiUrl({ open: "true", page_size: String(INITIAL_PAGE_SIZE) });
     let lastSeq = null;
-    for (let page = 0; url && page < INITIAL_PAGES; page += 1) {
+    while (url) {
       const { body } = await getJson(url);
       if (lastSeq === null && Number.isInteger(body.last_seq)) lastSeq = body.last_seq;
       results.push(...(body.results || []));
       url = sameOriginPath(body.next);
+      if (url) dom.count.textContent = "Loading open alerts… " + results.length + " so far";
     }
     applyAlerts(results, { announce: false });
     markCaughtUp(lastSeq === null ? 0 : lastSeq);
@@ -1006,7 +1287,31 @@ import { badgeText, bannerText, initialLink, isSilent, nextLink, silenceLimitMs 
 
   async function changeStatus(id, status) {
     const alert = state.alerts.get(id);
-    if (!alert || state.pending.has(id) || !canMove(alert.status, status)) return;
+    if (!alert || !canMove(alert.status, status)) return false;
+    // Checked again when its turn comes: a change queued behind another may no longer apply.
+    return patchAlert(id, { status }, { still: (current) => canMove(current.status, status) });
+  }
+
+  const patchQueues = new Map(); // id -> the last change sent or queued for that alert
+
+  /**
+   * PATCH one alert (status, note, assignment); resolves true when the server took it. Changes to one
+   * alert go one after the other, in the order the officer made them: none is dropped for being quick.
+   */
+  function patchAlert(id, change, options = {}) {
+    const previous = patchQueues.get(id) || Promise.resolve();
+    const turn = previous.then(() => sendPatch(id, change, options));
+    const tail = turn.catch(() => false);
+    patchQueues.set(id, tail);
+    tail.then(() => {
+      if (patchQueues.get(id) === tail) patchQueues.delete(id);
+    });
+    return turn;
+  }
+
+  async function sendPatch(id, change, { quiet = false, still = () => true } = {}) {
+    const current = state.alerts.get(id);
+    if (!current || !still(current)) return false;
     state.pending.add(id);
     reconcile([id]);
     try {
@@ -1018,21 +1323,95 @@ import { badgeText, bannerText, initialLink, isSilent, nextLink, silenceLimitMs 
           Accept: "application/json",
           "X-CSRFToken": csrfToken(),
         },
-        body: JSON.stringify({ status }),
+        body: JSON.stringify(change),
       });
       const body = await response.json().catch(() => null);
       if (response.ok && isAlertShape(body)) {
-        clearMessage();
+        if (!quiet) clearMessage();
         applyAlerts([body], { announce: false });
-      } else {
-        showMessage(describeFailure(response.status, body));
+        return true;
       }
+      if (!quiet) showMessage(describeFailure(response.status, body));
+      return false;
     } catch (error) {
-      showMessage("Could not reach the server; the alert was not changed. Try again.");
+      if (!quiet) showMessage("Could not reach the server; the alert was not changed. Try again.");
+      return false;
     } finally {
       state.pending.delete(id);
       reconcile([id]);
     }
+  }
+
+  // --------------------------------------------------------------- bulk actions
+
+  const BULK_VERBS = { acknowledged: ["Acknowledge", "Acknowledged"], dismissed: ["Dismiss", "Dismissed"] };
+  const BULK_AT_ONCE = 4; // PATCHes in flight at once
+  let bulkAsked = null; // the status the confirmation is asking about
+
+  function ticked() {
+    return Array.from(state.selected, (id) => state.alerts.get(id)).filter(Boolean);
+  }
+
+  function renderBulk() {
+    const chosen = ticked();
+    for (const button of dom.bulkButtons) {
+      const count = movable(chosen, button.dataset.bulk, TRANSITIONS).length;
+      button.disabled = count === 0 || bulkAsked !== null;
+      button.textContent = BULK_VERBS[button.dataset.bulk][0] + " ticked" + (count ? " (" + count + ")" : "");
+    }
+    const shown = Array.from(listItems.keys());
+    dom.selectShown.checked = shown.length > 0 && shown.every((id) => state.selected.has(id));
+    dom.selectShown.indeterminate = !dom.selectShown.checked && shown.some((id) => state.selected.has(id));
+  }
+
+  function askBulk(status) {
+    const count = movable(ticked(), status, TRANSITIONS).length;
+    if (!count) return;
+    bulkAsked = status;
+    dom.bulkQuestion.textContent =
+      BULK_VERBS[status][0] + " " + count + (count === 1 ? " alert" : " alerts") + "? Every officer sees the change.";
+    dom.bulkConfirm.hidden = false;
+    renderBulk();
+    dom.bulkNo.focus();
+  }
+
+  function closeBulkQuestion() {
+    bulkAsked = null;
+    dom.bulkConfirm.hidden = true;
+    renderBulk();
+  }
+
+  async function runBulk() {
+    const status = bulkAsked;
+    const targets = movable(ticked(), status, TRANSITIONS).map((alert) => alert.id);
+    closeBulkQuestion();
+    let done = 0;
+    let failed = 0;
+    const [verb, past] = BULK_VERBS[status];
+    const queue = targets.slice();
+    dom.bulkProgress.textContent = verb + "… 0 of " + targets.length;
+    async function worker() {
+      while (queue.length) {
+        const id = queue.shift();
+        if (await patchAlert(id, { status }, { quiet: true })) state.selected.delete(id);
+        else failed += 1;
+        done += 1;
+        dom.bulkProgress.textContent = verb + "… " + done + " of " + targets.length;
+      }
+    }
+    await Promise.all(Array.from({ length: Math.min(BULK_AT_ONCE, targets.length) }, worker));
+    dom.bulkProgress.textContent =
+      past + " " + (done - failed) + " of " + targets.length + (failed ? "; " + failed + " refused (changed meanwhile?)" : ".");
+    reconcile(targets);
+    renderBulk();
+  }
+
+  function onSelectShown() {
+    const ids = Array.from(listItems.keys());
+    if (dom.selectShown.checked) ids.forEach((id) => state.selected.add(id));
+    else ids.forEach((id) => state.selected.delete(id));
+    reconcile(ids);
+    renderBulk();
   }
 
   function describeFailure(httpStatus, body) {
@@ -1295,10 +1674,39 @@ import { badgeText, bannerText, initialLink, isSilent, nextLink, silenceLimitMs 
   // ------------------------------------------------------------ user actions
 
   function onActionClick(event) {
-    const button = event.target.closest("button[data-action]");
+    const button = event.target.closest("button[data-action], button[data-details], button[data-save]");
     if (!button || button.disabled) return;
     event.stopPropagation(); // a button press is not a "show on map"
-    changeStatus(Number(button.dataset.alertId), button.dataset.action);
+    if (button.dataset.action) changeStatus(Number(button.dataset.alertId), button.dataset.action);
+    else if (button.dataset.save) onDetailsSave(button);
+    else openDetailsFrom(button);
+  }
+
+  /** "Details" in the list toggles the card open; in a map popup it opens the card in the list and goes there. */
+  function openDetailsFrom(button) {
+    const id = Number(button.dataset.details);
+    const item = listItems.get(id);
+    if (!button.closest(".alert-popup")) {
+      toggleDetails(id);
+      return;
+    }
+    if (!item) {
+      showMessage("This alert is not in the list with the current filters.");
+      return;
+    }
+    const box = details.get(id);
+    if (!box || box.hidden) toggleDetails(id);
+    item.scrollIntoView({ block: "nearest" });
+    details.get(id).querySelector("textarea").focus();
+  }
+
+  function onListChange(event) {
+    const box = event.target.closest("input.select-alert");
+    if (!box) return;
+    const id = Number(box.dataset.alertId);
+    if (box.checked) state.selected.add(id);
+    else state.selected.delete(id);
+    renderBulk();
   }
 
   function showOnMap(id) {
@@ -1311,7 +1719,8 @@ import { badgeText, bannerText, initialLink, isSilent, nextLink, silenceLimitMs 
   }
 
   function onListClick(event) {
-    if (event.target.closest("button, a")) return; // buttons handle themselves
+    // Buttons handle themselves; ticking, typing a note or choosing a colleague is not "show on map".
+    if (event.target.closest("button, a, input, textarea, select, label, .alert-details")) return;
     const item = event.target.closest("li[data-alert-id]");
     if (item) showOnMap(Number(item.dataset.alertId));
   }
@@ -1337,9 +1746,20 @@ import { badgeText, bannerText, initialLink, isSilent, nextLink, silenceLimitMs 
   }
 
   function onFilterChange() {
-    state.filter = { status: dom.filterStatus.value, severity: dom.filterSeverity.value };
+    state.filter = {
+      status: dom.filterStatus.value,
+      severity: dom.filterSeverity.value,
+      kind: dom.filterKind.value,
+      text: dom.filterText.value,
+    };
     reconcile(Array.from(state.alerts.keys()));
+    renderBulk();
     loadHistoryFor(state.filter.status);
+  }
+
+  function onOrderChange() {
+    state.order = { sort: dom.sort.value, pinCritical: dom.pinCritical.checked };
+    resortList();
   }
 
   function onUserGesture() {
@@ -1353,6 +1773,18 @@ import { badgeText, bannerText, initialLink, isSilent, nextLink, silenceLimitMs 
     dom.mute.addEventListener("click", toggleMute);
     dom.filterStatus.addEventListener("change", onFilterChange);
     dom.filterSeverity.addEventListener("change", onFilterChange);
+    dom.filterKind.addEventListener("change", onFilterChange);
+    dom.filterText.addEventListener("input", onFilterChange);
+    dom.sort.addEventListener("change", onOrderChange);
+    dom.pinCritical.addEventListener("change", onOrderChange);
+    dom.list.addEventListener("change", onListChange);
+    dom.selectShown.addEventListener("change", onSelectShown);
+    for (const button of dom.bulkButtons) button.addEventListener("click", () => askBulk(button.dataset.bulk));
+    dom.bulkYes.addEventListener("click", runBulk);
+    dom.bulkNo.addEventListener("click", closeBulkQuestion);
+    dom.bulkConfirm.addEventListener("keydown", (event) => {
+      if (event.key === "Escape") closeBulkQuestion();
+    });
     dom.list.addEventListener("click", onActionClick);
     dom.list.addEventListener("click", onListClick);
     dom.list.addEventListener("keydown", onListKeydown);
@@ -1392,6 +1824,10 @@ import { badgeText, bannerText, initialLink, isSilent, nextLink, silenceLimitMs 
   function start() {
     dom.filterStatus.value = state.filter.status;
     dom.filterSeverity.value = state.filter.severity;
+    dom.filterKind.value = state.filter.kind;
+    dom.sort.value = state.order.sort;
+    dom.pinCritical.checked = state.order.pinCritical;
+    renderBulk();
     renderMute();
     renderSoundPrompt();
     noteLink({ type: "start" });

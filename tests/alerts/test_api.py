@@ -176,3 +176,39 @@ def test_the_openapi_schema_describes_the_alerts_api(client, officer):
     schema = client.get("/api/schema/", HTTP_ACCEPT="application/json")
     assert schema.status_code == 200
     assert "/api/v1/alerts/" in schema.content.decode()
+
+
+def test_an_alerts_history_says_who_did_what_and_when_oldest_first(client, officer, django_user_model):
+    from peacewatch.roles import ensure_groups
+
+    colleague = django_user_model.objects.create_user("officer2", password="x", first_name="Ana", last_name="Lind")
+    colleague.groups.add(ensure_groups()["officer"])
+    alert = raise_alert()
+    client.force_login(officer)
+    patch(client, alert.pk, {"status": "acknowledged"})
+    patch(client, alert.pk, {"assigned_to": "officer2", "note": "On my way."})
+
+    history = client.get(f"/api/v1/alerts/{alert.pk}/history/").json()["results"]
+    assert [(h["action"], h["by"], h["detail"]) for h in history] == [
+        ("acknowledged", "officer1", ""),
+        ("assigned", "officer1", "officer2"),
+        ("noted", "officer1", "On my way."),
+    ]
+    assert client.get("/api/v1/alerts/999999/history/").status_code == 404
+
+
+def test_the_colleagues_an_alert_can_be_assigned_to_are_the_active_officers(
+    client, officer, analyst, django_user_model
+):
+    from peacewatch.roles import ensure_groups
+
+    colleague = django_user_model.objects.create_user("officer2", password="x", first_name="Ana", last_name="Lind")
+    colleague.groups.add(ensure_groups()["officer"])
+    gone = django_user_model.objects.create_user("officer3", password="x", is_active=False)
+    gone.groups.add(ensure_groups()["officer"])
+    client.force_login(officer)
+
+    listed = client.get("/api/v1/officers/").json()["results"]
+    assert listed == [{"username": "officer1", "name": ""}, {"username": "officer2", "name": "Ana Lind"}]
+    client.force_login(analyst)
+    assert client.get("/api/v1/officers/").status_code == 403
