@@ -34,6 +34,8 @@ def page_config(request: HttpRequest) -> dict:
         "city_bounds": CITY_BOUNDS,
         "threshold": current_threshold(),  # marks alert-level scores; the server flags `alert` itself
         "require_purpose": settings.ANALYTICS_REQUIRE_PURPOSE,
+        "suggest_api": "/api/v1/analytics/citizens/suggest",
+        "display_time_zone": settings.DISPLAY_TIME_ZONE,  # every time shown says it (static/js/analytics_time.js)
     }
 
 

@@ -9,8 +9,19 @@
  * pages and the total would disagree). Saved queries keep the form's query
  * as written (a relative range stays relative), exports take the frozen one.
  *
- * Strict CSP: no inline script, no HTML from data (textContent only).
+ * Strict CSP: no inline script, no HTML from data (textContent only). A module: the
+ * form's rules (analytics_form.js), times in the display zone (analytics_time.js)
+ * and the name suggestions (citizen_suggest.js) are modules of their own.
+ *
+ * Never misleading: a query that cannot run says why next to the field and clears
+ * the previous answer (total, rows, charts, map) rather than leave it on screen as
+ * if it answered; fields a later choice hid are not part of the query; an empty
+ * answer says "No reports match" instead of drawing empty axes, and export is off.
  */
+import { checkNumbers, hiddenControls, problemMessages } from "./analytics_form.js";
+import { axisLabel, formatInstant, isoToZoned, zoneName, zonedToIso } from "./analytics_time.js";
+import { attachSuggest } from "./citizen_suggest.js";
+
 (function () {
   "use strict";
 
@@ -30,6 +41,9 @@
 
   const config = A.readConfig();
   const threshold = typeof config.threshold === "number" ? config.threshold : 20;
+  const zone = config.display_time_zone || "UTC";
+  const when = (iso) => formatInstant(iso, zone);
+  const timeNode = (iso) => el("time", { datetime: iso, text: when(iso) });
 
   const $ = (id) => document.getElementById(id);
   const dom = {
@@ -61,6 +75,11 @@
     top: $("q-top"),
     size: $("q-size"),
     sort: $("q-sort"),
+    stopWords: $("q-stop-words"),
+    visuals: document.querySelector(".visuals"),
+    tops: document.querySelector(".tops"),
+    noMatch: $("no-match"),
+    exportReason: $("export-reason"),
     reset: $("reset-query"),
     formError: $("form-error"),
     count: $("result-count"),
@@ -121,24 +140,35 @@
     return input.value === "" ? null : Number(input.value);
   }
 
-  /** A datetime-local value (the analyst's local time) as an RFC 3339 instant. */
+  /** A datetime-local value, typed in the force's display zone, as an RFC 3339 instant. */
   function localToIso(value) {
-    const date = new Date(value);
-    return Number.isNaN(date.getTime()) ? null : date.toISOString();
+    return zonedToIso(value, zone);
   }
 
   function isoToLocal(iso) {
-    const date = new Date(iso);
-    if (Number.isNaN(date.getTime())) return "";
-    const pad = (n) => String(n).padStart(2, "0");
-    return (
-      date.getFullYear() + "-" + pad(date.getMonth() + 1) + "-" + pad(date.getDate()) +
-      "T" + pad(date.getHours()) + ":" + pad(date.getMinutes())
-    );
+    return isoToZoned(iso, zone);
+  }
+
+  /** What is wrong with the visible fields, as messages; hidden ones are not part of the query. */
+  function checkVisible() {
+    const hidden = hiddenControls({ time: dom.time.value, area: dom.area.value });
+    const values = {};
+    const unreadable = new Set();
+    for (const input of dom.form.querySelectorAll('input[type="number"]')) {
+      values[input.id] = input.value;
+      if (input.validity && input.validity.badInput) unreadable.add(input.id);
+    }
+    return checkNumbers(values, hidden, unreadable);
   }
 
   /** The form as a Query (analytics/query.py); throws ApiError naming the field when it cannot be one. */
   function formQuery() {
+    const wrong = checkVisible();
+    if (wrong.length) {
+      const error = new ApiError(wrong.map((w) => w.message).join(" "), { field: "" });
+      error.messages = wrong;
+      throw error;
+    }
     const query = {};
     if (dom.time.value === "custom") {
       const from = dom.from.value ? localToIso(dom.from.value) : null;
@@ -171,6 +201,7 @@
     query.top = Number(dom.top.value);
     query.size = Number(dom.size.value);
     query.sort = dom.sort.value;
+    if (!dom.stopWords.checked) query.stop_words = "keep";
     return query;
   }
 
@@ -208,6 +239,7 @@
     selectValue(dom.top, String(query.top ?? QUERY_DEFAULTS.top));
     selectValue(dom.size, String(query.size ?? QUERY_DEFAULTS.size));
     dom.sort.value = query.sort === "oldest" ? "oldest" : "newest";
+    dom.stopWords.checked = query.stop_words !== "keep";
     setArea(query.area || null);
     syncTimeFields();
   }
@@ -259,68 +291,79 @@
 
   // ----------------------------------------------------------------- errors
 
-  const FIELD_CONTROLS = {
-    purpose: "purpose",
-    time: "q-time",
-    "time.last": "q-time",
-    "time.from": "q-from",
-    "time.to": "q-to",
-    drones: "q-drones",
-    citizen: "q-citizen",
-    words: "q-words",
-    score: "q-score-min",
-    "score.min": "q-score-min",
-    "score.max": "q-score-max",
-    area: "q-area",
-    "area.box.south": "q-south",
-    "area.box.west": "q-west",
-    "area.box.north": "q-north",
-    "area.box.east": "q-east",
-    "area.box": "q-south",
-    "area.circle.lat": "q-lat",
-    "area.circle.lon": "q-lon",
-    "area.circle.radius_m": "q-radius",
-    "area.circle": "q-lat",
-    aggs: "q-top",
-    top: "q-top",
-    size: "q-size",
-    sort: "q-sort",
-  };
-
-  function controlFor(field) {
-    if (!field) return null;
-    const parts = field.split(".");
-    // "drones[3]" / "words.any[0]": the list as a whole.
-    while (parts.length) {
-      const key = parts.join(".").replace(/\[\d+\]$/, "");
-      if (FIELD_CONTROLS[key]) return $(FIELD_CONTROLS[key]);
-      parts.pop();
-    }
-    return null;
+  /** Messages for an error: a problem's fields, a form check's, or one message for the form. */
+  function messagesOf(error) {
+    if (error.messages) return error.messages;
+    if (error.problem) return problemMessages(error.problem);
+    return problemMessages({ field: error.field, detail: error.message });
   }
 
   function clearFormError() {
     dom.formError.replaceChildren();
+    for (const node of document.querySelectorAll(".field-error")) node.remove();
     for (const node of [dom.purpose, ...dom.form.querySelectorAll('[aria-invalid="true"]')]) {
       node.removeAttribute("aria-invalid");
       node.removeAttribute("aria-errormessage");
     }
   }
 
+  /** Each message under its field (the field marked invalid), and a summary at the form's end. */
   function showFormError(error) {
     clearFormError();
     if (error instanceof SignedOutError) {
       dom.formError.append(error.message + " ", el("a", { href: "/accounts/login/?next=/analytics/", text: "Sign in" }));
       return;
     }
-    dom.formError.textContent = error.message;
-    const control = controlFor(error.field);
-    if (control) {
-      if (control.closest("[hidden]")) control.closest("[hidden]").hidden = false;
+    const messages = messagesOf(error);
+    let first = null;
+    const general = [];
+    for (const { control: id, message } of messages) {
+      const control = id ? $(id) : null;
+      if (!control) {
+        general.push(message);
+        continue;
+      }
+      const note = el("p", { id: id + "-error", class: "field-error", text: message });
+      // Below the field (and the select beside it, when the two share a row).
+      const anchor = control.closest(".inline, .combobox") || control;
+      anchor.after(note);
       control.setAttribute("aria-invalid", "true");
-      control.setAttribute("aria-errormessage", "form-error");
-      control.focus();
+      control.setAttribute("aria-errormessage", note.id);
+      first = first || control;
     }
+    const placed = messages.filter((m) => m.control && $(m.control)).map((m) => m.message);
+    const summary = placed.length ? "The query did not run. " + placed.join(" ") : "";
+    dom.formError.textContent = [...general, summary].filter(Boolean).join(" ");
+    if (first) first.focus();
+  }
+
+  /** A query that did not run leaves no answer on screen that looks like its own. */
+  function clearAnswer(reason) {
+    state.frozen = null;
+    state.total = null;
+    state.result = null;
+    state.pager.reset();
+    dom.count.textContent = reason;
+    delete dom.count.dataset.total;
+    dom.range.replaceChildren();
+    renderSources([], {});
+    dom.tbody.replaceChildren();
+    dom.empty.hidden = true;
+    dom.pageInfo.textContent = "";
+    showCharts(false);
+    dom.noMatch.hidden = true;
+    renderGrid(null, false);
+    updatePager();
+    setExportButtons(state.exporting);
+  }
+
+  function showCharts(visible) {
+    dom.visuals.classList.toggle("no-charts", !visible);
+    for (const name of AGGS) {
+      const panel = name === "grid" ? null : $("panel-" + name);
+      if (panel && !visible) panel.hidden = true;
+    }
+    if (!visible) dom.tops.hidden = true;
   }
 
   // ----------------------------------------------------------------- search
@@ -355,7 +398,9 @@
       query = formQuery();
     } catch (error) {
       showFormError(error);
-      if (error.field === "purpose") dom.count.textContent = "Give the purpose of access to search.";
+      clearAnswer(
+        error.field === "purpose" ? "Give the purpose of access to search." : "The query did not run: see the form."
+      );
       return;
     }
     dom.count.textContent = "Searching…";
@@ -364,8 +409,8 @@
       result = await search({ ...query, after: null });
     } catch (error) {
       if (error.name === "AbortError") return;
-      dom.count.textContent = "The query did not run.";
       showFormError(error);
+      clearAnswer("The query did not run: see the form.");
       return;
     }
     state.query = query;
@@ -375,7 +420,7 @@
     state.pager.landed(0, result.next);
     remember(query);
     renderSummary(result);
-    renderAggregations(query, result.aggregations || {});
+    renderAggregations(query, result.aggregations || {}, result.total);
     renderHits(result);
     setExportButtons(state.exporting);
   }
@@ -424,9 +469,9 @@
     const range = result.query || {};
     dom.range.replaceChildren(
       "From ",
-      A.timeNode(range.from, true),
+      timeNode(range.from),
       " to ",
-      A.timeNode(range.to, true),
+      timeNode(range.to),
       " · " + (result.engine || "engine") + ", " + formatCount(result.took_ms) + " ms"
     );
     renderSources(result.sources || [], result.approximate || {});
@@ -446,7 +491,7 @@
     sources.forEach((source, i) => {
       if (i) parts.push("; ");
       parts.push(
-        A.timeNode(source.from, true), " to ", A.timeNode(source.to, true),
+        timeNode(source.from), " to ", timeNode(source.to),
         " from " + (ENGINE_NAMES[source.engine] || source.engine) + " (" + formatCount(source.total) + ")"
       );
     });
@@ -485,7 +530,7 @@
   }
 
   function hitRow(hit) {
-    const timeCell = el("td", {}, A.timeNode(hit.observed_at, true));
+    const timeCell = el("td", {}, timeNode(hit.observed_at));
     if (hit.alert) timeCell.append(" ", el("span", { class: "badge alert-badge", text: "alert" }));
     if (hit.time_source === "broker") {
       timeCell.append(el("span", { class: "hint", title: "No time from the drone: when the broker received it" }, " *"));
@@ -663,9 +708,7 @@
   }
 
   function histogramLabel(iso, interval) {
-    const date = new Date(iso);
-    if (/d$/.test(interval)) return date.toLocaleDateString(undefined, { month: "short", day: "numeric" });
-    return date.toLocaleTimeString(undefined, { hour: "2-digit", minute: "2-digit" });
+    return axisLabel(iso, interval, zone);
   }
 
   function renderHistogram(histogram) {
@@ -673,6 +716,7 @@
     const interval = (histogram && histogram.interval) || "";
     const labels = buckets.map((b) => histogramLabel(b.key, interval));
     const values = buckets.map((b) => b.count);
+    const zoneTitle = "Time (" + zoneName(zone, buckets.length ? buckets[0].key : null) + ")";
     const peak = buckets.reduce((best, b) => (b.count > (best ? best.count : -1) ? b : best), null);
     setChart(
       "histogram",
@@ -681,15 +725,34 @@
       () => ({
         type: "bar",
         data: { labels: [], datasets: [{ label: "Reports", data: [], backgroundColor: CHART_COLOUR, borderRadius: 2 }] },
-        options: barOptions(),
+        options: histogramOptions(),
       }),
       "Reports per " + interval + ", " + buckets.length + " intervals" +
-        (peak ? "; most at " + A.formatShortTime(peak.key) + " with " + formatCount(peak.count) : "")
+        (peak ? "; most at " + when(peak.key) + " with " + formatCount(peak.count) : "")
     );
+    // Tooltips and the axis title say the zone: the whole time, not the bare label.
+    const instance = state.charts.histogram;
+    instance.$keys = buckets.map((b) => b.key);
+    instance.options.scales.x.title.text = zoneTitle;
+    instance.update();
     const table = document.querySelector("#histogram-table tbody");
     table.replaceChildren(
-      ...buckets.map((b) => el("tr", {}, el("td", {}, A.timeNode(b.key, true)), el("td", { text: formatCount(b.count) })))
+      ...buckets.map((b) => el("tr", {}, el("td", {}, timeNode(b.key)), el("td", { text: formatCount(b.count) })))
     );
+  }
+
+  function histogramOptions() {
+    const options = barOptions();
+    options.scales.x.title = { display: true, text: "Time" };
+    options.plugins.tooltip = {
+      callbacks: {
+        title: (items) => {
+          const keys = items.length ? items[0].chart.$keys : null;
+          return keys ? "From " + when(keys[items[0].dataIndex]) : "";
+        },
+      },
+    };
+    return options;
   }
 
   function renderTop(name, buckets) {
@@ -779,7 +842,16 @@
       .replaceChildren(...rows.map(([label, v]) => el("tr", {}, el("td", { text: label }), el("td", { text: v }))));
   }
 
-  function renderAggregations(query, aggs) {
+  function renderAggregations(query, aggs, total) {
+    // Nothing matched: say so, rather than draw axes around nothing.
+    const empty = total === 0;
+    dom.noMatch.hidden = !empty;
+    dom.visuals.classList.toggle("no-charts", empty);
+    if (empty) {
+      showCharts(false);
+      renderGrid(null, false);
+      return;
+    }
     const wanted = new Set(query.aggs);
     for (const name of AGGS) {
       const panel = name === "grid" ? null : $("panel-" + name);
@@ -952,16 +1024,8 @@
   // ---------------------------------------------------------------- exports
 
   async function startExport(format) {
-    if (state.exporting) return;
-    let query = state.frozen;
-    if (!query) {
-      try {
-        query = formQuery();
-      } catch (error) {
-        showFormError(error);
-        return;
-      }
-    }
+    if (state.exporting || !state.frozen || state.total === 0) return;
+    const query = state.frozen;
     const body = { query: { ...query, aggs: [] }, format };
     delete body.query.after;
     try {
@@ -1062,10 +1126,23 @@
     setExportButtons(false);
   }
 
-  /** aria-disabled, not disabled: the button keeps keyboard focus while its export runs. */
+  /**
+   * Off, with the reason said beside them, while there is nothing to export (no answer, or
+   * no report in it). aria-disabled, not disabled, while an export runs: the button keeps
+   * keyboard focus meanwhile.
+   */
   function setExportButtons(running) {
+    const reason = !state.frozen
+      ? "Run a query to export its reports."
+      : state.total === 0
+        ? "Nothing to export: no reports match."
+        : "";
+    dom.exportReason.textContent = reason;
+    dom.exportReason.hidden = !reason;
     for (const button of dom.exportButtons) {
-      button.disabled = false;
+      button.disabled = !!reason;
+      if (reason) button.setAttribute("aria-describedby", "export-reason");
+      else button.removeAttribute("aria-describedby");
       if (running) button.setAttribute("aria-disabled", "true");
       else button.removeAttribute("aria-disabled");
     }
@@ -1085,6 +1162,12 @@
       dom.time.focus();
     });
     dom.time.addEventListener("change", syncTimeFields);
+    // The custom range is typed in the force's display zone, and says so.
+    for (const [input, word] of [[dom.from, "From"], [dom.to, "To"]]) {
+      const label = document.querySelector('label[for="' + input.id + '"]');
+      if (label) label.textContent = word + " (" + zoneName(zone) + ")";
+    }
+    attachSuggest(dom.citizen, { fetchNames: suggestNames });
     dom.area.addEventListener("change", onAreaKindChange);
     for (const input of [dom.south, dom.west, dom.north, dom.east, dom.lat, dom.lon, dom.radius]) {
       input.addEventListener("change", onAreaFieldChange);
@@ -1100,6 +1183,20 @@
     dom.savedPrev.addEventListener("click", () => loadSaved(state.saved.previous));
     dom.savedNext.addEventListener("click", () => loadSaved(state.saved.next));
     for (const button of dom.exportButtons) button.addEventListener("click", () => startExport(button.dataset.format));
+  }
+
+  /** Names for the citizen field's suggestions; none without a purpose of access (each call is audited). */
+  async function suggestNames(prefix, signal, limit) {
+    let purpose;
+    try {
+      purpose = A.takePurpose(dom.purpose, config.require_purpose);
+    } catch (error) {
+      return [];
+    }
+    const params = new URLSearchParams({ prefix, limit: String(limit) });
+    if (purpose) params.set("purpose", purpose);
+    const answer = await api(config.suggest_api + "?" + params.toString(), { signal });
+    return answer.results || [];
   }
 
   window.peacewatchAnalytics = Object.freeze({

@@ -8,7 +8,15 @@
  * at a time by cursor (the time range frozen after the first page, as on the
  * query page). The map shows the page's sightings as numbered points joined in
  * time order; the table says when, where, with which score and with whom.
+ *
+ * A name matches without regard to case or accents (the server folds it, as
+ * foldName does here to pick the person out of each report), and is suggested as
+ * it is typed. Every time shown is in the force's display zone, and says so.
  */
+import { foldName } from "./analytics_form.js";
+import { formatInstant } from "./analytics_time.js";
+import { attachSuggest } from "./citizen_suggest.js";
+
 (function () {
   "use strict";
 
@@ -24,7 +32,10 @@
   const threshold = typeof config.threshold === "number" ? config.threshold : 20;
   const name = config.citizen || "";
   const key = config.citizen_key || "";
-  const isThem = (c) => (key ? c.key === key : c.name === name);
+  const zone = config.display_time_zone || "UTC";
+  const when = (iso) => formatInstant(iso, zone);
+  const folded = foldName(name);
+  const isThem = (c) => (key ? c.key === key : foldName(c.name) === folded);
   const params = new URLSearchParams(window.location.search);
   const last = RANGES.includes(params.get("last")) ? params.get("last") : "30d";
 
@@ -154,7 +165,7 @@
       "tr",
       { class: score !== null && score < threshold ? "is-alert" : null },
       el("td", { text: String(number) }),
-      el("td", {}, A.timeNode(hit.observed_at, true)),
+      el("td", {}, el("time", { datetime: hit.observed_at, text: when(hit.observed_at) })),
       el("td", {}, el("span", { class: "score" + (score !== null && score < threshold ? " is-low" : ""), text: formatScore(score) })),
       el("td", { class: "mono", text: hit.drone_id }),
       el("td", {}, locate),
@@ -181,7 +192,7 @@
         fillColor: score !== null && score < threshold ? LOW : NORMAL,
         fillOpacity: 1,
       })
-        .bindTooltip("#" + number + " · " + A.formatShortTime(hit.observed_at) + " · score " + formatScore(score) + " · " + hit.drone_id)
+        .bindTooltip("#" + number + " · " + when(hit.observed_at) + " · score " + formatScore(score) + " · " + hit.drone_id)
         .addTo(trail);
     });
     map.fitBounds(L.latLngBounds(points), { padding: [24, 24], maxZoom: 16 });
@@ -203,6 +214,24 @@
   $("c-name").addEventListener("input", () => {
     const kept = $("c-key");
     if (kept) kept.remove();
+  });
+  attachSuggest($("c-name"), {
+    fetchNames: async (prefix, signal, limit) => {
+      let purpose;
+      try {
+        purpose = A.takePurpose($("purpose"), config.require_purpose);
+      } catch (error) {
+        return []; // every suggestion is audited with a purpose: none without one
+      }
+      const params = new URLSearchParams({ prefix, limit: String(limit) });
+      if (purpose) params.set("purpose", purpose);
+      const answer = await api(config.suggest_api + "?" + params.toString(), { signal });
+      return answer.results || [];
+    },
+    onPick: () => {
+      const kept = $("c-key");
+      if (kept) kept.remove();
+    },
   });
   dom.prev.addEventListener("click", () => load(-1));
   dom.next.addEventListener("click", () => load(1));

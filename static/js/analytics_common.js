@@ -34,10 +34,11 @@
 
   /** An API refusal worth showing: `message`, and the query `field` it names (400s). */
   class ApiError extends Error {
-    constructor(message, { status = 0, field = "" } = {}) {
+    constructor(message, { status = 0, field = "", problem = null } = {}) {
       super(message);
       this.status = status;
       this.field = field;
+      this.problem = problem; // the RFC 9457 problem as answered, with its `errors` list
     }
   }
 
@@ -80,6 +81,7 @@
       throw new ApiError(detail ? String(detail) : "The server answered " + response.status + ".", {
         status: response.status,
         field: (data && data.field) || "",
+        problem: data && typeof data === "object" ? data : null,
       });
     }
     return data;

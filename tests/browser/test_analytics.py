@@ -162,7 +162,8 @@ def test_filters_narrow_the_results_and_a_bad_query_names_its_field(web, new_pag
     page.fill("#q-drones", "")
     page.uncheck("#q-alerts-only")
     page.select_option("#q-time", "custom")
-    page.fill("#q-from", (datetime.now() - timedelta(hours=6)).strftime("%Y-%m-%dT%H:%M"))  # the browser's local time
+    # Typed in the display zone (UTC by default), whatever the browser's own zone.
+    page.fill("#q-from", (datetime.now(tz=UTC) - timedelta(hours=6)).strftime("%Y-%m-%dT%H:%M"))
     run_query(page)
     assert set(page.evaluate("window.peacewatchAnalytics.query.time")) == {"from"}
     assert 0 < int(page.get_attribute("#result-count", "data-total")) < REPORTS / 2
@@ -451,4 +452,157 @@ def test_on_a_phone_the_analyst_pages_fit_the_screen_and_sign_out_stays_in_reach
         assert page.evaluate(NO_SIDEWAYS_SCROLL), path
         assert page.evaluate(SIGN_OUT_ON_SCREEN), path
         assert [a.inner_text() for a in page.locator("nav[aria-label=Main] a").all()] == ["Analytics", "API"]
+    assert not errors
+
+
+# --- Issue 15 point 5: a page that never misleads ----------------------------------
+
+VIEWPORTS = [(1440, 900), (390, 844)]
+FITS = "document.documentElement.scrollWidth <= window.innerWidth"
+
+
+def submit_from(page, selector: str) -> None:
+    """Enter in a field, as an analyst runs a query from the keyboard."""
+    page.focus(selector)
+    page.keyboard.press("Enter")
+    page.wait_for_timeout(50)
+    page.wait_for_function("() => !window.peacewatchAnalytics.busy")
+
+
+@pytest.mark.parametrize("viewport", VIEWPORTS)
+def test_a_hidden_bad_field_never_blocks_a_run_and_a_query_that_cannot_run_clears_the_old_answer(
+    web, new_page, analyst, viewport
+):
+    page = new_page(viewport)
+    errors = watch_errors(page)
+    sign_in(page, web, analyst.username)
+    assert page.locator("#result-count").inner_text() == f"{REPORTS:,} reports match."
+
+    page.select_option("#q-area", "circle")
+    page.fill("#q-radius", "0")  # out of range, while it shows
+    submit_from(page, "#q-radius")
+    note = page.locator("#q-radius-error")
+    assert note.inner_text() == "Radius (m): must be between 1 and 1000000"
+    assert page.get_attribute("#q-radius", "aria-invalid") == "true"
+    assert page.get_attribute("#q-radius", "aria-errormessage") == "q-radius-error"
+    # The old answer is gone, not left on screen as if it answered.
+    assert "did not run" in page.locator("#result-count").inner_text()
+    assert page.get_attribute("#result-count", "data-total") is None
+    assert page.locator("#results-table tbody tr").count() == 0
+    assert page.is_hidden("#panel-histogram") and page.is_hidden("#panel-top_words")
+    assert page.is_disabled("#export-csv")
+    assert page.evaluate(FITS)
+
+    page.select_option("#q-area", "none")  # the radius is hidden now, still "0": not part of the query
+    submit_from(page, "#q-citizen")
+    wait_idle(page)
+    assert page.locator("#result-count").inner_text() == f"{REPORTS:,} reports match."
+    assert page.locator("#q-radius-error").count() == 0
+    page.select_option("#q-area", "circle")
+    page.fill("#q-radius", "0")
+    page.select_option("#q-area", "none")
+    run_query(page)  # the button too
+    assert page.locator("#result-count").inner_text() == f"{REPORTS:,} reports match."
+    assert not errors
+
+
+@pytest.mark.parametrize("viewport", VIEWPORTS)
+def test_a_refused_query_says_what_is_wrong_in_plain_words_next_to_the_field(web, new_page, analyst, viewport):
+    page = new_page(viewport)
+    sign_in(page, web, analyst.username)
+    page.fill("#q-drones", "pw-00001, pw-00002, pw#3")
+    submit_from(page, "#q-drones")
+    note = page.locator("#q-drones-error")
+    note.wait_for()
+    # The server said "drones[2]: use letters, digits, '.', '_' or '-' only".
+    assert note.inner_text() == "Drone 3: use letters, digits, '.', '_' or '-' only"
+    assert page.evaluate("document.activeElement.id") == "q-drones"
+    assert "Expected" not in page.locator("#form-error").inner_text()
+    assert page.locator("#results-table tbody tr").count() == 0
+    assert page.is_hidden("#panel-histogram")
+    box = note.bounding_box()
+    assert box["x"] >= 0 and box["x"] + box["width"] <= viewport[0]
+    assert page.evaluate(FITS)
+
+
+@pytest.mark.parametrize("viewport", VIEWPORTS)
+def test_no_match_says_so_export_is_off_with_its_reason_and_every_time_shows_its_zone(web, new_page, analyst, viewport):
+    page = new_page(viewport)
+    errors = watch_errors(page)
+    sign_in(page, web, analyst.username)
+    # Times in the force's display zone (UTC unless DISPLAY_TIME_ZONE says otherwise), saying so.
+    first_time = page.locator("#results-table tbody time").first
+    assert first_time.inner_text().endswith("UTC")
+    assert page.locator("#result-range time").first.inner_text().endswith("UTC")
+    assert page.evaluate("Chart.getChart('chart-histogram').options.scales.x.title.text") == "Time (UTC)"
+    assert page.locator("label[for=q-from]").inner_text() == "From (UTC)"
+    assert not page.is_disabled("#export-csv") and page.is_hidden("#export-reason")
+
+    page.fill("#q-citizen", "Zzz Nobody")
+    submit_from(page, "#q-citizen")
+    wait_idle(page)
+    assert page.locator("#result-count").inner_text() == "0 reports match."
+    assert page.locator("#no-match").is_visible()
+    assert "No reports match" in page.locator("#no-match").inner_text()
+    for panel in ("histogram", "score", "top_citizens", "top_drones", "top_words"):
+        assert page.is_hidden(f"#panel-{panel}"), panel
+    assert page.is_disabled("#export-csv") and page.is_disabled("#export-ndjson")
+    assert page.locator("#export-reason").inner_text() == "Nothing to export: no reports match."
+    assert page.get_attribute("#export-csv", "aria-describedby") == "export-reason"
+    assert page.evaluate(FITS)
+    assert not errors
+
+
+@pytest.mark.parametrize("viewport", VIEWPORTS)
+def test_a_citizen_is_found_in_any_case_with_names_suggested_as_one_types(web, new_page, analyst, viewport):
+    from analytics.models import AuditEntry
+
+    page = new_page(viewport)
+    errors = watch_errors(page)
+    sign_in(page, web, analyst.username)
+    name = page.evaluate("Chart.getChart('chart-top_citizens').data.labels[0]")
+    field = page.locator("#q-citizen")
+    assert field.get_attribute("role") == "combobox"
+    field.click()
+    page.keyboard.type(name[:4].lower())
+    listbox = page.locator("#q-citizen-suggestions")
+    listbox.wait_for(state="visible")
+    assert field.get_attribute("aria-expanded") == "true"
+    options = listbox.locator("[role=option]")
+    assert options.count() >= 1
+    box = listbox.bounding_box()
+    assert box["x"] >= 0 and box["x"] + box["width"] <= viewport[0]
+    assert options.first.bounding_box()["height"] >= 44  # a finger's target
+    page.keyboard.press("ArrowDown")
+    active = field.get_attribute("aria-activedescendant")
+    assert active == options.first.get_attribute("id")
+    assert options.first.get_attribute("aria-selected") == "true"
+    picked = options.first.locator(".suggestion-name").inner_text()
+    page.keyboard.press("Enter")  # takes the name, does not run the query yet
+    assert field.input_value() == picked
+    assert field.get_attribute("aria-expanded") == "false"
+
+    page.keyboard.type("x")
+    page.keyboard.press("Backspace")
+    listbox.wait_for(state="visible")
+    page.keyboard.press("Escape")
+    assert listbox.is_hidden() and field.get_attribute("aria-expanded") == "false"
+    assert field.input_value() == picked
+
+    field.fill(picked.upper())  # any case finds them
+    submit_from(page, "#q-citizen")
+    wait_idle(page)
+    assert int(page.get_attribute("#result-count", "data-total")) > 0
+    suggested = AuditEntry.objects.filter(action="citizen.suggest", username=analyst.username)
+    assert suggested.exists() and all(e.detail["purpose"] == PURPOSE for e in suggested)
+
+    # The timeline too: a name in lower case shows that citizen's sightings.
+    page.goto(f"{web.url}/analytics/citizen/?name={picked.lower()}")
+    page.wait_for_function(
+        "() => window.peacewatchCitizen && window.peacewatchCitizen.result && !window.peacewatchCitizen.busy"
+    )
+    assert page.locator("#sightings-table tbody tr").count() >= 1
+    assert page.locator("#sightings-table tbody time").first.inner_text().endswith("UTC")
+    assert page.locator("#c-name").get_attribute("role") == "combobox"
+    assert page.evaluate(FITS)
     assert not errors
