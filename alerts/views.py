@@ -1,13 +1,12 @@
 """The officers' pages."""
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 
 from alerts.live import hub
+from peacewatch.city import map_config
 from peacewatch.roles import OFFICER, role_required
-
-CITY_BOUNDS = [[48.815, 2.255], [48.905, 2.415]]
-
 
 officer_required = role_required(OFFICER, "Only officers can open the live alert map.")
 
@@ -19,9 +18,9 @@ def live_map(request: HttpRequest) -> HttpResponse:
         "ws_path": "/ws/alerts/",
         "alerts_api": "/api/v1/alerts/",
         "username": request.user.get_username(),
-        "city_bounds": CITY_BOUNDS,
+        "city_bounds": settings.CITY_BOUNDS.as_leaflet(),
     }
-    return render(request, "alerts/live_map.html", {"live_config": config})
+    return render(request, "alerts/live_map.html", {"live_config": config, "map_config": map_config()})
 
 
 @officer_required

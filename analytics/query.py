@@ -408,19 +408,26 @@ def choose_interval(span_ms: int) -> tuple[str, int]:
 
 
 def auto_precision(box, circle) -> int:
-    """A grid of roughly 16-32 cells across the area; a city-sized grid without one."""
+    """A grid of roughly 16-32 cells across the area; without one, across the city (CITY_BOUNDS)."""
     if circle:
         lat, _, radius = circle
         span = 2 * radius / 111_320 / max(0.1, math.cos(math.radians(lat)))
     elif box:
         span = max(box[3] - box[1], (box[2] - box[0]) * 1.5)
     else:
-        return 14
+        return auto_precision(city_box(), None)
     cells = 360 / span * 24 if span > 0 else math.inf
     if not math.isfinite(cells):  # a point, or an area too small for a float's range
         return MAX_GRID_PRECISION
     zoom = math.floor(math.log2(cells))
     return max(0, min(MAX_GRID_PRECISION, zoom))
+
+
+def city_box() -> tuple[float, float, float, float]:
+    """The patrolled city, (south, west, north, east): the area of a query that names none."""
+    from django.conf import settings
+
+    return tuple(settings.CITY_BOUNDS)
 
 
 def _ms(dt: datetime) -> int:

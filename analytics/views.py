@@ -13,8 +13,8 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
-from alerts.views import CITY_BOUNDS
 from analytics.search import current_threshold
+from peacewatch.city import map_config
 from peacewatch.roles import ANALYST, role_required
 
 MAX_NAME_LENGTH = 200  # analytics.query.CitizenFilter (names and keys)
@@ -31,7 +31,7 @@ def page_config(request: HttpRequest) -> dict:
         "citizen_url": "/analytics/citizen/",
         "analytics_url": "/analytics/",
         "username": request.user.get_username(),
-        "city_bounds": CITY_BOUNDS,
+        "city_bounds": settings.CITY_BOUNDS.as_leaflet(),
         "threshold": current_threshold(),  # marks alert-level scores; the server flags `alert` itself
         "require_purpose": settings.ANALYTICS_REQUIRE_PURPOSE,
         "suggest_api": "/api/v1/analytics/citizens/suggest",
@@ -42,7 +42,9 @@ def page_config(request: HttpRequest) -> dict:
 @analyst_required
 def analytics(request: HttpRequest) -> HttpResponse:
     """Query builder, results, charts, heat map, saved queries and exports."""
-    return render(request, "analytics/analytics.html", {"analytics_config": page_config(request)})
+    return render(
+        request, "analytics/analytics.html", {"analytics_config": page_config(request), "map_config": map_config()}
+    )
 
 
 @analyst_required
@@ -56,7 +58,7 @@ def citizen_timeline(request: HttpRequest) -> HttpResponse:
     name = request.GET.get("name", "").strip()[:MAX_NAME_LENGTH]
     key = request.GET.get("key", "").strip()[:MAX_NAME_LENGTH]
     config = {**page_config(request), "citizen": name, "citizen_key": key}
-    context = {"analytics_config": config, "citizen": name, "citizen_key": key}
+    context = {"analytics_config": config, "citizen": name, "citizen_key": key, "map_config": map_config()}
     return render(request, "analytics/citizen.html", context)
 
 

@@ -20,9 +20,22 @@ from datetime import UTC, datetime, timedelta
 
 import msgspec
 
-# A city-sized box (Paris-like coordinates), split into a grid of districts.
-CITY = (48.815, 2.255, 48.905, 2.415)  # south, west, north, east
-GRID = 8
+GRID = 8  # the city is split into GRID x GRID districts, each with its own residents
+
+
+def city_bounds() -> tuple[float, float, float, float]:
+    """(south, west, north, east) of the city drones fly over: the CITY_BOUNDS setting."""
+    from django.conf import settings
+
+    return tuple(settings.CITY_BOUNDS)
+
+
+def __getattr__(name: str):
+    # ``CITY`` was a constant; it reads the setting now, when asked (bench/ still imports it).
+    if name == "CITY":
+        return city_bounds()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 FIRST_NAMES = (
     "Jeanne Paul Marie Louis Camille Hugo Chloe Lucas Emma Jules Lea Arthur Manon Gabriel Ines Raphael "
@@ -79,16 +92,18 @@ class Fleet:
     interval_s: float = 60.0  # simulated seconds between two reports of one drone
     population_per_district: int = 160
     first_id: int = 0  # drone ids are pw-{first_id:05d} onwards, so several simulators can share a city
+    city: tuple[float, float, float, float] = field(default_factory=city_bounds)  # south, west, north, east
     rng: random.Random = field(init=False)
 
     def __post_init__(self) -> None:
         self.rng = random.Random(self.seed)
         rng = self.rng
+        south, west, north, east = self.city
         self.fleet = [
             Drone(
                 drone_id=f"pw-{self.first_id + i:05d}",
-                lat=rng.uniform(CITY[0], CITY[2]),
-                lon=rng.uniform(CITY[1], CITY[3]),
+                lat=rng.uniform(south, north),
+                lon=rng.uniform(west, east),
                 heading=rng.uniform(0, 360),
                 speed=rng.uniform(4, 14),
                 altitude=rng.uniform(80, 150),
@@ -112,8 +127,9 @@ class Fleet:
         self._turn = 0
 
     def _district(self, drone: Drone) -> list[Citizen]:
-        row = min(GRID - 1, int((drone.lat - CITY[0]) / (CITY[2] - CITY[0]) * GRID))
-        col = min(GRID - 1, int((drone.lon - CITY[1]) / (CITY[3] - CITY[1]) * GRID))
+        south, west, north, east = self.city
+        row = min(GRID - 1, int((drone.lat - south) / (north - south) * GRID))
+        col = min(GRID - 1, int((drone.lon - west) / (east - west) * GRID))
         return self.districts[row * GRID + col]
 
     def _fly(self, drone: Drone) -> None:
@@ -124,7 +140,8 @@ class Fleet:
         dlat = metres * math.cos(math.radians(drone.heading)) / 111_320
         dlon = metres * math.sin(math.radians(drone.heading)) / (111_320 * math.cos(math.radians(drone.lat)))
         lat, lon = drone.lat + dlat, drone.lon + dlon
-        if not (CITY[0] <= lat <= CITY[2]) or not (CITY[1] <= lon <= CITY[3]):
+        south, west, north, east = self.city
+        if not (south <= lat <= north) or not (west <= lon <= east):
             drone.heading = (drone.heading + 180) % 360  # turn back at the city limits
         else:
             drone.lat, drone.lon = lat, lon

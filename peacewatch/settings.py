@@ -19,6 +19,7 @@ from csp.constants import NONE as CSP_NONE
 from csp.constants import SELF as CSP_SELF
 from django.core.exceptions import ImproperlyConfigured
 
+from peacewatch.city import DEMO_CITY_BOUNDS, parse_bounds, parse_tile_url, tile_origin
 from peacewatch.env import env_bool, env_float, env_int, env_list, env_str, env_url, secret_key
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -244,6 +245,17 @@ CONTENT_SECURITY_POLICY = {
         "frame-ancestors": [CSP_NONE],
     }
 }
+
+# --- The city and the map under the data (peacewatch/city.py) -----------------------
+# The patrolled area, "south,west,north,east": it frames the maps and keeps simulated
+# drones in. Default: the demo city, the area of the offline base map's extract.
+CITY_BOUNDS = parse_bounds("CITY_BOUNDS", env_str("CITY_BOUNDS", DEMO_CITY_BOUNDS))
+# A force's own tile server, as a Leaflet URL template (https://tiles.example/{z}/{x}/{y}.png).
+# Unset: the offline base map built at install time from OpenStreetMap data (static/basemap/).
+MAP_TILE_URL = parse_tile_url("MAP_TILE_URL", env_str("MAP_TILE_URL"))
+MAP_TILE_ATTRIBUTION = env_str("MAP_TILE_ATTRIBUTION")  # plain text, shown in the map's corner
+if MAP_TILE_URL:
+    CONTENT_SECURITY_POLICY["DIRECTIVES"]["img-src"].append(tile_origin(MAP_TILE_URL))
 
 # --- Kafka ----------------------------------------------------------------------
 KAFKA_BOOTSTRAP_SERVERS = env_str("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")

@@ -152,8 +152,9 @@
   // ----------------------------------------------------------------------- map
 
   /**
-   * A Leaflet map on a plain background with a graticule (no tile server on a
-   * closed police network), fitted to the city, keyboard-pannable.
+   * A Leaflet map over the city's streets (a force's tile server, or the offline
+   * base map of static/js/base_map.js, loaded before this file), fitted to the
+   * city, keyboard-pannable.
    */
   function makeMap(node, cityBounds) {
     const bounds = L.latLngBounds(cityBounds);
@@ -161,20 +162,7 @@
     map.attributionControl.setPrefix("Leaflet");
     map.fitBounds(bounds, { padding: [8, 8] });
     L.control.scale({ imperial: false }).addTo(map);
-    const grid = L.layerGroup().addTo(map);
-    const area = bounds.pad(1.5);
-    const step = 0.01;
-    const style = (major) => ({ color: major ? "#9aa6b5" : "#cdd4dd", weight: major ? 1.2 : 0.8, interactive: false });
-    const isMajor = (value) => Math.abs(Math.round(value / 0.05) * 0.05 - value) < 1e-6;
-    for (let lat = Math.ceil(area.getSouth() / step) * step; lat <= area.getNorth(); lat += step) {
-      const v = Number(lat.toFixed(4));
-      L.polyline([[v, area.getWest()], [v, area.getEast()]], style(isMajor(v))).addTo(grid);
-    }
-    for (let lon = Math.ceil(area.getWest() / step) * step; lon <= area.getEast(); lon += step) {
-      const v = Number(lon.toFixed(4));
-      L.polyline([[area.getSouth(), v], [area.getNorth(), v]], style(isMajor(v))).addTo(grid);
-    }
-    L.rectangle(bounds, { color: "#5b6675", weight: 1.5, dashArray: "6 6", fill: false, interactive: false }).addTo(grid);
+    window.PeaceWatchBaseMap.addTo(map, { cityBounds });
     return map;
   }
 

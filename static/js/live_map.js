@@ -249,14 +249,13 @@ import { badgeText, bannerText, initialLink, isSilent, nextLink, silenceLimitMs 
   // ------------------------------------------------------------------------ map
 
   const cityBounds = L.latLngBounds(config.cityBounds);
-  // No tile server on a closed police network: the map is a plain background
-  // (CSS) with a graticule, so it needs explicit zoom limits (markercluster
-  // refuses a map without maxZoom).
+  // Streets from a force's tile server or the offline base map (base_map.js). Vector
+  // layers have no zoom range of their own: markercluster refuses a map without maxZoom.
   const map = L.map(dom.map, { minZoom: 10, maxZoom: 19, zoomSnap: 0.5, keyboard: true });
   map.attributionControl.setPrefix("Leaflet");
   map.fitBounds(cityBounds, { padding: [16, 16] });
   L.control.scale({ imperial: false }).addTo(map);
-  drawGraticule(cityBounds);
+  window.PeaceWatchBaseMap.addTo(map, { cityBounds: config.cityBounds });
 
   // Drones sit below alert markers in their own pane, drawn on one canvas:
   // a few thousand SVG circles moving every second would be too slow.
@@ -273,27 +272,6 @@ import { badgeText, bannerText, initialLink, isSilent, nextLink, silenceLimitMs 
   });
   map.addLayer(clusterGroup);
   const alertMarkers = new Map(); // id -> L.Marker (only alerts matching the filters)
-
-  function drawGraticule(bounds) {
-    const area = bounds.pad(1.5);
-    const step = 0.01;
-    const options = (major) => ({
-      color: major ? "#9aa6b5" : "#cdd4dd",
-      weight: major ? 1.2 : 0.8,
-      interactive: false,
-    });
-    const isMajor = (value) => Math.abs(Math.round(value / 0.05) * 0.05 - value) < 1e-6;
-    for (let lat = Math.ceil(area.getSouth() / step) * step; lat <= area.getNorth(); lat += step) {
-      const value = Number(lat.toFixed(4));
-      L.polyline([[value, area.getWest()], [value, area.getEast()]], options(isMajor(value))).addTo(map);
-    }
-    for (let lon = Math.ceil(area.getWest() / step) * step; lon <= area.getEast(); lon += step) {
-      const value = Number(lon.toFixed(4));
-      L.polyline([[area.getSouth(), value], [area.getNorth(), value]], options(isMajor(value))).addTo(map);
-    }
-    // The city's outline, so officers can tell where the patrolled area ends.
-    L.rectangle(bounds, { color: "#5b6675", weight: 1.5, dashArray: "6 6", fill: false, interactive: false }).addTo(map);
-  }
 
   // Cluster icons are markers that markercluster makes focusable; like alert markers they stay out of
   // the Tab order (the map itself is one stop: arrows pan, +/- zoom; the list reaches every alert).
