@@ -56,13 +56,18 @@ engines-down:
 # A random key for this run, shared by the tests and every process they start.
 test: export DEBUG := true
 test: export SECRET_KEY := $(shell python3 -c "import secrets; print(secrets.token_urlsafe(64))")
-test: $(VENV)/.installed-dev $(BASEMAP) chromium tests/oidc/node_modules/.installed
+test: $(VENV)/.installed-dev $(BASEMAP) chromium tests/oidc/node_modules/.installed tests/a11y/node_modules/.installed
 	node --test tests/js/
 	$(PY) -m pytest -n 2 --dist loadfile $(PYTEST_ARGS)
 
 # The tests' OpenID Connect provider (panva's oidc-provider, pinned in its package-lock.json).
 tests/oidc/node_modules/.installed: tests/oidc/package.json tests/oidc/package-lock.json
 	cd tests/oidc && npm ci --no-audit --no-fund --ignore-scripts --loglevel=error
+	@touch $@
+
+# axe-core, which the browser tests run in every page they check (pinned in its package-lock.json).
+tests/a11y/node_modules/.installed: tests/a11y/package.json tests/a11y/package-lock.json
+	cd tests/a11y && npm ci --no-audit --no-fund --ignore-scripts --loglevel=error
 	@touch $@
 
 # Browser tests drive Debian's Chromium (Playwright cannot download browsers here).

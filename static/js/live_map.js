@@ -28,10 +28,15 @@
  * The page must run under a strict Content-Security-Policy: no inline script,
  * no HTML built from server data (DOM nodes and textContent only).
  *
- * Loaded as an ES module: what the page says about its link (badge, "alerts may
- * be missing since" banner) is the pure state machine of live_link.js.
+ * Loaded as an ES module. The rules are pure modules with unit tests
+ * (tests/js/, `node --test`): alert_sync.js (which copy of an alert to keep,
+ * the change sequence and its gaps), alert_list.js (what the list shows, in
+ * what order, what a bulk action touches) and live_link.js (the badge and the
+ * "alerts may be missing since" banner). This file wires them to Leaflet, the
+ * DOM, the socket and the timers.
  */
 import { compareAlerts, countByStatus, matches, movable } from "./alert_list.js";
+import { ChangeSequence, isAlertShape, storeAlert as keepNewest } from "./alert_sync.js";
 import { badgeText, bannerText, initialLink, isSilent, nextLink, silenceLimitMs } from "./live_link.js";
 
 (function () {
@@ -82,7 +87,8 @@ import { badgeText, bannerText, initialLink, isSilent, nextLink, silenceLimitMs 
   const RELATIVE_TIME_REFRESH_MS = 30 * 1000;
   const MUTE_KEY = "peacewatch.liveMap.muted";
   const LOGIN_URL = "/accounts/login/";
-  const DEFAULT_CITY_BOUNDS = [[48.815, 2.255], [48.905, 2.415]];
+  // The page's config always carries CITY_BOUNDS; without it, the whole world rather than a wrong city.
+  const DEFAULT_CITY_BOUNDS = [[-60, -170], [75, 170]];
 
   // ---------------------------------------------------------------- config & DOM
 
@@ -140,7 +146,7 @@ import { badgeText, bannerText, initialLink, isSilent, nextLink, silenceLimitMs 
     link: initialLink(), // live_link.js: the badge and the "may be missing" banner
     // The change sequence: `through` is the seq up to which every change is
     // applied (null before the first load), `ahead` the seqs seen above a gap.
-    seq: { through: null, ahead: new Set(), gapTimer: null },
+    seq: new ChangeSequence({ maxAhead: MAX_AHEAD }),
     filter: { status: "open", severity: "all", kind: "all", text: "" },
     order: { sort: "newest", pinCritical: true }, // alert_list.js compareAlerts
     selected: new Set(), // ids ticked for a bulk action
@@ -709,8 +715,8 @@ import { badgeText, bannerText, initialLink, isSilent, nextLink, silenceLimitMs 
         el("button", { type: "button", dataset: { save: "assign" }, text: "Assign" }),
         el("button", { type: "button", dataset: { save: "assign-me" }, text: "Assign to me" })
       ),
-      el("h3", { class: "details-history-title", text: "History" }),
-      el("ol", { class: "details-history", "aria-live": "polite" })
+      el("p", { class: "details-history-title", id: "history-" + id, text: "History" }),
+      el("ol", { class: "details-history", "aria-labelledby": "history-" + id, "aria-live": "polite" })
     );
     box.querySelector("textarea").addEventListener("input", (event) => {
       event.target.dataset.dirty = "1";
@@ -864,24 +870,12 @@ import { badgeText, bannerText, initialLink, isSilent, nextLink, silenceLimitMs 
 
   // ------------------------------------------------------------ applying alerts
 
-  function isAlertShape(alert) {
-    return (
-      !!alert &&
-      typeof alert === "object" &&
-      Number.isInteger(alert.id) &&
-      typeof alert.version === "number" &&
-      typeof alert.status === "string"
-    );
-  }
-
-  /** Keep `incoming` unless we hold a newer version. Returns "created", "updated" or null. */
+  /** Keep `incoming` unless we hold a newer version (alert_sync.js). Returns "created", "updated" or null. */
   function storeAlert(incoming) {
-    if (!isAlertShape(incoming)) return null;
-    const held = state.alerts.get(incoming.id);
-    if (held && incoming.version < held.version) return null; // a late, older copy
-    state.alerts.set(incoming.id, incoming);
-    countOpenAlertsByDrone(held, incoming);
-    return held ? "updated" : "created";
+    const held = isAlertShape(incoming) ? state.alerts.get(incoming.id) : undefined;
+    const result = keepNewest(state.alerts, incoming);
+    if (result) countOpenAlertsByDrone(held, incoming);
+    return result;
   }
 
   /**
@@ -1187,6 +1181,7 @@ import { badgeText, bannerText, initialLink, isSilent, nextLink, silenceLimitMs 
   }
 
   let catchingUp = null; // the catch-up in flight: one at a time
+  let gapTimer = null; // the wait before a gap is filled over REST
 
   function catchUp() {
     if (!catchingUp) {
@@ -1200,41 +1195,32 @@ import { badgeText, bannerText, initialLink, isSilent, nextLink, silenceLimitMs 
 
   /** Every change up to `seq` is applied. */
   function markCaughtUp(seq) {
-    const tracker = state.seq;
-    if (tracker.through === null || seq > tracker.through) tracker.through = seq;
-    for (const n of tracker.ahead) if (n <= tracker.through) tracker.ahead.delete(n);
-    advanceThrough();
+    state.seq.caughtUp(seq);
+    watchGap();
   }
 
   /** A live event with this seq was applied. */
   function noteSeq(seq) {
-    const tracker = state.seq;
-    if (!Number.isInteger(seq) || seq <= 0 || tracker.through === null || seq <= tracker.through) return;
-    tracker.ahead.add(seq);
-    advanceThrough();
-    if (tracker.ahead.size > MAX_AHEAD) fillGap();
+    state.seq.saw(seq);
+    watchGap();
+    if (state.seq.overflowing) fillGap();
   }
 
-  function advanceThrough() {
-    const tracker = state.seq;
-    while (tracker.ahead.has(tracker.through + 1)) {
-      tracker.through += 1;
-      tracker.ahead.delete(tracker.through);
-    }
-    if (!tracker.ahead.size) {
-      clearTimeout(tracker.gapTimer);
-      tracker.gapTimer = null;
-    } else if (!tracker.gapTimer) {
-      tracker.gapTimer = setTimeout(fillGap, GAP_WAIT_MS);
+  /** A gap gets GAP_WAIT_MS to close by itself (two publishers' events can cross), then a catch-up. */
+  function watchGap() {
+    if (!state.seq.hasGap) {
+      clearTimeout(gapTimer);
+      gapTimer = null;
+    } else if (!gapTimer) {
+      gapTimer = setTimeout(fillGap, GAP_WAIT_MS);
     }
   }
 
   /** A change is still missing from the stream: fetch it (and whatever else) over REST. */
   function fillGap() {
-    const tracker = state.seq;
-    clearTimeout(tracker.gapTimer);
-    tracker.gapTimer = null;
-    if (!tracker.ahead.size || conn.held) return; // a (re)connect's catch-up is on its way
+    clearTimeout(gapTimer);
+    gapTimer = null;
+    if (!state.seq.hasGap || conn.held) return; // a (re)connect's catch-up is on its way
     const generation = conn.generation;
     catchUp().catch((error) => {
       if (generation !== conn.generation) return;

@@ -168,3 +168,20 @@ def test_the_page_asks_for_the_click_the_browser_needs_before_it_may_sound(stack
     page.click("#mute-toggle")  # muted: nothing to ask for either
     page.click("#mute-toggle")
     assert page.locator("#sound-prompt").is_hidden()
+
+
+def test_signing_out_in_another_tab_ends_the_feed_within_seconds(stack, new_page, officer):
+    page = new_page()
+    sign_in(page, stack, officer.username)
+    other = page.context.new_page()  # same browser, same session
+    other.goto(f"{stack.url}/")
+    started = time.monotonic()
+    other.click(".signout button")
+
+    page.wait_for_function("window.peacewatchLive.connection === 'signed-out'", timeout=10000)
+    assert time.monotonic() - started < 10
+    assert "signed out" in page.inner_text("#panel-message")
+    assert page.get_attribute("#panel-message a", "href").startswith("/accounts/login/?next=")
+    produce_in_thread([report(citizens=[citizen("After Sign Out", 3.0)])])
+    time.sleep(2)
+    assert alert_item(page, "After Sign Out").count() == 0  # the feed is over, nothing more arrives
