@@ -158,7 +158,8 @@ import { attachSuggest } from "./citizen_suggest.js";
       type: "button",
       class: "link-button",
       dataset: { lat: hit.location.lat, lon: hit.location.lon, number },
-      "aria-label": "Show sighting " + number + " on the map",
+      // The visible coordinates start the accessible name (WCAG 2.5.3: speech users say what they see).
+      "aria-label": A.formatLatLon(hit.location) + ": show sighting " + number + " on the map",
       text: A.formatLatLon(hit.location),
     });
     return el(

@@ -545,7 +545,8 @@ import { badgeText, bannerText, initialLink, isSilent, nextLink, silenceLimitMs 
     ].join(" ").trim();
     item.dataset.status = alert.status;
     item.setAttribute("aria-label", alert.severity + " alert, " + alert.status + ": " + alertTitle(alert));
-    keepFocusWhileRendering(item, () => item.replaceChildren(...listItemContent(alert)));
+    // replaceChildren writes a null as the text "null": only the parts there are.
+    keepFocusWhileRendering(item, () => item.replaceChildren(...listItemContent(alert).filter(Boolean)));
     placeItem(item, alert, isNew);
   }
 

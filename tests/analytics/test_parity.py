@@ -146,6 +146,10 @@ def run(store, query: dict) -> dict:
     return store.search(plan(parse_query(query), now=NOW, threshold=20.0))
 
 
+# From this many scores on, the engines' percentile estimates agree to within a point.
+PERCENTILES_AGREE_FROM = 20
+
+
 def assert_same(a: dict, b: dict) -> None:
     assert a["total"] == b["total"]
     assert [h["report_id"] for h in a["hits"]] == [h["report_id"] for h in b["hits"]]
@@ -160,24 +164,39 @@ def assert_same(a: dict, b: dict) -> None:
             if sa["count"]:
                 assert math.isclose(sa["avg"], sb["avg"], abs_tol=1e-3)
                 # Percentiles are estimates (a t-digest on Elasticsearch, ranks over
-                # tenth-of-a-point bins here): they agree to within a point.
-                for p, value in sa["percentiles"].items():
-                    assert abs(value - sb["percentiles"][p]) <= 1.0, (p, value, sb["percentiles"][p])
+                # tenth-of-a-point bins here): over enough scores they agree to within a
+                # point. Over a handful, the definitions themselves differ (nearest rank
+                # here, interpolation between single-score centroids in the t-digest: the
+                # 25th of 3, 12.5, 20, 70 is 12.5 here and 7.75 there), so there each
+                # engine's must lie within the scores' range and rise with p.
+                if sa["count"] >= PERCENTILES_AGREE_FROM:
+                    for p, value in sa["percentiles"].items():
+                        assert abs(value - sb["percentiles"][p]) <= 1.0, (p, value, sb["percentiles"][p])
+                for percentiles in (sa["percentiles"], sb["percentiles"]):
+                    values = [percentiles[p] for p in sorted(percentiles, key=float)]
+                    assert all(sa["min"] <= v <= sa["max"] for v in values), percentiles
+                    assert values == sorted(values), percentiles
         else:
             assert aggs_a[name] == aggs_b[name], name
 
 
 def city_box(south: float, west: float, north: float, east: float) -> dict:
-    """A box over these fractions of the simulator's city (the CITY_BOUNDS setting), where its drones fly."""
+    """A box over these fractions of the simulator's city (the CITY_BOUNDS setting), where its drones fly.
+
+    Its edges sit half a step off the simulator's 6-decimal grid: a report exactly on an edge is
+    inside or out depending on how an engine stores a point (OpenSearch encodes it in 32-bit
+    integers), and 50,000 reports over a small city put several exactly on any 6-decimal line.
+    """
     from django.conf import settings
 
     city = settings.CITY_BOUNDS
     dlat, dlon = city.north - city.south, city.east - city.west
+    off_grid = 5e-7
     return {
-        "south": round(city.south + south * dlat, 6),
-        "west": round(city.west + west * dlon, 6),
-        "north": round(city.south + north * dlat, 6),
-        "east": round(city.west + east * dlon, 6),
+        "south": round(city.south + south * dlat, 6) + off_grid,
+        "west": round(city.west + west * dlon, 6) + off_grid,
+        "north": round(city.south + north * dlat, 6) + off_grid,
+        "east": round(city.west + east * dlon, 6) + off_grid,
     }
 
 
@@ -460,7 +479,8 @@ def test_both_index_engines_suggest_the_same_names_for_a_prefix(engines):
         b = elastic.suggest_citizens(prefix, since_ms=since, limit=8)
         assert a == b, prefix
         assert a, prefix
-    suggested = embedded.suggest_citizens("jeanne m", since_ms=since, limit=8)
+    # Precise enough to reach the hand-made Jeanne Martin among the many "Jeanne M. ..." of a large population.
+    suggested = embedded.suggest_citizens("jeanne mart", since_ms=since, limit=8)
     assert "Jeanne Martin" in [s["name"] for s in suggested]
     counts = [s["count"] for s in suggested]
     assert counts == sorted(counts, reverse=True)

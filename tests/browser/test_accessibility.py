@@ -1,0 +1,60 @@
+"""The pages, checked by axe-core (WCAG 2.1 A and AA, and axe's best practices) at laptop and phone size.
+
+Sign-in, the live map (with its legend, a card's details and a bulk confirmation open), the 403
+page, analytics with results and the citizen timeline; not yet the API docs (see below).
+
+Zero violations is the rule: a failure lists each rule broken and the elements at fault.
+"""
+
+from urllib.parse import urlencode
+
+import pytest
+
+from tests.browser.accessibility import violations
+from tests.browser.test_alert_list import raise_alerts, silence_a_drone
+from tests.browser.test_analytics import sign_in as analyst_sign_in
+from tests.browser.test_analytics import wait_idle, web  # noqa: F401 (a fixture)
+from tests.browser.test_live_map import sign_in as officer_sign_in
+
+pytestmark = pytest.mark.django_db(transaction=True)
+VIEWPORTS = [(1440, 900), (390, 844)]
+
+
+def check(page, what: str) -> None:
+    found = violations(page)
+    assert not found, f"{what}: {found}"
+
+
+@pytest.mark.parametrize("viewport", VIEWPORTS)
+def test_the_officers_pages_have_no_accessibility_violations(stack, new_page, officer, viewport):
+    raise_alerts(12, critical_every=4)
+    silence_a_drone()
+    page = new_page(viewport)
+    page.goto(f"{stack.url}/accounts/login/")
+    check(page, "sign-in page")
+    officer_sign_in(page, stack, officer.username)
+    page.locator("#alert-list li").nth(12).wait_for()
+    check(page, "live map")
+    page.click(".map-legend summary")
+    first = page.locator("#alert-list li").first
+    first.locator("button.details-toggle").click()
+    first.locator(".details-history li").first.wait_for()
+    page.click("#select-shown")
+    page.click("#bulk-acknowledged")
+    check(page, "live map with the legend, a card's details and a bulk confirmation open")
+    page.goto(f"{stack.url}/analytics/")
+    check(page, "the page an officer gets for analytics (403)")
+
+
+@pytest.mark.parametrize("viewport", VIEWPORTS)
+def test_the_analysts_pages_have_no_accessibility_violations(web, new_page, analyst, viewport):  # noqa: F811
+    page = new_page(viewport)
+    analyst_sign_in(page, web, analyst.username)
+    check(page, "analytics with results")
+    top = page.evaluate("window.peacewatchAnalytics.result.aggregations.top_citizens[0]")
+    page.goto(f"{web.url}/analytics/citizen/?{urlencode({'name': top['name'], 'key': top['key']})}")
+    page.wait_for_load_state("networkidle")
+    check(page, "citizen timeline")
+    # Not /api/docs/ yet: the vendored Swagger UI's own markup breaks six rules (controls nested in
+    # its operation buttons, contrast of its method badges, a second main landmark, heading order);
+    # issue 15 stays open on it.
