@@ -87,6 +87,8 @@ def wait_idle(page, timeout: float = 15000) -> None:
         "() => window.peacewatchAnalytics && !window.peacewatchAnalytics.busy && window.peacewatchAnalytics.result",
         timeout=timeout,
     )
+    # The count is written 50 ms after it is emptied, so screen readers announce it again.
+    page.wait_for_function("() => document.getElementById('result-count').textContent !== ''", timeout=5000)
 
 
 def row_ids(page) -> list[str]:
@@ -314,7 +316,8 @@ def test_an_area_drawn_with_the_mouse_narrows_the_query(web, new_page, analyst):
     page.mouse.move(box["x"] + box["width"] * 0.6, box["y"] + box["height"] * 0.5, steps=5)
     page.mouse.up()
     assert page.input_value("#q-area") == "circle"
-    assert float(page.input_value("#q-radius")) > 100
+    # A drag of a tenth of the map's width over the (small) demo city: tens to hundreds of metres.
+    assert 20 < float(page.input_value("#q-radius")) < 2000
     page.get_by_role("button", name="Clear").click()
     assert page.input_value("#q-area") == "none"
 
@@ -464,11 +467,20 @@ FITS = "document.documentElement.scrollWidth <= window.innerWidth"
 
 
 def submit_from(page, selector: str) -> None:
-    """Enter in a field, as an analyst runs a query from the keyboard."""
+    """Enter in a field, as an analyst runs a query from the keyboard; returns once the page has answered.
+
+    The answer is a new result, or none when the query was refused: the old one never stays. Waiting
+    a fixed moment instead raced the page on a busy machine (the old answer looked like the new one).
+    """
+    page.evaluate("window.__answerBefore = window.peacewatchAnalytics.result")
     page.focus(selector)
     page.keyboard.press("Enter")
-    page.wait_for_timeout(50)
-    page.wait_for_function("() => !window.peacewatchAnalytics.busy")
+    page.wait_for_function(
+        "() => window.peacewatchAnalytics.result !== window.__answerBefore && !window.peacewatchAnalytics.busy",
+        timeout=15000,
+    )
+    # The count is written 50 ms after it is emptied, so screen readers announce it again.
+    page.wait_for_function("() => document.getElementById('result-count').textContent !== ''", timeout=5000)
 
 
 @pytest.mark.parametrize("viewport", VIEWPORTS)
