@@ -167,20 +167,6 @@ import { badgeText, bannerText, initialLink, isSilent, nextLink, silenceLimitMs 
 
   const { el } = window.PeaceWatchDom; // static/js/dom.js, loaded first
 
-  /**
-   * A comparable number for an ISO timestamp, in microseconds. Date keeps only
-   * milliseconds, but the server sends microseconds and two changes within the
-   * same millisecond must still compare right.
-   */
-  function timeKey(iso) {
-    if (typeof iso !== "string") return NaN;
-    const ms = Date.parse(iso);
-    if (Number.isNaN(ms)) return NaN;
-    const fraction = /\.(\d+)/.exec(iso);
-    const micros = fraction ? Number((fraction[1] + "000000").slice(3, 6)) : 0;
-    return ms * 1000 + micros;
-  }
-
   function formatLocalTime(iso) {
     const date = new Date(iso);
     if (!iso || Number.isNaN(date.getTime())) return "unknown";
