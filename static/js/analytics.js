@@ -17,7 +17,13 @@
  * the previous answer (total, rows, charts, map) rather than leave it on screen as
  * if it answered; fields a later choice hid are not part of the query; an empty
  * answer says "No reports match" instead of drawing empty axes, and export is off.
+ *
+ * Drill-down: a word, a drone, a time bar (or a span dragged across the time chart) or a
+ * heat-map cell, selected on its chart or in the list or table below it, narrows the
+ * query last run (analytics_drill.js), which goes back into the form and runs again.
+ * The page keeps no browser history of its queries, so "Undo" steps back instead.
  */
+import { addDrone, addWord, describe, narrowArea, narrowTime } from "./analytics_drill.js";
 import { checkNumbers, hiddenControls, problemMessages } from "./analytics_form.js";
 import { axisLabel, formatInstant, isoToZoned, zoneName, zonedToIso } from "./analytics_time.js";
 import { attachSuggest } from "./citizen_suggest.js";
@@ -33,6 +39,7 @@ import { attachSuggest } from "./citizen_suggest.js";
   const QUERY_DEFAULTS = { top: 10, size: 50 }; // analytics/query.py, Query
   const STORAGE_KEY = "peacewatch.analytics.query";
   const EXPORT_POLL_MS = 1000;
+  const DRAG_PX = 8; // a shorter move across the time chart is a click on a bar
   const MAX_CITIZENS_SHOWN = 8;
   const MAX_WORDS_SHOWN = 12;
   const HEAT_COLOURS = ["#fde0c5", "#facba6", "#f59e72", "#e8603c", "#c23a22", "#8f1111"];
@@ -107,6 +114,9 @@ import { attachSuggest } from "./citizen_suggest.js";
     savedList: $("saved-list"),
     savedPrev: $("saved-prev"),
     savedNext: $("saved-next"),
+    drillStatus: $("drill-status"),
+    drillUndo: $("drill-undo"),
+    histogramCanvas: $("chart-histogram"),
   };
 
   const state = {
@@ -125,6 +135,8 @@ import { attachSuggest } from "./citizen_suggest.js";
     exportSaid: 0,
     purpose: "", // sent beside every search of the current query, and its exports
     saved: { url: config.saved_queries_api, next: null, previous: null, items: [] },
+    undo: [], // the queries each drill-down narrowed, latest last
+    histogram: { keys: [], interval: "" }, // the time chart's buckets, for a click or a drag on it
   };
 
   // ------------------------------------------------------------ form <-> query
@@ -443,6 +455,95 @@ import { attachSuggest } from "./citizen_suggest.js";
     announce(dom.count, pageText());
   }
 
+  // ------------------------------------------------------------- drill-down
+
+  /**
+   * Narrow the query the charts answer by `change(query)` (analytics_drill.js: {query,
+   * replaced}, or null when it would change nothing), show it in the form and run it.
+   */
+  async function drill(kind, change) {
+    if (!state.frozen || !state.query || state.busy) return; // no answer on screen to narrow
+    const next = change(state.query);
+    if (!next) {
+      announce(dom.drillStatus, "The query already has that filter.");
+      return;
+    }
+    state.undo.push(state.query);
+    fillForm(next.query);
+    dom.drillUndo.hidden = false;
+    announce(dom.drillStatus, describe(kind, next.query, next.replaced, when) + " Undo the last drill-down to go back.");
+    const focused = document.activeElement;
+    await runQuery();
+    // A list item or table button is drawn anew with the answer: its focus goes to Undo.
+    if (focused && focused !== document.body && !focused.isConnected) dom.drillUndo.focus();
+  }
+
+  async function undoDrill() {
+    const previous = state.undo.pop();
+    if (!previous) return;
+    fillForm(previous);
+    dom.drillUndo.hidden = state.undo.length === 0;
+    announce(dom.drillStatus, "Back to the query before the last drill-down.");
+    if (dom.drillUndo.hidden) dom.drillStatus.focus();
+    await runQuery();
+  }
+
+  /** A query run from the form, or loaded, is a new start: Undo no longer steps back over it. */
+  function forgetDrills() {
+    state.undo = [];
+    dom.drillUndo.hidden = true;
+    dom.drillStatus.textContent = "";
+  }
+
+  function drillTime(first, last) {
+    const { keys, interval } = state.histogram;
+    drill("time", (query) => narrowTime(query, keys, first, last, interval, state.frozen.time));
+  }
+
+  /** The histogram bucket under x (canvas pixels), the nearest one off the ends. */
+  function bucketAt(chart, x) {
+    const count = state.histogram.keys.length;
+    const index = Math.round(chart.scales.x.getValueForPixel(x));
+    return count && Number.isFinite(index) ? Math.max(0, Math.min(count - 1, index)) : null;
+  }
+
+  /** Drag across the time chart to zoom in on the span: whole buckets, as a custom range. */
+  function bindTimeDrag() {
+    const canvas = dom.histogramCanvas;
+    const band = el("div", { class: "drag-band", hidden: true });
+    canvas.parentNode.append(band);
+    let drag = null;
+    const xOf = (event) => event.clientX - canvas.getBoundingClientRect().left;
+    canvas.addEventListener("pointerdown", (event) => {
+      state.histogram.dragged = false;
+      if (event.button !== 0 || !state.charts.histogram) return;
+      drag = { start: xOf(event), end: xOf(event) };
+      canvas.setPointerCapture(event.pointerId);
+    });
+    canvas.addEventListener("pointermove", (event) => {
+      if (!drag) return;
+      drag.end = xOf(event);
+      const left = Math.min(drag.start, drag.end);
+      const width = Math.abs(drag.end - drag.start);
+      band.hidden = width < DRAG_PX;
+      band.style.left = left + "px"; // CSSOM, allowed under the CSP
+      band.style.width = width + "px";
+    });
+    const finish = (cancelled) => {
+      if (!drag) return;
+      const { start, end } = drag;
+      drag = null;
+      band.hidden = true;
+      if (cancelled || Math.abs(end - start) < DRAG_PX) return;
+      state.histogram.dragged = true; // the click the browser sends next ends the drag, it picks no bar
+      const chart = state.charts.histogram;
+      const [first, last] = [bucketAt(chart, start), bucketAt(chart, end)];
+      if (first !== null && last !== null) drillTime(first, last);
+    };
+    canvas.addEventListener("pointerup", () => finish(false));
+    canvas.addEventListener("pointercancel", () => finish(true));
+  }
+
   function remember(query) {
     try {
       window.sessionStorage.setItem(STORAGE_KEY, JSON.stringify(query));
@@ -636,6 +737,9 @@ import { attachSuggest } from "./citizen_suggest.js";
         fillOpacity: 0.72,
       })
         .bindTooltip(plural(cell.count, "report", "reports"), { sticky: true })
+        .on("click", () => {
+          if (!draw.claimedClick()) drillArea(cell);
+        })
         .addTo(heatLayer);
     }
     legendNode.hidden = false;
@@ -649,12 +753,23 @@ import { attachSuggest } from "./citizen_suggest.js";
     for (const cell of cells.slice(0, 10)) {
       const b = cell.bounds;
       const centre = { lat: (b.south + b.north) / 2, lon: (b.west + b.east) / 2 };
-      dom.gridTable.append(el("tr", {}, el("td", { text: A.formatLatLon(centre) }), el("td", { text: formatCount(cell.count) })));
+      const narrow = el("button", {
+        type: "button",
+        class: "link-button",
+        "aria-label": A.formatLatLon(centre) + ": narrow the area to this cell",
+        text: A.formatLatLon(centre),
+      });
+      narrow.addEventListener("click", () => drillArea(cell));
+      dom.gridTable.append(el("tr", {}, el("td", {}, narrow), el("td", { text: formatCount(cell.count) })));
     }
     if (fit) {
       if (state.area) map.fitBounds(areaBounds(state.area), { padding: [12, 12], maxZoom: 16 });
       else if (union) map.fitBounds(union, { padding: [12, 12], maxZoom: 15 });
     }
+  }
+
+  function drillArea(cell) {
+    drill("area", (query) => narrowArea(query, cell.bounds));
   }
 
   function areaBounds(area) {
@@ -733,16 +848,36 @@ import { attachSuggest } from "./citizen_suggest.js";
     // Tooltips and the axis title say the zone: the whole time, not the bare label.
     const instance = state.charts.histogram;
     instance.$keys = buckets.map((b) => b.key);
+    state.histogram = { keys: instance.$keys, interval, dragged: false };
     instance.options.scales.x.title.text = zoneTitle;
     instance.update();
     const table = document.querySelector("#histogram-table tbody");
     table.replaceChildren(
-      ...buckets.map((b) => el("tr", {}, el("td", {}, timeNode(b.key)), el("td", { text: formatCount(b.count) })))
+      ...buckets.map((b, i) => {
+        const narrow = el(
+          "button",
+          { type: "button", class: "link-button", "aria-label": when(b.key) + ": narrow the time range to this interval" },
+          timeNode(b.key)
+        );
+        narrow.addEventListener("click", () => drillTime(i, i));
+        return el("tr", {}, el("td", {}, narrow), el("td", { text: formatCount(b.count) }));
+      })
     );
   }
 
   function histogramOptions() {
     const options = barOptions();
+    // A click anywhere in a bar's column picks it: short bars are hard to hit.
+    options.onClick = (event, items, chart) => {
+      if (state.histogram.dragged) {
+        state.histogram.dragged = false;
+        return;
+      }
+      const area = chart.chartArea;
+      if (event.x < area.left || event.x > area.right || event.y < area.top || event.y > area.bottom) return;
+      const index = bucketAt(chart, event.x);
+      if (index !== null) drillTime(index, index);
+    };
     options.scales.x.title = { display: true, text: "Time" };
     options.plugins.tooltip = {
       callbacks: {
@@ -761,11 +896,14 @@ import { attachSuggest } from "./citizen_suggest.js";
     // Citizens are counted by key (their id when there is one) and shown by name.
     const label = (b) => (isCitizens ? b.name : b.key);
     const timeline = (b) => A.citizenUrl(config.citizen_url, b.name, b.key);
-    const onClick = isCitizens
-      ? (event, items) => {
-          if (items.length) window.location.assign(timeline(buckets[items[0].index]));
-        }
-      : null;
+    const narrow = name === "top_drones" ? ["drone", addDrone, "add to the drones filter"] : ["word", addWord, "add to the words filter"];
+    const pick = (b) => drill(narrow[0], (query) => narrow[1](query, b.key));
+    const onClick = (event, items) => {
+      if (!items.length) return;
+      const bucket = buckets[items[0].index];
+      if (isCitizens) window.location.assign(timeline(bucket));
+      else pick(bucket);
+    };
     setChart(
       name,
       buckets.map(label),
@@ -785,12 +923,18 @@ import { attachSuggest } from "./citizen_suggest.js";
         el(
           "li",
           {},
-          isCitizens ? el("a", { href: timeline(b), text: b.name }) : b.key,
+          isCitizens ? el("a", { href: timeline(b), text: b.name }) : pickButton(b),
           " — " + formatCount(b.count)
         )
       )
     );
     if (!buckets.length) list.append(el("li", { class: "hint", text: "No data" }));
+
+    function pickButton(b) {
+      const button = el("button", { type: "button", class: "link-button", "aria-label": b.key + ": " + narrow[2], text: b.key });
+      button.addEventListener("click", () => pick(b));
+      return button;
+    }
   }
 
   function renderScore(score) {
@@ -937,6 +1081,7 @@ import { attachSuggest } from "./citizen_suggest.js";
     const action = button.dataset.action;
     if (action === "load") {
       fillForm(item.query || {});
+      forgetDrills();
       announce(dom.savedStatus, "Loaded “" + item.name + "”.");
       await runQuery();
     } else if (action === "rename") {
@@ -1153,11 +1298,15 @@ import { attachSuggest } from "./citizen_suggest.js";
   function bindEvents() {
     dom.form.addEventListener("submit", (event) => {
       event.preventDefault();
+      forgetDrills();
       runQuery();
     });
+    dom.drillUndo.addEventListener("click", undoDrill);
+    bindTimeDrag();
     A.bindPurpose(dom.purposeForm, dom.purpose, runQuery);
     dom.reset.addEventListener("click", () => {
       fillForm({ time: { last: "24h" }, aggs: AGGS });
+      forgetDrills();
       clearFormError();
       dom.time.focus();
     });

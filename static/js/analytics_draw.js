@@ -9,7 +9,8 @@
  * numbers. Escape cancels a drag in progress.
  *
  * Usage: const tool = PeaceWatchDraw.attach(map, {onChange(area) {...}});
- * tool.show(area) draws an area set elsewhere (the form, a saved query).
+ * tool.show(area) draws an area set elsewhere (the form, a saved query);
+ * tool.claimedClick() says whether the latest click on the map was drawing.
  * An area is null, {box: {south, west, north, east}} or {circle: {lat, lon, radius_m}}
  * — the query's own shape (analytics/query.py, Area).
  */
@@ -62,6 +63,7 @@
     let shown = null; // the layer of the current area
     let drawing = null; // {kind, start, layer} while the mouse drags
     let mode = null; // "box" | "circle" while waiting for the mouse
+    let claimed = false; // the click that ends a drawing is the tool's, not a heat-map cell's
 
     const container = map.getContainer();
     const status = el("p", { class: "draw-status visually-hidden", "aria-live": "polite" });
@@ -136,6 +138,7 @@
     }
 
     map.on("mousedown", (event) => {
+      claimed = !!mode;
       if (!mode) return;
       const layer =
         mode === "box"
@@ -172,7 +175,7 @@
     });
 
     new Control().addTo(map);
-    return { show, areaFromView: (kind) => areaFromView(map, kind) };
+    return { show, areaFromView: (kind) => areaFromView(map, kind), claimedClick: () => claimed };
   }
 
   window.PeaceWatchDraw = Object.freeze({ attach, areaFromView });

@@ -620,3 +620,110 @@ def test_a_citizen_is_found_in_any_case_with_names_suggested_as_one_types(web, n
     assert page.locator("#c-name").get_attribute("role") == "combobox"
     assert page.evaluate(FITS)
     assert not errors
+
+
+def answered_after(page, action) -> None:
+    """Do ``action``, then wait for the page's new answer (as submit_from does for Enter)."""
+    page.evaluate("window.__answerBefore = window.peacewatchAnalytics.result")
+    action()
+    page.wait_for_function(
+        "() => window.peacewatchAnalytics.result !== window.__answerBefore && !window.peacewatchAnalytics.busy",
+        timeout=15000,
+    )
+    page.wait_for_function("() => document.getElementById('result-count').textContent !== ''", timeout=5000)
+
+
+def total_of(page) -> int:
+    return int(page.get_attribute("#result-count", "data-total"))
+
+
+BAR = """([id, i]) => {
+  const chart = Chart.getChart(id);
+  const bar = chart.getDatasetMeta(0).data[i];
+  const area = chart.chartArea;
+  return chart.options.indexAxis === 'y' ? [(bar.x + bar.base) / 2, bar.y] : [bar.x, (area.top + area.bottom) / 2];
+}"""
+
+
+def bar_on_screen(page, chart: str, index: int) -> tuple[float, float]:
+    """Where bar ``index`` of a chart is in the viewport: the middle of its column."""
+    canvas = page.locator(f"#chart-{chart}")
+    canvas.scroll_into_view_if_needed()
+    x, y = page.evaluate(BAR, [f"chart-{chart}", index])
+    box = canvas.bounding_box()
+    return box["x"] + x, box["y"] + y
+
+
+@pytest.mark.parametrize("viewport", VIEWPORTS)
+def test_words_drones_time_bars_and_heat_map_cells_drill_down_and_undo_steps_back(web, new_page, analyst, viewport):
+    from tests.browser.accessibility import violations
+
+    page = new_page(viewport)
+    errors = watch_errors(page)
+    sign_in(page, web, analyst.username)
+    assert total_of(page) == REPORTS
+
+    # A top word's bar, with the mouse: the word becomes required.
+    word = page.evaluate("Chart.getChart('chart-top_words').data.labels[0]")
+    word_count = page.evaluate("Chart.getChart('chart-top_words').data.datasets[0].data[0]")
+    answered_after(page, lambda: page.mouse.click(*bar_on_screen(page, "top_words", 0)))
+    assert page.input_value("#q-words") == word and page.input_value("#q-words-match") == "all"
+    assert page.evaluate("window.peacewatchAnalytics.query.words") == {"all": [word]}
+    assert total_of(page) == word_count < REPORTS
+    assert page.locator("#drill-status").inner_text().startswith(f"Words filter: all of {word}.")
+
+    # A drag across the time chart: the dragged buckets become the range.
+    counts = page.evaluate("Chart.getChart('chart-histogram').data.datasets[0].data")
+    first, last = len(counts) // 4, len(counts) // 2
+    start, end = bar_on_screen(page, "histogram", first), bar_on_screen(page, "histogram", last)
+
+    def drag() -> None:
+        page.mouse.move(*start)
+        page.mouse.down()
+        page.mouse.move(*end, steps=6)
+        page.mouse.up()
+
+    answered_after(page, drag)
+    assert page.input_value("#q-time") == "custom" and page.is_visible("#q-from")
+    assert set(page.evaluate("window.peacewatchAnalytics.query.time")) == {"from", "to"}
+    in_span = sum(counts[first : last + 1])
+    assert total_of(page) == in_span < word_count
+
+    # A time bar from the keyboard (the table under the chart): that one interval.
+    page.locator("#panel-histogram summary").click()
+    counts = page.evaluate("Chart.getChart('chart-histogram').data.datasets[0].data")
+    busiest = counts.index(max(counts))
+    before = page.input_value("#q-from")
+    answered_after(page, lambda: page.locator("#histogram-table tbody button").nth(busiest).press("Enter"))
+    assert page.input_value("#q-from") >= before
+    assert total_of(page) == counts[busiest] < in_span
+    assert page.evaluate("document.activeElement.id") == "drill-undo"  # the pressed button was drawn anew
+
+    # Undo steps back to the span, with the keyboard.
+    answered_after(page, lambda: page.keyboard.press("Enter"))
+    assert total_of(page) == in_span
+
+    # A top drone from its list (Space), then a heat-map cell from its table (Enter).
+    page.locator("#panel-top_drones summary").click()
+    drone = page.locator("#top_drones-list button").first
+    name = drone.inner_text()
+    answered_after(page, lambda: drone.press(" "))
+    assert page.input_value("#q-drones") == name
+    drones = page.eval_on_selector_all("#results-table tbody td.mono", "cells => cells.map(c => c.textContent)")
+    assert drones and set(drones) == {name}
+    by_drone = total_of(page)
+    assert by_drone < in_span
+
+    page.locator(".map-panel summary").click()
+    cell_count = int(page.locator("#grid-table tbody tr td").nth(1).inner_text().replace(",", ""))
+    answered_after(page, lambda: page.locator("#grid-table tbody button").first.press("Enter"))
+    assert page.input_value("#q-area") == "box" and page.is_visible("#q-south")
+    assert total_of(page) == cell_count <= by_drone
+    assert page.locator("#drill-status").inner_text().startswith("Area: the rectangle")
+    # The filters are all in the form, where the analyst can remove them.
+    assert page.input_value("#q-words") == word and page.input_value("#q-drones") == name
+
+    assert page.evaluate(FITS)
+    found = violations(page)
+    assert not found, found
+    assert not errors
