@@ -896,8 +896,9 @@ import { attachSuggest } from "./citizen_suggest.js";
     // Citizens are counted by key (their id when there is one) and shown by name.
     const label = (b) => (isCitizens ? b.name : b.key);
     const timeline = (b) => A.citizenUrl(config.citizen_url, b.name, b.key);
-    const narrow = name === "top_drones" ? ["drone", addDrone, "add to the drones filter"] : ["word", addWord, "add to the words filter"];
-    const pick = (b) => drill(narrow[0], (query) => narrow[1](query, b.key));
+    // Drones and words narrow the query; a citizen's bar opens their timeline.
+    const [kind, narrowBy, action] = name === "top_drones" ? ["drone", addDrone, "add to the drones filter"] : ["word", addWord, "add to the words filter"];
+    const pick = (b) => drill(kind, (query) => narrowBy(query, b.key));
     const onClick = (event, items) => {
       if (!items.length) return;
       const bucket = buckets[items[0].index];
@@ -931,7 +932,7 @@ import { attachSuggest } from "./citizen_suggest.js";
     if (!buckets.length) list.append(el("li", { class: "hint", text: "No data" }));
 
     function pickButton(b) {
-      const button = el("button", { type: "button", class: "link-button", "aria-label": b.key + ": " + narrow[2], text: b.key });
+      const button = el("button", { type: "button", class: "link-button", "aria-label": b.key + ": " + action, text: b.key });
       button.addEventListener("click", () => pick(b));
       return button;
     }

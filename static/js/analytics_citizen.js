@@ -7,7 +7,9 @@
  * that saw this citizen, oldest first, one page
  * at a time by cursor (the time range frozen after the first page, as on the
  * query page). The map shows the page's sightings as numbered points joined in
- * time order; the table says when, where, with which score and with whom.
+ * time order, arrowheads on the way from each to the next (trail_geometry.js places
+ * them, and which numbers show without covering each other, again at each zoom); the
+ * table says when, where, with which score and with whom, and which is first and last.
  *
  * A name matches without regard to case or accents (the server folds it, as
  * foldName does here to pick the person out of each report), and is suggested as
@@ -16,6 +18,7 @@
 import { foldName } from "./analytics_form.js";
 import { formatInstant } from "./analytics_time.js";
 import { attachSuggest } from "./citizen_suggest.js";
+import { arrows, spacedLabels } from "./trail_geometry.js";
 
 (function () {
   "use strict";
@@ -27,6 +30,8 @@ import { attachSuggest } from "./citizen_suggest.js";
   const RANGES = ["24h", "7d", "30d", "365d"];
   const LOW = "#8f1111";
   const NORMAL = "#1f5fbf";
+  const ARROW_MIN_PX = 36; // a shorter segment has no room for an arrow between its two markers
+  const LABEL_GAP_PX = 24; // number labels closer than this would cover each other
 
   const config = A.readConfig();
   const threshold = typeof config.threshold === "number" ? config.threshold : 20;
@@ -50,12 +55,15 @@ import { attachSuggest } from "./citizen_suggest.js";
     pageInfo: $("page-info"),
     prev: $("page-prev"),
     next: $("page-next"),
+    legend: $("trail-legend"),
   };
 
   const state = { frozen: null, total: 0, result: null, busy: false, pager: new A.CursorPager() };
 
   const map = A.makeMap($("citizen-map"), config.city_bounds);
   const trail = L.layerGroup().addTo(map);
+  const marks = L.layerGroup().addTo(map); // arrows and numbers, placed anew at each zoom
+  let shown = []; // the page's sightings on the map: {latlng, number, low}
 
   function scoreOf(hit) {
     const person = hit.citizens.find(isThem);
@@ -165,7 +173,7 @@ import { attachSuggest } from "./citizen_suggest.js";
     return el(
       "tr",
       { class: score !== null && score < threshold ? "is-alert" : null },
-      el("td", { text: String(number) }),
+      el("td", {}, String(number), ...endBadge(number)),
       el("td", {}, el("time", { datetime: hit.observed_at, text: when(hit.observed_at) })),
       el("td", {}, el("span", { class: "score" + (score !== null && score < threshold ? " is-low" : ""), text: formatScore(score) })),
       el("td", { class: "mono", text: hit.drone_id }),
@@ -175,28 +183,79 @@ import { attachSuggest } from "./citizen_suggest.js";
     );
   }
 
+  /** "first" and "last" beside the numbers of the citizen's first and latest sightings in the period. */
+  function endBadge(number) {
+    const word = number === 1 ? "first" : number === state.total ? "last" : null;
+    return word ? [" ", el("span", { class: "badge end-badge", text: word })] : [];
+  }
+
   function drawTrail(hits) {
     trail.clearLayers();
-    const points = hits
-      .filter((hit) => Number.isFinite(hit.location.lat) && Number.isFinite(hit.location.lon))
-      .map((hit) => [hit.location.lat, hit.location.lon]);
+    const located = hits
+      .map((hit, i) => ({ hit, number: firstIndex() + i }))
+      .filter(({ hit }) => Number.isFinite(hit.location.lat) && Number.isFinite(hit.location.lon));
+    const points = located.map(({ hit }) => [hit.location.lat, hit.location.lon]);
     $("citizen-map").dataset.points = String(points.length);
-    if (!points.length) return;
-    L.polyline(points, { color: "#142033", weight: 2, opacity: 0.6, dashArray: "4 4", interactive: false }).addTo(trail);
-    hits.forEach((hit, i) => {
+    shown = [];
+    describeTrail(located);
+    if (!points.length) {
+      marks.clearLayers();
+      return;
+    }
+    L.polyline(points, { color: "#142033", weight: 2, opacity: 0.7, interactive: false }).addTo(trail);
+    for (const { hit, number } of located) {
       const score = scoreOf(hit);
-      const number = firstIndex() + i;
-      L.circleMarker([hit.location.lat, hit.location.lon], {
-        radius: 6,
-        color: "#fff",
-        weight: 2,
-        fillColor: score !== null && score < threshold ? LOW : NORMAL,
-        fillOpacity: 1,
-      })
+      const low = score !== null && score < threshold;
+      const latlng = L.latLng(hit.location.lat, hit.location.lon);
+      shown.push({ latlng, number, low });
+      L.circleMarker(latlng, { radius: 6, color: "#fff", weight: 2, fillColor: low ? LOW : NORMAL, fillOpacity: 1 })
         .bindTooltip("#" + number + " · " + when(hit.observed_at) + " · score " + formatScore(score) + " · " + hit.drone_id)
         .addTo(trail);
-    });
+    }
     map.fitBounds(L.latLngBounds(points), { padding: [24, 24], maxZoom: 16 });
+    placeMarks();
+  }
+
+  /** Arrowheads and number labels for the zoom shown: only where they fit. */
+  function placeMarks() {
+    marks.clearLayers();
+    if (!shown.length) return;
+    const pixels = shown.map((s) => map.latLngToLayerPoint(s.latlng));
+    for (const arrow of arrows(pixels, ARROW_MIN_PX)) {
+      const head = el("span", { class: "trail-arrow-head", "aria-hidden": "true", dataset: { from: shown[arrow.from].number } });
+      head.style.transform = "translate(-50%, -50%) rotate(" + arrow.angle.toFixed(1) + "deg)"; // CSSOM, allowed under the CSP
+      L.marker(map.layerPointToLatLng(L.point(arrow.x, arrow.y)), {
+        icon: L.divIcon({ className: "trail-arrow", html: head, iconSize: [0, 0] }),
+        interactive: false,
+        keyboard: false,
+      }).addTo(marks);
+    }
+    for (const i of spacedLabels(pixels, LABEL_GAP_PX)) {
+      const { latlng, number, low } = shown[i];
+      const label = el("span", { class: "trail-number-label" + (low ? " is-low" : ""), "aria-hidden": "true", text: String(number) });
+      L.marker(latlng, {
+        icon: L.divIcon({ className: "trail-number", html: label, iconSize: [0, 0] }),
+        interactive: false,
+        keyboard: false,
+        zIndexOffset: i === 0 || i === shown.length - 1 ? 1000 : 0,
+      }).addTo(marks);
+    }
+  }
+  map.on("zoomend", placeMarks);
+
+  /** Under the map: which number is the first and which the last, and what the arrows mean. */
+  function describeTrail(located) {
+    if (!located.length) {
+      dom.legend.textContent = "";
+      return;
+    }
+    const first = located[0];
+    const last = located[located.length - 1];
+    const ends = (entry) => "number " + entry.number + ", " + when(entry.hit.observed_at);
+    dom.legend.textContent =
+      "Numbered in time order: the first sighting on this page is " + ends(first) +
+      (located.length > 1 ? "; the last is " + ends(last) + ". Arrows point from each sighting to the next." : ".") +
+      " Where numbers would overlap, the table and the tooltips have them.";
   }
 
   function showOnMap(button) {

@@ -727,3 +727,84 @@ def test_words_drones_time_bars_and_heat_map_cells_drill_down_and_undo_steps_bac
     found = violations(page)
     assert not found, found
     assert not errors
+
+
+def compass(a: dict, b: dict) -> float:
+    """The rhumb-line bearing from a to b: the angle seen on a Web Mercator map, degrees from north."""
+    import math
+
+    def mercator_y(lat: float) -> float:
+        return math.log(math.tan(math.pi / 4 + math.radians(lat) / 2))
+
+    dx = math.radians(b["lon"] - a["lon"])
+    dy = mercator_y(b["lat"]) - mercator_y(a["lat"])
+    return math.degrees(math.atan2(dx, dy)) % 360
+
+
+LABEL_BOXES = """() => Array.from(document.querySelectorAll('#citizen-map .trail-number-label'), (n) => {
+  const r = n.getBoundingClientRect();
+  return { text: n.textContent, left: r.left, right: r.right, top: r.top, bottom: r.bottom };
+})"""
+ARROWS = """() => Array.from(document.querySelectorAll('#citizen-map .trail-arrow-head'), (n) => ({
+  from: Number(n.dataset.from),
+  angle: Number(/rotate\\(([-\\d.]+)deg\\)/.exec(n.style.transform)[1]),
+}))"""
+
+
+@pytest.mark.parametrize("viewport", VIEWPORTS)
+def test_the_citizen_timeline_shows_numbers_on_the_map_arrows_from_earlier_to_later_and_first_and_last(
+    web, new_page, analyst, viewport
+):
+    from urllib.parse import urlencode
+
+    from tests.browser.accessibility import violations
+
+    page = new_page(viewport)
+    errors = watch_errors(page)
+    sign_in(page, web, analyst.username)
+    top = page.evaluate("window.peacewatchAnalytics.result.aggregations.top_citizens[0]")
+    page.goto(f"{web.url}/analytics/citizen/?{urlencode({'name': top['name'], 'key': top['key']})}")
+    page.wait_for_function(
+        "() => window.peacewatchCitizen && window.peacewatchCitizen.result && !window.peacewatchCitizen.busy"
+    )
+    hits = page.evaluate("window.peacewatchCitizen.result.hits")
+    assert len(hits) >= 3
+
+    # Arrowheads point from each sighting to the next, as the compass has it between the two.
+    found = page.evaluate(ARROWS)
+    assert found, "no arrow on the trail"
+    for arrow in found:
+        a, b = hits[arrow["from"] - 1]["location"], hits[arrow["from"]]["location"]
+        expected = compass(a, b)
+        off = abs((arrow["angle"] - expected + 180) % 360 - 180)
+        assert off < 5, (arrow, expected)
+
+    # Numbers on the markers themselves: the first and the last always, none covering another.
+    labels = page.evaluate(LABEL_BOXES)
+    texts = [label["text"] for label in labels]
+    assert "1" in texts and str(len(hits)) in texts
+    map_box = page.locator("#citizen-map").bounding_box()
+    for i, one in enumerate(labels):
+        assert map_box["x"] <= one["left"] and one["right"] <= map_box["x"] + map_box["width"], one
+        for other in labels[i + 1 :]:
+            apart = (
+                one["right"] <= other["left"]
+                or other["right"] <= one["left"]
+                or one["bottom"] <= other["top"]
+                or other["bottom"] <= one["top"]
+            )
+            assert apart, (one, other)
+
+    # The list and the legend say which is first and which is last.
+    first_row = page.locator("#sightings-table tbody tr").first
+    assert first_row.locator("td").first.inner_text().split() == ["1", "first"]
+    legend = page.locator("#trail-legend").inner_text()
+    assert "the first sighting on this page is number 1" in legend
+    assert f"the last is number {len(hits)}" in legend and "Arrows point from each sighting to the next" in legend
+    if len(hits) == int(page.evaluate("window.peacewatchCitizen.result.total")):
+        assert page.locator("#sightings-table tbody tr").last.locator(".end-badge").inner_text() == "last"
+
+    assert page.evaluate(FITS)
+    axe = violations(page)
+    assert not axe, axe
+    assert not errors
