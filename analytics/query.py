@@ -130,6 +130,9 @@ class Query(Strict):
     after: Annotated[str, msgspec.Meta(max_length=300)] | None = None
     # Top words skip stop words ("the", "and"; analytics/stop_words.py) unless asked to keep them.
     stop_words: Literal["skip", "keep"] = "skip"
+    # Only reports that had arrived (were stored) before this moment: an earlier answer's ``as_of``, so that
+    # its next pages, its count and its export count the same reports, whatever arrived since.
+    arrived_before: datetime | None = None
 
 
 class QueryError(ValueError):
@@ -250,7 +253,7 @@ def _check(query: Query) -> None:
         raise QueryError("time", "give either last or from/to, not both")
     if t.last is not None and not _RELATIVE.match(t.last):
         raise QueryError("time.last", "expected a number and a unit m, h or d, such as 15m, 24h or 7d")
-    for name, value in (("time.from", t.from_), ("time.to", t.to)):
+    for name, value in (("time.from", t.from_), ("time.to", t.to), ("arrived_before", query.arrived_before)):
         if value is not None and value.tzinfo is None:
             raise QueryError(name, "a time needs an offset, such as Z or +01:00")
     if t.from_ is not None and t.to is not None and t.from_ >= t.to:
@@ -310,6 +313,15 @@ class Plan(msgspec.Struct, frozen=True):
     stop_words: tuple[str, ...] = ()
     # False when only the hits are wanted (an export's later pages): no total to count.
     count_total: bool = True
+    # Only reports stored before this (epoch ms, exclusive): each engine compares its own arrival time,
+    # the index engines when they stored the report, the archive when the broker received it.
+    arrived_before_ms: int | None = None
+
+    @property
+    def scores_filtered(self) -> bool:
+        """A peacescore range: it keeps the reports where some citizen is in it, and the citizen
+        aggregations (top citizens, score) count those citizens only."""
+        return self.score_min is not None or self.score_max is not None
 
     @property
     def only_time_filter(self) -> bool:
@@ -388,6 +400,7 @@ def plan(
         newest_first=query.sort == "newest",
         after=decode_cursor(query.after) if query.after else None,
         stop_words=tuple(sorted(stop_words)) if query.stop_words == "skip" and "top_words" in query.aggs else (),
+        arrived_before_ms=_ms(query.arrived_before) if query.arrived_before else None,
     )
 
 
@@ -650,6 +663,15 @@ def distinct_citizens(citizens: Iterable[dict]) -> list[dict]:
     for c in citizens:
         seen.setdefault(citizen_key(c), c)
     return list(seen.values())
+
+
+def as_of(p: Plan, frontier_ms: int | None) -> str:
+    """The answer's ``as_of``: the arrival bound it counted under, given or else the engine's
+    ``frontier_ms`` (just after the latest arrival it could see; now when it holds nothing). Sent back
+    as ``arrived_before``, it counts the same reports later."""
+    if p.arrived_before_ms is not None:
+        return iso(p.arrived_before_ms)
+    return iso(frontier_ms if frontier_ms is not None else _ms(datetime.now(tz=UTC)))
 
 
 def describe(p: Plan) -> dict:

@@ -23,7 +23,13 @@ Result shape (the same from both engines)::
      # Which engine answered for which part of the range, in time order:
      "sources": [{"engine": "archive", "from": ISO, "to": ISO, "total": n}, {"engine": "embedded", ...}],
      # Only when a range spans both: the aggregations whose merge is an estimate.
-     "approximate": {"top_words": {"count_error_upper_bound": n}, "score": {"percentiles": "..."}}}
+     "approximate": {"top_words": {"count_error_upper_bound": n}, "score": {"percentiles": "..."}},
+     # The reports counted are those that had arrived before this (RFC 3339); sent back as the query's
+     # "arrived_before", later pages, counts and exports count the same ones, whatever arrived since.
+     "as_of": ISO}
+
+With a peacescore range (``score``), the reports kept are those where some
+citizen is in it, and ``top_citizens`` and ``score`` count those citizens only.
 """
 
 from __future__ import annotations

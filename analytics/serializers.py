@@ -44,7 +44,15 @@ def query_schema() -> dict:
         time["properties"][bound]["format"] = "date-time"
     time["not"] = {"anyOf": [_given(last="string", **{bound: "string"}) for bound in ("from", "to")]}
     time["description"] += " Not both; from before to; ten years at most."
-    props["score"]["description"] = "min must not be greater than max"
+    props["score"]["description"] = (
+        "peacescore range: keeps the reports where at least one citizen scores within it, and the citizen "
+        "charts (`top_citizens`, `score`) count only the citizens within it. min must not be greater than max"
+    )
+    props["arrived_before"]["format"] = "date-time"
+    props["arrived_before"]["description"] = (
+        "only reports that had arrived (were stored) before this time: pass an answer's `as_of`, and later "
+        "pages, counts and exports of the same query count the same reports, whatever arrived since"
+    )
     props["area"]["oneOf"] = [_given(box="object"), _given(circle="object")]
     props["area"]["properties"]["box"]["description"] = "south not above north, west not above east"
     props["citizen"]["oneOf"] = [
@@ -264,6 +272,12 @@ SEARCH_RESULT_SCHEMA = {
             },
         },
         "total": {"type": "integer"},
+        "as_of": {
+            "type": "string",
+            "format": "date-time",
+            "description": "the answer counts the reports that had arrived before this time (the query's "
+            "`arrived_before` when it gave one); send it as `arrived_before` to count the same reports again",
+        },
         "hits": {"type": "array", "items": _HIT},
         "next": {"type": "string", "nullable": True, "description": "pass as `after` for the next page"},
         "aggregations": {

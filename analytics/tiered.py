@@ -18,7 +18,10 @@ range across that boundary is asked of both, each for its part, and merged:
   them: an estimate, flagged as such (when one part has no score, the other's
   is the answer, unchanged).
 
-The answer's ``sources`` say which part came from where.
+The answer's ``sources`` say which part came from where, and its ``as_of`` is
+the index engine's (the archive's days no longer receive reports); both
+parts apply a bound by arrival (``arrived_before``), each to its own arrival
+time.
 """
 
 from __future__ import annotations
@@ -84,7 +87,8 @@ def search(p: Plan, boundary: int, *, hot: tuple[str, SearchFn], cold: tuple[str
         scores = [a["aggregations"]["score"] for a in (old_answer, new_answer) if a["aggregations"]["score"]["count"]]
         if len(scores) < 2:
             merged["score"] = scores[0] if scores else merged["score"]
-    answer = {"total": total, "hits": hits, "next": next_cursor, "aggregations": merged}
+    # The index engine's arrival time when it answered: it holds the days where reports still arrive.
+    answer = {"total": total, "hits": hits, "next": next_cursor, "aggregations": merged, "as_of": new_answer["as_of"]}
     answer["sources"] = [
         source(cold_name, p.start_ms, boundary, old_answer["total"]),
         source(hot_name, boundary, p.end_ms, new_answer["total"]),

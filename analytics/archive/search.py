@@ -46,6 +46,7 @@ from analytics.query import (
     Totals,
     aggregations,
     area_sql,
+    as_of,
     encode_cursor,
     hit,
 )
@@ -95,6 +96,9 @@ def _cursor(p: Plan) -> tuple[str, tuple]:
     return sql, (ts, ts, report_id, report_id, drone_id)
 
 
+# The latest arrival among the files read (epoch ms).
+FRONTIER = Sql("SELECT epoch_ms(max(received_at)) FROM reports", ())
+
 # Where a row is: enough to fetch its original bytes for the page alone (directories pruned by the first two).
 LOCATION = ("date", "hour", "kafka_partition", "kafka_offset")
 HIT_COLUMNS = ("ts", "report_id", "drone_id", "time_source", "clock_skew", *LOCATION)
@@ -118,6 +122,10 @@ def matched(p: Plan) -> Sql:
     if p.drones:
         inner.append(f"drone_id IN ({', '.join('?' * len(p.drones))})")
         inner_params.extend(p.drones)
+    if p.arrived_before_ms is not None:
+        # The archive's arrival is the broker's time; a copy that came after the bound is not there yet.
+        inner.append("received_at < ?")
+        inner_params.append(_at(p.arrived_before_ms))
     outer: list[str] = []
     params: list = []
     # A citizen's name or key and a score range hold for one and the same citizen (as a nested query would).
@@ -128,10 +136,10 @@ def matched(p: Plan) -> Sql:
         # The same bounds as the embedded engine's index range for a prefix.
         conditions.append(f"{column} >= ? AND {column} < ?" if p.citizen_prefix else f"{column} = ?")
         params += [p.citizen, p.citizen + "\U0010ffff"] if p.citizen_prefix else [p.citizen]
-    for condition, value in (("c.peacescore >= ?", p.score_min), ("c.peacescore <= ?", p.score_max)):
-        if value is not None:
-            conditions.append(condition)
-            params.append(value)
+    scored = citizen_score(p)
+    if p.scores_filtered:
+        conditions.append(scored.sql)
+        params += scored.params
     if conditions:
         outer.append(f"len(list_filter(people, lambda c: {' AND '.join(conditions)})) > 0")
     if p.words_any:
@@ -175,6 +183,16 @@ def matched(p: Plan) -> Sql:
     return Sql(sql, (*inner_params, *inner_params, *params))
 
 
+def citizen_score(p: Plan) -> Sql:
+    """The plan's peacescore range over one citizen ``c`` (true when there is none)."""
+    clauses, params = [], []
+    for condition, value in (("c.peacescore >= ?", p.score_min), ("c.peacescore <= ?", p.score_max)):
+        if value is not None:
+            clauses.append(condition)
+            params.append(value)
+    return Sql(" AND ".join(clauses) or "true", tuple(params))
+
+
 def build_sql(p: Plan) -> dict[str, Sql]:
     """The statements a search runs: the matches once, into the temporary table ``matched``
     (without the original bytes), then the total and each aggregation over it, and the page of
@@ -188,9 +206,13 @@ def build_sql(p: Plan) -> dict[str, Sql]:
         out["histogram"] = Sql("SELECT ts // ? * ?, count(*) FROM matched GROUP BY 1", (p.interval_ms, p.interval_ms))
     if "top_drones" in p.aggs:
         out["top_drones"] = Sql("SELECT drone_id, count(*) FROM matched GROUP BY 1", ())
+    # A peacescore range counts the citizens in it, not everyone in the reports it kept.
+    scored = citizen_score(p)
+    people = f"list_filter(people, lambda c: {scored.sql})" if p.scores_filtered else "people"
     if "top_citizens" in p.aggs:
         out["top_citizens"] = Sql(
-            f"SELECT {_key('c')}, c.name, count(*) FROM (SELECT unnest(people) AS c FROM matched) GROUP BY 1, 2", ()
+            f"SELECT {_key('c')}, c.name, count(*) FROM (SELECT unnest({people}) AS c FROM matched) GROUP BY 1, 2",
+            scored.params if p.scores_filtered else (),
         )
     if "top_words" in p.aggs:
         out["top_words"] = Sql(
@@ -200,8 +222,8 @@ def build_sql(p: Plan) -> dict[str, Sql]:
         # Tenth-of-a-point bins, as analytics.query.score_bin cuts them.
         out["score"] = Sql(
             "SELECT least(floor(s * 10)::INTEGER, 999), count(*), sum(s), min(s), max(s) FROM "
-            "(SELECT unnest(list_transform(people, lambda c: c.peacescore)) AS s FROM matched) GROUP BY 1",
-            (),
+            f"(SELECT unnest(list_transform({people}, lambda c: c.peacescore)) AS s FROM matched) GROUP BY 1",
+            scored.params if p.scores_filtered else (),
         )
     if "grid" in p.aggs:
         shift = MAX_GRID_PRECISION - p.grid_precision
@@ -311,13 +333,14 @@ class ArchiveSearch:
         self.archive = archive or get_archive()
 
     def search(self, p: Plan) -> dict:
-        totals, rows = self.run(p)
-        return result(p, totals, rows)
+        return result(p, *self.run(p))
 
-    def run(self, p: Plan) -> tuple[Totals, list[tuple]]:
-        """Raw counts, and the page's rows (``size + 1`` at most: ts, report_id, drone_id, time_source,
-        clock_skew, raw). A question over more than the time or memory allowed is a QueryError on
-        ``time``: the web process stays responsive, and the analyst learns what to narrow."""
+    def run(self, p: Plan) -> tuple[Totals, list[tuple], int | None]:
+        """Raw counts, the page's rows (``size + 1`` at most: ts, report_id, drone_id, time_source,
+        clock_skew, raw) and, for a plan not bounded by arrival, just after the latest arrival among the
+        files read (epoch ms; None when there are none). A question over more than the time or memory
+        allowed is a QueryError on ``time``: the web process stays responsive, and the analyst learns
+        what to narrow."""
         settings.VAR_DIR.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(prefix="archive-search-", dir=settings.VAR_DIR) as scratch:
             connection = connect(self.archive, arrival_dates(p.start_ms, p.end_ms), scratch=scratch)
@@ -340,13 +363,18 @@ class ArchiveSearch:
                 deadline.stop()
                 connection.close()
 
-    def _run(self, execute, p: Plan) -> tuple[Totals, list[tuple]]:
+    def _run(self, execute, p: Plan) -> tuple[Totals, list[tuple], int | None]:
         totals = Totals()
+        frontier_ms = None
         statements = build_sql(p)
 
         def fetch(name: str) -> list[tuple]:
             return execute(statements[name].sql, statements[name].params).fetchall()
 
+        if p.arrived_before_ms is None:
+            # Just after the latest arrival among the files read: a bound that leaves none of them out.
+            latest = execute(FRONTIER.sql, FRONTIER.params).fetchone()[0]
+            frontier_ms = latest + 1 if latest is not None else None
         if "match" in statements:
             execute(statements["match"].sql, statements["match"].params)
             totals.total = fetch("total")[0][0]
@@ -368,13 +396,13 @@ class ArchiveSearch:
             raw = raw_sql(rows)
             found = {(partition, offset): value for partition, offset, value in execute(raw.sql, raw.params).fetchall()}
             rows = [(*row[:5], found[(row[-2], row[-1])]) for row in rows]
-        return totals, rows
+        return totals, rows, frontier_ms
 
     def close(self) -> None:
         pass
 
 
-def result(p: Plan, totals: Totals, rows: list[tuple]) -> dict:
+def result(p: Plan, totals: Totals, rows: list[tuple], frontier_ms: int | None = None) -> dict:
     """The search answer from raw counts and the page's rows (as :meth:`ArchiveSearch.run` gives them)."""
     hits = [
         hit(
@@ -396,4 +424,5 @@ def result(p: Plan, totals: Totals, rows: list[tuple]) -> dict:
         "hits": hits,
         "next": next_cursor,
         "aggregations": aggregations(p, totals),
+        "as_of": as_of(p, frontier_ms),
     }

@@ -59,7 +59,7 @@ CREATE TABLE IF NOT EXISTS reports (
     time_source TEXT NOT NULL,      -- 'drone' (sent_at) or 'broker' (record timestamp)
     clock_skew INTEGER NOT NULL,    -- 1: sent_at ran ahead of the broker time, ts is the broker time
     dropped TEXT NOT NULL,          -- telemetry fields dropped as invalid, space separated ('' for none)
-    stored_at INTEGER NOT NULL,
+    stored_at INTEGER NOT NULL,     -- arrival: when this store wrote it, rising with id
     raw TEXT NOT NULL,              -- the report exactly as received
     -- The identity (CONTRACT v1.1); report id first, so a lookup by report id alone uses it too.
     UNIQUE (report_id, drone_id)
@@ -348,7 +348,11 @@ class EmbeddedStore:
     def _insert(self, fresh: list[Received]) -> None:
         db = self.db
         next_id = (db.execute("SELECT COALESCE(MAX(id), 0) FROM reports").fetchone()[0]) + 1
-        now = _ms(datetime.now(tz=UTC))
+        # Arrival times rise with the row id, batch after batch, even if the clock steps back: a search
+        # bounded by arrival relies on it (analytics.store.embedded_search.frontier). Writers hold the
+        # lock from before this read to their commit, so a batch in progress is always after the last.
+        latest = db.execute("SELECT stored_at FROM reports ORDER BY id DESC LIMIT 1").fetchone()
+        now = max(_ms(datetime.now(tz=UTC)), latest[0] + 1 if latest else 0)
         report_rows, citizen_rows, word_rows = [], [], []
         rollup = Rollup()
         for rowid, item in enumerate(fresh, start=next_id):

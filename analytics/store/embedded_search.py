@@ -8,6 +8,13 @@ what keeps the two engines' answers identical.
 A query filtered by time alone over more than a few hours reads the rollup
 tables for whole 5-minute and 1-hour buckets and the raw rows only for the
 partial buckets at both ends; any other filter scans the matching reports.
+The rollups count every report stored: a query bounded by arrival
+(``arrived_before``) reads them only while nothing has arrived since its
+bound, and scans otherwise.
+
+A search reads in one transaction, one snapshot of the file: its total, its
+aggregations, its hits and its ``as_of`` (just after the latest report
+stored, see :func:`frontier`) all describe the same reports.
 """
 
 from __future__ import annotations
@@ -18,7 +25,7 @@ from dataclasses import dataclass
 
 import msgspec
 
-from analytics.query import Plan, Totals, aggregations, area_sql, encode_cursor, hit
+from analytics.query import Plan, Totals, aggregations, area_sql, as_of, encode_cursor, hit
 from analytics.store.embedded import GRID_ZOOM, ROLLUP_LEVELS
 
 FIVE_MIN, HOUR = ROLLUP_LEVELS
@@ -80,6 +87,22 @@ def where(p: Plan, start_ms: int | None = None, end_ms: int | None = None) -> Sq
     if p.clock_skew is not None:
         clauses.append("r.clock_skew = ?")
         params.append(int(p.clock_skew))
+    if p.arrived_before_ms is not None:
+        clauses.append("r.stored_at < ?")
+        params.append(p.arrived_before_ms)
+    return Sql(" AND ".join(clauses), tuple(params))
+
+
+def citizen_score(p: Plan, column: str = "c.score") -> Sql:
+    """The plan's peacescore range over one citizen's ``column``, for the citizen aggregations
+    (true when there is none)."""
+    clauses, params = ["1"], []
+    if p.score_min is not None:
+        clauses.append(f"{column} >= ?")
+        params.append(p.score_min)
+    if p.score_max is not None:
+        clauses.append(f"{column} <= ?")
+        params.append(p.score_max)
     return Sql(" AND ".join(clauses), tuple(params))
 
 
@@ -162,18 +185,21 @@ def build_sql(p: Plan) -> dict[str, Sql]:
         )
     if "top_drones" in p.aggs:
         out["top_drones"] = Sql("SELECT drone_id, count(*) FROM temp.matched GROUP BY 1", ())
+    # A peacescore range counts the citizens in it, not everyone in the reports it kept.
+    scored = citizen_score(p)
     if "top_citizens" in p.aggs:
         out["top_citizens"] = Sql(
-            "SELECT c.key, c.name, count(*) FROM temp.matched m CROSS JOIN citizens c ON c.report = m.id GROUP BY 1, 2",
-            (),
+            "SELECT c.key, c.name, count(*) FROM temp.matched m CROSS JOIN citizens c ON c.report = m.id "
+            f"WHERE {scored.sql} GROUP BY 1, 2",
+            scored.params,
         )
     if "top_words" in p.aggs:
         out["top_words"] = Sql("SELECT r.tokens FROM temp.matched m CROSS JOIN reports r ON r.id = m.id", ())
     if "score" in p.aggs:
         out["score"] = Sql(
             "SELECT min(CAST(c.score * 10 AS INTEGER), 999), count(*), sum(c.score), min(c.score), max(c.score) "
-            "FROM temp.matched m CROSS JOIN citizens c ON c.report = m.id GROUP BY 1",
-            (),
+            f"FROM temp.matched m CROSS JOIN citizens c ON c.report = m.id WHERE {scored.sql} GROUP BY 1",
+            scored.params,
         )
     if "grid" in p.aggs:
         shift = GRID_ZOOM - p.grid_precision
@@ -210,8 +236,28 @@ def segments(start_ms: int, end_ms: int) -> list[tuple[int | None, int, int]]:
     return [(level, a, b) for level, a, b in out if a < b]
 
 
-def uses_rollups(p: Plan) -> bool:
-    return p.only_time_filter and p.end_ms - p.start_ms >= ROLLUP_MIN_SPAN_MS and p.interval_ms % FIVE_MIN == 0
+def uses_rollups(p: Plan, frontier_ms: int | None = None) -> bool:
+    """Whether the rollups may answer; ``frontier_ms`` is the store's (:func:`frontier`): a bound
+    by arrival below it leaves out reports the rollups count."""
+    unbounded = p.arrived_before_ms is None or frontier_ms is None or frontier_ms <= p.arrived_before_ms
+    return (
+        p.only_time_filter
+        and unbounded
+        and p.end_ms - p.start_ms >= ROLLUP_MIN_SPAN_MS
+        and p.interval_ms % FIVE_MIN == 0
+    )
+
+
+# The latest report's arrival: stored_at rises with the row id (analytics.store.embedded), so the last row
+# has the latest, read from the end of the primary key.
+FRONTIER = Sql("SELECT stored_at + 1 FROM reports ORDER BY id DESC LIMIT 1", ())
+
+
+def frontier(db: sqlite3.Connection) -> int | None:
+    """Just after the latest arrival (epoch ms): every stored report arrived before it, any later one at or
+    after it. None when nothing is stored."""
+    row = db.execute(FRONTIER.sql, FRONTIER.params).fetchone()
+    return row[0] if row else None
 
 
 def _scan(db: sqlite3.Connection, p: Plan, totals: Totals, statements: dict[str, Sql]) -> None:
@@ -272,12 +318,21 @@ def _add_citizens(totals: Totals, rows) -> None:
 
 
 def run_search(db: sqlite3.Connection, p: Plan) -> dict:
+    db.execute("BEGIN")  # one snapshot: a batch stored meanwhile is in none of the answer or all of it
+    try:
+        return _search(db, p)
+    finally:
+        db.execute("COMMIT")
+
+
+def _search(db: sqlite3.Connection, p: Plan) -> dict:
     totals = Totals()
+    latest = frontier(db)
     scan: dict[str, Sql] | None = None
     hits_sql = build_hits_sql(p) if p.size else None  # straight from the time index, unless a scan has the ids
     if not p.aggs and not p.count_total:
         pass  # an export's pages: only the hits, the index walks from the cursor to the page's end
-    elif uses_rollups(p):
+    elif uses_rollups(p, latest):
         for level, a, b in segments(p.start_ms, p.end_ms):
             if level is None:
                 edge = msgspec.structs.replace(p, start_ms=a, end_ms=b, size=0, after=None)
@@ -312,4 +367,10 @@ def run_search(db: sqlite3.Connection, p: Plan) -> dict:
         report_id, ts, *_, drone_id = rows[p.size - 1]
         next_cursor = encode_cursor(ts, report_id, drone_id)
     total = totals.total if p.count_total else None
-    return {"total": total, "hits": hits, "next": next_cursor, "aggregations": aggregations(p, totals)}
+    return {
+        "total": total,
+        "hits": hits,
+        "next": next_cursor,
+        "aggregations": aggregations(p, totals),
+        "as_of": as_of(p, latest),
+    }

@@ -153,6 +153,48 @@ def test_the_api_document_describes_search_with_an_example(client, analyst):
     assert "/api/v1/exports/{id}/download" in schema["paths"]
 
 
+def test_peacescore_up_to_30_charts_only_the_citizens_under_30(client, analyst):
+    index(
+        report(
+            report_id="mixed",
+            sent_at="2026-11-28T04:30:00Z",
+            citizens=[citizen("Low Lee", 10), citizen("High Hu", 80)],
+        ),
+        report(report_id="calm", sent_at="2026-11-28T04:40:00Z", citizens=[citizen("Calm Cy", 70)]),
+    )
+    client.force_login(analyst)
+    body = post(client, {"time": MORNING, "score": {"max": 30}, "aggs": ["score", "top_citizens"]}).json()
+    assert body["total"] == 1
+    assert body["aggregations"]["score"]["count"] == 1
+    assert body["aggregations"]["score"]["min"] == body["aggregations"]["score"]["max"] == 10
+    assert body["aggregations"]["score"]["percentiles"]["50"] == 10
+    assert body["aggregations"]["top_citizens"] == [{"key": "Low Lee", "name": "Low Lee", "count": 1}]
+
+
+def test_an_answers_as_of_sent_back_counts_the_same_reports_after_late_ones_arrive(client, analyst, reports):
+    client.force_login(analyst)
+    first = post(client, {"time": MORNING, "aggs": ["histogram"]}).json()
+    assert first["total"] == 2
+    # Observed within the morning, arrived after the answer.
+    index(report(report_id="late", sent_at="2026-11-28T04:50:00Z"))
+    bounded = post(client, {"time": MORNING, "aggs": ["histogram"], "arrived_before": first["as_of"]}).json()
+    assert (bounded["total"], bounded["as_of"]) == (2, first["as_of"])
+    assert bounded["aggregations"] == first["aggregations"]
+    assert post(client, {"time": MORNING}).json()["total"] == 3
+
+
+def test_the_api_document_says_what_the_score_range_counts_and_how_to_freeze_a_count(client, analyst):
+    client.force_login(analyst)
+    schema = client.get("/api/schema/", HTTP_ACCEPT="application/json").json()
+    search = schema["paths"]["/api/v1/reports/search"]["post"]
+    properties = search["requestBody"]["content"]["application/json"]["schema"]["properties"]
+    assert "count only the citizens within it" in properties["score"]["description"]
+    assert properties["arrived_before"]["format"] == "date-time"
+    answer = search["responses"]["200"]["content"]["application/json"]["schema"]["properties"]
+    assert answer["as_of"]["format"] == "date-time"
+    assert "arrived_before" in answer["as_of"]["description"]
+
+
 # --- the purpose of access (issue 14, point 4) -------------------------------------------------
 
 

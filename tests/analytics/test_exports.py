@@ -138,6 +138,22 @@ def test_a_relative_range_means_before_the_request_not_before_the_run(analyst, e
     assert exports.run_export(export.pk).rows_written == 10
 
 
+def test_an_export_given_the_pages_as_of_writes_the_pages_total_whatever_arrived_since(analyst, export_files):
+    reports = fleet_reports(50)
+    index(reports[:30])
+    page = search.search(parse_query({**TWO_HOURS, "aggs": ["histogram"]}))
+    assert page["total"] == 30
+    index(reports[30:])  # observed within the two hours, arrived after the page's answer
+    frozen = exports.create_export(analyst, query={**TWO_HOURS, "arrived_before": page["as_of"]})
+    assert datetime.fromisoformat(frozen.query["arrived_before"]) == datetime.fromisoformat(page["as_of"])
+    done = exports.run_export(frozen.pk)
+    assert (done.status, done.total, done.rows_written) == ("done", 30, 30)
+    written = [r["report_id"] for r in csv.DictReader(open(done.file_path))]  # noqa: SIM115
+    assert sorted(written) == sorted(r["report_id"] for r in reports[:30])
+    # Without the bound, the late ones are counted and written.
+    assert exports.run_export(exports.create_export(analyst, query=TWO_HOURS).pk).rows_written == 50
+
+
 def test_csv_cells_that_look_like_formulas_are_defused(analyst, export_files):
     index([report(sent_at="2026-11-28T01:00:00Z", citizens=[citizen("=HYPERLINK(1)", 5)], words=["@cmd", "ok"])])
     export = exports.run_export(exports.create_export(analyst, query=TWO_HOURS).pk)

@@ -220,3 +220,77 @@ def test_a_store_from_before_the_name_dictionary_gets_it_filled_when_opened(tmp_
     found = reopened.search(plan(parse_query({"citizen": {"name": "zoe ærø"}, "time": {"last": "7d"}}), now=NOW))
     assert found["total"] == 1
     reopened.close()
+
+
+def _sent(store: EmbeddedStore, *docs: dict) -> None:
+    store.index([decode_report(json.dumps(doc).encode()) for doc in docs])
+
+
+def test_a_peacescore_range_keeps_reports_with_someone_in_it_and_charts_only_those_citizens(tmp_path):
+    from tests.factories import citizen, report
+
+    store = EmbeddedStore(tmp_path / "scores.sqlite3")
+    sent = (NOW - timedelta(hours=1)).isoformat()
+    _sent(
+        store,
+        report(report_id="mixed", sent_at=sent, citizens=[citizen("Low Lee", 10.0), citizen("High Hu", 80.0)]),
+        report(report_id="calm", sent_at=sent, citizens=[citizen("Calm Cy", 70.0)]),
+    )
+    query = {"time": {"last": "24h"}, "score": {"max": 30}, "aggs": ["score", "top_citizens"], "size": 5}
+    found = store.search(plan(parse_query(query), now=NOW))
+    assert found["total"] == 1
+    assert [c["name"] for c in found["hits"][0]["citizens"]] == ["Low Lee", "High Hu"]  # the report, whole
+    score = found["aggregations"]["score"]
+    assert (score["count"], score["min"], score["max"], score["avg"]) == (1, 10.0, 10.0, 10.0)
+    assert set(score["percentiles"].values()) == {10.0}
+    assert found["aggregations"]["top_citizens"] == [{"key": "Low Lee", "name": "Low Lee", "count": 1}]
+    # Without the range, everyone in the reports counts.
+    everyone = store.search(plan(parse_query({**query, "score": None}), now=NOW))["aggregations"]
+    assert (everyone["score"]["count"], everyone["score"]["max"]) == (3, 80.0)
+    assert len(everyone["top_citizens"]) == 3
+    store.close()
+
+
+def test_a_search_bounded_by_its_as_of_counts_the_same_reports_whatever_arrived_since(tmp_path):
+    from tests.factories import report
+
+    store = EmbeddedStore(tmp_path / "arrivals.sqlite3")
+    observed = [(NOW - timedelta(hours=h)).isoformat() for h in (1, 5, 20)]
+    _sent(store, *(report(report_id=f"early-{i}", sent_at=at) for i, at in enumerate(observed)))
+    # A day, by time alone: the rollups answer, and they must not count what arrived after the bound either.
+    query = {"time": {"last": "24h"}, "aggs": ["histogram", "top_drones"], "size": 2}
+    first = store.search(plan(parse_query(query), now=NOW))
+    assert uses_rollups(plan(parse_query(query), now=NOW))
+    assert first["total"] == 3
+    datetime.fromisoformat(first["as_of"])  # RFC 3339
+    # Late reports: observed inside the range, arrived after the answer.
+    _sent(store, *(report(report_id=f"late-{i}", drone_id="pw-00007", sent_at=at) for i, at in enumerate(observed)))
+    bounded = {**query, "arrived_before": first["as_of"]}
+    again = store.search(plan(parse_query(bounded), now=NOW))
+    assert again["total"] == 3 and again["as_of"] == first["as_of"]
+    assert again["aggregations"] == first["aggregations"] and again["hits"] == first["hits"]
+    filtered = store.search(plan(parse_query({**bounded, "drones": ["pw-00007"]}), now=NOW))
+    assert filtered["total"] == 0
+    unbounded = store.search(plan(parse_query(query), now=NOW))
+    assert unbounded["total"] == 6 and unbounded["as_of"] > first["as_of"]
+    store.close()
+
+
+def test_arrival_times_rise_with_each_batch_even_when_the_clock_does_not(tmp_path, monkeypatch):
+    from analytics.store import embedded
+    from tests.factories import report
+
+    store = EmbeddedStore(tmp_path / "clock.sqlite3")
+    frozen = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
+
+    class StoppedClock(datetime):
+        @classmethod
+        def now(cls, tz=None):
+            return frozen
+
+    monkeypatch.setattr(embedded, "datetime", StoppedClock)
+    for i in range(3):
+        _sent(store, report(report_id=f"r{i}", sent_at=(NOW - timedelta(hours=1)).isoformat()))
+    stored = [row[0] for row in store.db.execute("SELECT stored_at FROM reports ORDER BY id")]
+    assert stored == sorted(set(stored)) and len(stored) == 3
+    store.close()

@@ -21,10 +21,12 @@ from analytics.store.elastic.client import PlainJsonTransport, make_client
 from analytics.store.elastic.compiler import (
     build_body,
     build_filters,
+    build_frontier_body,
     build_recount,
     build_suggest_body,
     inexact_tops,
     merge_recount,
+    parse_frontier,
     parse_response,
     parse_suggest,
 )
@@ -185,11 +187,17 @@ class ElasticStore:
         return parse_suggest(self._search(build_suggest_body(prefix, since_ms=since_ms, limit=limit)))
 
     def search(self, p: Plan) -> dict:
+        if p.arrived_before_ms is None:
+            # Bounded by the latest arrival seen first: a report that becomes visible between the two
+            # requests is left out of this answer, as of every later one given its ``as_of``.
+            frontier = parse_frontier(self._search(build_frontier_body()))
+            if frontier is not None:
+                p = msgspec.structs.replace(p, arrived_before_ms=frontier)
         body = build_body(p)
         answer = self._search(body)
         candidates = inexact_tops(p, answer)
         if candidates:
-            answer = merge_recount(answer, self._search(build_recount(p, candidates)), candidates)
+            answer = merge_recount(p, answer, self._search(build_recount(p, candidates)), candidates)
         return parse_response(p, answer)
 
     def _search(self, body: dict) -> dict:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from analytics.query import (
     PERCENTS,
     Plan,
+    as_of,
     encode_cursor,
     grid_cells,
     histogram_buckets,
@@ -24,18 +25,14 @@ def build_filters(p: Plan) -> list[dict]:
     filters: list[dict] = [{"range": {"observed_at": {"gte": p.start_ms, "lt": p.end_ms, "format": "epoch_millis"}}}]
     if p.drones:
         filters.append({"terms": {"drone_id": list(p.drones)}})
-    score: dict = {}
-    if p.score_min is not None:
-        score["gte"] = p.score_min
-    if p.score_max is not None:
-        score["lte"] = p.score_max
     nested: list[dict] = []
     if p.citizen is not None:
         # A name is compared folded (analytics.tokens.name_fold), a key as it is.
         field = "citizens.key" if p.citizen_field == "key" else "citizens.name_fold"
         nested.append({"prefix" if p.citizen_prefix else "term": {field: p.citizen}})
-    if score:
-        nested.append({"range": {"citizens.peacescore": score}})
+    scored = citizen_scores(p)
+    if scored is not None:
+        nested.append(scored)
     if nested:
         filters.append({"nested": {"path": "citizens", "query": {"bool": {"filter": nested}}}})
     if p.words_any:
@@ -60,7 +57,44 @@ def build_filters(p: Plan) -> list[dict]:
     elif p.clock_skew is not None:
         # Not "term false": a document written before the flag existed has none, and was not flagged.
         filters.append({"bool": {"must_not": [{"term": {"clock_skew": True}}]}})
+    if p.arrived_before_ms is not None:
+        filters.append({"range": {"stored_at": {"lt": p.arrived_before_ms, "format": "epoch_millis"}}})
     return filters
+
+
+def citizen_scores(p: Plan) -> dict | None:
+    """The plan's peacescore range on one citizen, or None."""
+    score: dict = {}
+    if p.score_min is not None:
+        score["gte"] = p.score_min
+    if p.score_max is not None:
+        score["lte"] = p.score_max
+    return {"range": {"citizens.peacescore": score}} if score else None
+
+
+def citizens_agg(p: Plan, inner: dict) -> dict:
+    """Aggregations over the matched reports' citizens: with a peacescore range, only the citizens in it
+    (the reports were kept for them; the others in those reports are not what was asked about)."""
+    scored = citizen_scores(p)
+    if scored is not None:
+        inner = {"scored": {"filter": scored, "aggs": inner}}
+    return {"nested": {"path": "citizens"}, "aggs": inner}
+
+
+def citizens_path(p: Plan) -> tuple[str, ...]:
+    """Where :func:`citizens_agg`'s inner aggregations are in the answer."""
+    return ("citizens", "scored") if p.scores_filtered else ("citizens",)
+
+
+def build_frontier_body() -> dict:
+    """The latest arrival held (the highest ``stored_at``), read from the end of its index."""
+    return {"size": 1, "track_total_hits": False, "_source": False, "sort": [{"stored_at": {"order": "desc"}}]}
+
+
+def parse_frontier(body: dict) -> int | None:
+    """Just after the latest arrival (epoch ms), or None when nothing is stored."""
+    found = body["hits"]["hits"]
+    return int(found[0]["sort"][0]) + 1 if found else None
 
 
 def build_body(p: Plan) -> dict:
@@ -114,7 +148,7 @@ def build_body(p: Plan) -> dict:
         if "score" in p.aggs:
             inner["stats"] = {"stats": {"field": "citizens.peacescore"}}
             inner["percentiles"] = {"percentiles": {"field": "citizens.peacescore", "percents": list(PERCENTS)}}
-        aggs["citizens"] = {"nested": {"path": "citizens"}, "aggs": inner}
+        aggs["citizens"] = citizens_agg(p, inner)
     if "grid" in p.aggs:
         aggs["grid"] = {"geotile_grid": {"field": "point", "precision": p.grid_precision, "size": 10_000}}
     if aggs:
@@ -164,7 +198,9 @@ def parse_suggest(body: dict) -> list[dict]:
     return [{"name": b["key"], "count": b["doc_count"]} for b in buckets]
 
 
-TOP_PATHS = {"top_drones": ("top_drones",), "top_words": ("top_words",), "top_citizens": ("citizens", "keys")}
+def top_paths(p: Plan) -> dict[str, tuple[str, ...]]:
+    """Where each top list is in the answer."""
+    return {"top_drones": ("top_drones",), "top_words": ("top_words",), "top_citizens": (*citizens_path(p), "keys")}
 
 
 def _dig(aggs: dict, path: tuple[str, ...]) -> dict:
@@ -182,7 +218,7 @@ def inexact_tops(p: Plan, body: dict) -> dict[str, list[str]]:
     """
     raw = body.get("aggregations", {})
     out = {}
-    for name, path in TOP_PATHS.items():
+    for name, path in top_paths(p).items():
         if name in p.aggs:
             agg = _dig(raw, path)
             if agg.get("doc_count_error_upper_bound", 0) > 0 and agg["buckets"]:
@@ -198,24 +234,25 @@ def build_recount(p: Plan, candidates: dict[str, list[str]]) -> dict:
         terms = {"terms": {"field": fields[name], "include": keys, "size": len(keys), "shard_size": len(keys)}}
         if name == "top_citizens":
             terms["aggs"] = {"name": DISPLAY_NAME}
-            aggs["citizens"] = {"nested": {"path": "citizens"}, "aggs": {"keys": terms}}
+            aggs["citizens"] = citizens_agg(p, {"keys": terms})
         else:
             aggs[name] = terms
     return {"query": {"bool": {"filter": build_filters(p)}}, "size": 0, "track_total_hits": False, "aggs": aggs}
 
 
-def merge_recount(body: dict, recount: dict, candidates: dict[str, list[str]]) -> dict:
+def merge_recount(p: Plan, body: dict, recount: dict, candidates: dict[str, list[str]]) -> dict:
     """The first answer with the recounted top lists in place of the cut-short ones."""
     merged = {**body, "aggregations": dict(body.get("aggregations", {}))}
+    paths = top_paths(p)
     for name in candidates:
-        path = TOP_PATHS[name]
+        path = paths[name]
         exact = _dig(recount["aggregations"], path)["buckets"]
-        if name == "top_citizens":
-            nested = dict(merged["aggregations"]["citizens"])
-            nested["keys"] = {"buckets": exact}
-            merged["aggregations"]["citizens"] = nested
-        else:
-            merged["aggregations"][name] = {"buckets": exact}
+        # Copies down the path, the first answer's other aggregations beside the list kept.
+        parent = merged["aggregations"]
+        for step in path[:-1]:
+            parent[step] = dict(parent[step])
+            parent = parent[step]
+        parent[path[-1]] = {"buckets": exact}
     return merged
 
 
@@ -248,14 +285,15 @@ def parse_response(p: Plan, body: dict) -> dict:
     for name in ("top_drones", "top_words"):
         if name in p.aggs:
             out[name] = top_buckets([(b["key"], b["doc_count"]) for b in raw[name]["buckets"]], p.top)
+    citizens = _dig(raw, citizens_path(p)) if "top_citizens" in p.aggs or "score" in p.aggs else {}
     if "top_citizens" in p.aggs:
-        keys = raw["citizens"]["keys"]["buckets"]
+        keys = citizens["keys"]["buckets"]
         counts = {b["key"]: b["doc_count"] for b in keys}
         names = {b["key"]: b["name"]["buckets"][0]["key"] for b in keys if b["name"]["buckets"]}
         out["top_citizens"] = top_citizen_buckets(counts, names, p.top)
     if "score" in p.aggs:
-        stats = raw["citizens"]["stats"]
-        values = raw["citizens"]["percentiles"]["values"]
+        stats = citizens["stats"]
+        values = citizens["percentiles"]["values"]
         percentiles = {float(k): v for k, v in values.items()}
         out["score"] = score_stats(
             stats["count"], stats["sum"] or 0.0, stats["min"], stats["max"], {q: percentiles.get(q) for q in PERCENTS}
@@ -272,4 +310,5 @@ def parse_response(p: Plan, body: dict) -> dict:
         "hits": hits,
         "next": next_cursor,
         "aggregations": out,
+        "as_of": as_of(p, None),
     }
