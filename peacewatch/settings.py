@@ -118,6 +118,21 @@ if _database_url:
     DATABASES = {"default": dj_database_url.parse(_database_url, conn_max_age=env_int("DB_CONN_MAX_AGE", 60))}
     if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         DATABASES["default"]["OPTIONS"] = dict(_SQLITE_OPTIONS)
+    elif env_bool("DB_POOL", True):
+        # Under ASGI every request runs its sync code in a thread of its own, so a persistent
+        # connection (CONN_MAX_AGE) is never reused: each request opened a new PostgreSQL
+        # connection. A psycopg pool per process hands them out instead, checked on the way out
+        # so that a database restart costs a reconnect, not an error; a full pool makes a request
+        # wait up to DB_POOL_TIMEOUT seconds rather than open connection number max_connections + 1.
+        DATABASES["default"]["CONN_MAX_AGE"] = 0  # the pool keeps them; Django refuses both
+        DATABASES["default"]["CONN_HEALTH_CHECKS"] = True  # with a pool: checked as handed out
+        DATABASES["default"]["OPTIONS"] = {
+            "pool": {
+                "min_size": env_int("DB_POOL_MIN_SIZE", 1),
+                "max_size": env_int("DB_POOL_MAX_SIZE", 20),
+                "timeout": env_int("DB_POOL_TIMEOUT", 10),
+            }
+        }
     else:
         DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 else:

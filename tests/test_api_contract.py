@@ -49,8 +49,10 @@ def web(broker, tmp_path):
         yield running
 
 
-def some_data(owner=None) -> None:
-    """What the operations act on: drones of two squads, alerts about them, a saved query."""
+def some_data(django_user_model, owner=None) -> str:
+    """What the operations act on: drones of two squads, alerts about them, an officer to assign them
+    to (whose name it returns), a saved query."""
+    duty = _user_with_role(django_user_model, "duty-officer", "officer")
     for n, squad in enumerate(["north", "south"]):
         fleet.register_drone(Drone(drone_id=f"pw-1000{n}", name=f"{squad} {n}", squad=squad))
     raise_alerts([
@@ -59,6 +61,7 @@ def some_data(owner=None) -> None:
     ])  # fmt: skip
     if owner is not None:
         saved_queries.save_query(owner, ip=None, name="Strikes", query={"words": {"any": ["strike"]}}, shared=False)
+    return duty.username
 
 
 def served_document(web, tmp_path: Path, session: str) -> Path:
@@ -84,7 +87,7 @@ def run_schemathesis(web, tmp_path: Path, reader: str, auth: dict[str, dict[str,
         "--url", web.url, "--checks", "all", "--seed", str(SEED), "--max-examples", str(EXAMPLES),
         "--no-color", *args,
     ]  # fmt: skip
-    done = subprocess.run(command, capture_output=True, text=True, timeout=600, cwd=tmp_path, env=env)
+    done = subprocess.run(command, capture_output=True, text=True, timeout=780, cwd=tmp_path, env=env)
     assert done.returncode == 0, f"schemathesis found problems:\n{done.stdout[-15000:]}\n{done.stderr[-3000:]}"
     return done.stdout
 
@@ -107,6 +110,9 @@ def session_auth(user, *, staff: bool = False) -> dict[str, dict[str, str]]:
     }
 
 
+# Each role's run sends thousands of requests (one to two minutes on PostgreSQL beside another test
+# worker): its own budget, with schemathesis stopped first so that the failure says where it was.
+@pytest.mark.timeout(900)
 @pytest.mark.parametrize("role", ["officer", "analyst", "admin"])
 def test_the_server_does_what_its_document_says_for_each_role(web, tmp_path, django_user_model, role):
     from ingest.squads import all_squads_group
@@ -114,9 +120,14 @@ def test_the_server_does_what_its_document_says_for_each_role(web, tmp_path, dja
     user = _user_with_role(django_user_model, f"{role}-st", role, is_staff=role == "admin")
     if role == "officer":
         user.groups.add(all_squads_group())
-    some_data(owner=user if role == "analyst" else None)
+    officer = some_data(django_user_model, owner=user if role == "analyst" else None)
 
-    env = {**os.environ, "SCHEMATHESIS_HOOKS": "tests.schemathesis_query_hooks", "PYTHONPATH": str(ROOT)}
+    env = {
+        **os.environ,
+        "SCHEMATHESIS_HOOKS": "tests.schemathesis_query_hooks",
+        "SCHEMATHESIS_OFFICER": officer,
+        "PYTHONPATH": str(ROOT),
+    }
     auth = session_auth(user, staff=role == "admin")
     out = run_schemathesis(web, tmp_path, session(auth), auth, "--exclude-path", INGEST, env=env)
 
@@ -205,7 +216,7 @@ def test_a_client_generated_from_the_document_works_unchanged(web, tmp_path, dja
     officer = _user_with_role(django_user_model, "officer-gen", "officer")
     officer.groups.add(all_squads_group())
     analyst = _user_with_role(django_user_model, "analyst-gen", "analyst")
-    some_data()
+    some_data(django_user_model)
     get_store().index([decode_report(json.dumps(report(words=["harbour", "strike"])).encode())])
     drone_token = fleet.register_drone(Drone(drone_id="pw-30000", name="gen", squad="north"))
     officer_auth, analyst_auth = session_auth(officer), session_auth(analyst)
