@@ -23,6 +23,7 @@ from ingest.simulator import Fleet
 from peacewatch.streams import kafka
 from peacewatch.streams.batch import Record
 from tests.analytics.corpus import give_ids
+from tests.factories import report
 
 pytestmark = pytest.mark.django_db
 
@@ -121,6 +122,47 @@ def test_a_range_across_the_boundary_adds_up_both_parts(tiers):
     assert answer["approximate"] == {"score": {"percentiles": "estimated from both parts' percentiles"}}
     for p, value in score["percentiles"].items():
         assert abs(value - exact["percentiles"][p]) <= 1.5, (p, value, exact["percentiles"][p])
+
+
+def test_a_peacescore_range_across_the_boundary_charts_only_the_citizens_within_it(tiers):
+    query = {"time": {"last": "3d"}, "score": {"max": 30}, "aggs": ["score", "top_citizens"], "size": 10}
+    answer, expected = ask(query), reference(tiers, query)
+    assert [s["engine"] for s in answer["sources"]] == ["archive", "embedded"]
+    assert answer["total"] == expected["total"] > 0
+    assert answer["hits"] == expected["hits"]
+    score, exact = answer["aggregations"]["score"], expected["aggregations"]["score"]
+    assert (score["count"], score["min"], score["max"]) == (exact["count"], exact["min"], exact["max"])
+    assert score["max"] <= 30
+    everyone = reference(tiers, {**query, "score": None})["aggregations"]["score"]
+    assert everyone["count"] > score["count"] and everyone["max"] > 30
+    for entry in answer["aggregations"]["top_citizens"][:3]:
+        under_30 = reference(tiers, {"time": {"last": "3d"}, "citizen": {"key": entry["key"]}, "score": {"max": 30}})
+        assert entry["count"] == under_30["total"], entry
+
+
+def test_an_answers_as_of_counts_the_same_reports_in_both_parts_after_late_ones_arrive(tiers, archive):
+    query = {"time": {"last": "3d"}, "aggs": ["histogram", "top_drones"], "size": 0}
+    first = ask(query)
+    # Late reports, observed in each part's days, arriving after the answer: one stored by the
+    # index engine, one written to the archive (its arrival, the broker's time, after the answer too).
+    in_new_part = decode_report(
+        json.dumps(report(report_id="late-new", drone_id="pw-late", sent_at="2026-11-27T10:00:00Z")).encode()
+    )
+    assert get_store().index([in_new_part]).created == 1
+    in_old_part = json.dumps(report(report_id="late-old", drone_id="pw-late", sent_at="2026-11-26T10:00:00Z"))
+    arrived = int(datetime.now(tz=UTC).timestamp() * 1000) + 60_000
+    record = Record(
+        value=in_old_part.encode(), topic=kafka.topic("reports"), partition=0, offset=10**6, timestamp=arrived
+    )
+    assert process_batch([record], archive).counts["reports_archived"] == 1
+    again = ask({**query, "arrived_before": first["as_of"]})
+    assert (again["total"], again["as_of"]) == (first["total"], first["as_of"])
+    assert [s["total"] for s in again["sources"]] == [s["total"] for s in first["sources"]]
+    assert again["aggregations"] == first["aggregations"]
+    unbounded = ask(query)
+    assert unbounded["total"] == first["total"] + 2
+    assert {"key": "pw-late", "count": 2} in ask({**query, "top": 20})["aggregations"]["top_drones"]
+    assert search.count(parse_query({**query, "arrived_before": first["as_of"]}), now=NOW) == first["total"]
 
 
 @pytest.mark.parametrize("sort", ["newest", "oldest"])

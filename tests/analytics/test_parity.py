@@ -248,6 +248,13 @@ QUERIES = {
     },
     "words with case and spaces": {"time": {"last": "7d"}, "words": {"all": ["Strike", "new york"]}, "size": 5},
     "peacescore band": {"time": {"last": "7d"}, "score": {"min": 30, "max": 45}, "aggs": ["score", "top_citizens"]},
+    # The citizen charts count the citizens under 30, not everyone in the reports kept.
+    "peacescore up to 30": {
+        "time": {"last": "24h"},
+        "score": {"max": 30},
+        "aggs": ["score", "top_citizens", "histogram"],
+        "size": 10,
+    },
     "a district box": {
         "time": {"last": "24h"},
         "area": {"box": city_box(0.28, 0.16, 0.72, 0.66)},
@@ -484,3 +491,37 @@ def test_both_index_engines_suggest_the_same_names_for_a_prefix(engines):
     assert "Jeanne Martin" in [s["name"] for s in suggested]
     counts = [s["count"] for s in suggested]
     assert counts == sorted(counts, reverse=True)
+
+
+# --- A peacescore range, and a count frozen by arrival, on every engine ---------------
+
+
+def every_engine(request, engines) -> tuple:
+    return (*engines, request.getfixturevalue("archived"))
+
+
+def test_a_peacescore_range_charts_only_the_citizens_within_it_on_every_engine(request, engines):
+    query = QUERIES["peacescore up to 30"]
+    for store in every_engine(request, engines):
+        answer = run(store, query)
+        score, top = answer["aggregations"]["score"], answer["aggregations"]["top_citizens"]
+        assert score["count"] and 0 <= score["min"] <= score["max"] <= 30, store.name
+        everyone = run(store, {**query, "score": None})["aggregations"]["score"]
+        assert everyone["max"] > 30 and everyone["count"] > score["count"], store.name
+        # Reports with someone under 30 also hold people over it; a top citizen counts the times they scored under.
+        assert sum(b["count"] for b in top) <= score["count"], store.name
+        for bucket in top[:3]:
+            under_30 = run(store, {"time": query["time"], "citizen": {"key": bucket["key"]}, "score": {"max": 30}})
+            assert bucket["count"] == under_30["total"], (store.name, bucket)
+
+
+def test_an_answers_as_of_sent_back_gives_the_same_answer_on_every_engine(request, engines):
+    for store in every_engine(request, engines):
+        query = QUERIES["a day, everything"]
+        first = run(store, query)
+        assert first["total"] > 0, store.name
+        again = run(store, {**query, "arrived_before": first["as_of"]})
+        assert again["as_of"] == first["as_of"], store.name
+        assert_same(first, again)
+        # A bound before anything arrived: nothing had.
+        assert run(store, {**query, "arrived_before": "2026-11-01T00:00:00Z"})["total"] == 0, store.name

@@ -134,3 +134,17 @@ def test_a_reindex_keeps_the_clock_skew_flag_the_broker_time_and_the_dropped_tel
     assert [h["report_id"] for h in search(target, clock_skew=True)["hits"]] == ["fast"]
     for opened in stores.values():
         opened.close()
+
+
+def test_reports_arriving_after_an_answer_are_left_out_of_a_search_given_its_as_of(store):
+    observed = iso(T0 + timedelta(minutes=10))
+    process_batch([record(report(report_id=f"early-{i}", sent_at=observed)) for i in range(3)], store)
+    first = search(store, aggs=["histogram", "top_drones"])
+    assert first["total"] == 3
+    # Observed within the range, as the first ones, but arrived after the answer.
+    late = [record(report(report_id=f"late-{i}", drone_id="pw-00009", sent_at=observed)) for i in range(2)]
+    process_batch(late, store)
+    again = search(store, aggs=["histogram", "top_drones"], arrived_before=first["as_of"])
+    assert (again["total"], again["as_of"]) == (3, first["as_of"])
+    assert again["aggregations"] == first["aggregations"]
+    assert search(store)["total"] == 5
