@@ -3,11 +3,27 @@
 
 export const OPEN_STATUSES = new Set(["new", "acknowledged"]);
 export const STATUSES = ["new", "acknowledged", "resolved", "dismissed"];
+// Mirrors the server's workflow; the server stays the judge (a 400 says why).
+export const TRANSITIONS = {
+  new: ["acknowledged", "dismissed"],
+  acknowledged: ["resolved", "dismissed"],
+  resolved: [],
+  dismissed: [],
+};
 export const SORTS = {
   newest: "Newest first",
   oldest: "Oldest first",
   score: "Lowest PeaceScore first",
 };
+
+export function isOpen(alert) {
+  return OPEN_STATUSES.has(alert.status);
+}
+
+/** Whether the workflow lets an alert in status `from` move to `to`. */
+export function canMove(from, to, transitions = TRANSITIONS) {
+  return (transitions[from] || []).includes(to);
+}
 
 /** Lower case, accents and extra spaces removed: "Jeanne  MARTÍN" and "jeanne martin" compare equal. */
 export function normalise(text) {
@@ -71,6 +87,6 @@ export function countByStatus(alerts) {
 }
 
 /** The alerts among `alerts` a bulk action may move to `status` (the workflow's transitions). */
-export function movable(alerts, status, transitions) {
-  return alerts.filter((alert) => (transitions[alert.status] || []).includes(status));
+export function movable(alerts, status, transitions = TRANSITIONS) {
+  return alerts.filter((alert) => canMove(alert.status, status, transitions));
 }

@@ -1,6 +1,6 @@
 // The rules that keep the officers' page from missing an alert, as pure code (no DOM, no timers, no socket):
 // which copy of an alert to keep, and up to which change the page holds everything (`seq`).
-// live_map.js drives them: it applies REST pages and live events through them and sets the timers.
+// live_socket.js drives them: it applies REST pages and live events through them and sets the timers.
 
 /** Whether `alert` looks like an alert of the API/event payload (anything else is ignored, never shown). */
 export function isAlertShape(alert) {
@@ -67,4 +67,16 @@ export class ChangeSequence {
       this.ahead.delete(this.through);
     }
   }
+}
+
+/**
+ * Up to which change the page holds everything once a catch-up page (rows changed after `through`, in seq
+ * order) is applied: changes commit in seq order, so up to its last row; after the last page (`isLast`),
+ * up to the answer's `last_seq`, read before its query.
+ */
+export function reachedAfterPage(through, page, isLast) {
+  let reached = through;
+  for (const alert of page.results || []) if (Number.isInteger(alert.seq) && alert.seq > reached) reached = alert.seq;
+  if (isLast && Number.isInteger(page.last_seq)) reached = Math.max(reached, page.last_seq);
+  return reached;
 }

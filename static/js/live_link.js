@@ -4,10 +4,22 @@
 // so as soon as the browser reports the network gone or the server falls silent
 // (it sends a heartbeat every `heartbeat_s`, CONTRACT section 8), and a banner
 // names the time from which alerts may be missing until a catch-up has filled
-// the gap. No DOM here: live_map.js renders what these functions return.
+// the gap. No DOM here: live_socket.js renders what these functions return.
 
 // A server older than v1.1 sends no heartbeat; then only the page's own pings show the link alive.
 export const SILENCE_WITHOUT_HEARTBEAT_MS = 45 * 1000;
+
+export const BACKOFF_FIRST_MS = 500;
+export const BACKOFF_MAX_MS = 10 * 1000;
+
+/**
+ * The wait before reconnect attempt number `attempt` (0 first): doubling up to a cap, with jitter so a
+ * restarted server is not hit by every browser at once. `random` returns [0, 1), as Math.random.
+ */
+export function reconnectDelayMs(attempt, random = Math.random) {
+  const base = Math.min(BACKOFF_MAX_MS, BACKOFF_FIRST_MS * 2 ** attempt);
+  return base / 2 + random() * (base / 2);
+}
 
 /** How long the page waits without hearing a frame before it calls the link gone. */
 export function silenceLimitMs(heartbeatS) {

@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
-import { compareAlerts, countByStatus, matches, movable, normalise } from "../../static/js/alert_list.js";
+import { canMove, compareAlerts, countByStatus, isOpen, matches, movable, normalise } from "../../static/js/alert_list.js";
 
 const at = (minute) => new Date(Date.UTC(2026, 10, 30, 14, minute)).toISOString();
 const alert = (id, fields = {}) => ({
@@ -65,4 +65,17 @@ test("a bulk action touches only the alerts the workflow lets it move", () => {
   const list = [alert(1), alert(2, { status: "acknowledged" }), alert(3, { status: "resolved" })];
   assert.deepEqual(movable(list, "acknowledged", transitions).map((a) => a.id), [1]);
   assert.deepEqual(movable(list, "dismissed", transitions).map((a) => a.id), [1, 2]);
+});
+
+test("the workflow: new alerts are acknowledged or dismissed, acknowledged ones resolved or dismissed, closed ones stay", () => {
+  assert.equal(canMove("new", "acknowledged"), true);
+  assert.equal(canMove("new", "resolved"), false);
+  assert.equal(canMove("acknowledged", "resolved"), true);
+  assert.equal(canMove("resolved", "new"), false);
+  assert.equal(canMove("dismissed", "acknowledged"), false);
+  assert.equal(canMove("unknown", "dismissed"), false);
+  assert.equal(isOpen(alert(1, { status: "acknowledged" })), true);
+  assert.equal(isOpen(alert(1, { status: "resolved" })), false);
+  const ticked = [alert(1), alert(2, { status: "acknowledged" }), alert(3, { status: "resolved" })];
+  assert.deepEqual(movable(ticked, "resolved").map((a) => a.id), [2]); // the page's workflow when none is given
 });

@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
-import { ChangeSequence, isAlertShape, storeAlert } from "../../static/js/alert_sync.js";
+import { ChangeSequence, isAlertShape, reachedAfterPage, storeAlert } from "../../static/js/alert_sync.js";
 
 const alert = (id, version, status = "new") => ({ id, version, status });
 
@@ -73,4 +73,12 @@ test("too many changes held above a gap ask for a catch-up at once", () => {
   assert.equal(seq.overflowing, false);
   seq.saw(6);
   assert.equal(seq.overflowing, true);
+});
+
+test("a catch-up page holds everything up to its last row; the last page up to the answer's last_seq", () => {
+  const page = { results: [{ ...alert(1, 2), seq: 14 }, { ...alert(2, 1), seq: 17 }, alert(3, 1)], last_seq: 30 };
+  assert.equal(reachedAfterPage(10, page, false), 17); // more pages follow: changes up to 30 may be on them
+  assert.equal(reachedAfterPage(10, page, true), 30);
+  assert.equal(reachedAfterPage(10, { results: [], last_seq: 10 }, true), 10);
+  assert.equal(reachedAfterPage(20, { results: [{ ...alert(1, 1), seq: 12 }] }, true), 20); // never backwards
 });

@@ -9,6 +9,7 @@ import {
   initialLink,
   isSilent,
   nextLink,
+  reconnectDelayMs,
   silenceLimitMs,
 } from "../../static/js/live_link.js";
 
@@ -80,4 +81,16 @@ test("silence is judged against twice the server's heartbeat, or the old limit w
   assert.equal(silenceLimitMs(0), SILENCE_WITHOUT_HEARTBEAT_MS);
   assert.equal(isSilent(T, T + 12_000, 12_000), false);
   assert.equal(isSilent(T, T + 12_001, 12_000), true);
+});
+
+test("reconnects wait longer after each failure, up to a cap, each browser a different time", () => {
+  const least = (attempt) => reconnectDelayMs(attempt, () => 0);
+  const most = (attempt) => reconnectDelayMs(attempt, () => 0.999999);
+  assert.equal(least(0), 250);
+  assert.ok(most(0) < 500);
+  assert.equal(least(1), 500);
+  assert.equal(least(3), 2000);
+  assert.equal(least(10), 5000);
+  assert.ok(most(10) < 10000);
+  assert.ok(least(10) <= reconnectDelayMs(10) && reconnectDelayMs(10) < 10000);
 });
