@@ -9,7 +9,6 @@ the city's bounds in a ``json_script`` block (no inline script: strict CSP).
 from __future__ import annotations
 
 from django.conf import settings
-from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
@@ -60,9 +59,3 @@ def citizen_timeline(request: HttpRequest) -> HttpResponse:
     config = {**page_config(request), "citizen": name, "citizen_key": key}
     context = {"analytics_config": config, "citizen": name, "citizen_key": key, "map_config": map_config()}
     return render(request, "analytics/citizen.html", context)
-
-
-@login_required
-def api_docs(request: HttpRequest) -> HttpResponse:
-    """Swagger UI over /api/schema/, for every signed-in user (the schema's own rule)."""
-    return render(request, "api_docs.html", {"schema_url": "/api/schema/"})

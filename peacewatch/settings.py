@@ -244,7 +244,7 @@ SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
 # Content security policy (django-csp): only this origin's files run. Pages have no
 # inline script or style (data goes through json_script, behaviour in static/js), so
 # neither 'unsafe-inline' nor 'unsafe-eval' is allowed. img-src also allows data:
-# because the vendored Swagger UI stylesheet draws its icons as data: images.
+# because Leaflet blanks the tiles it cancels with a data: GIF.
 # connect-src 'self' covers fetch() and the same-origin WebSocket /ws/alerts/.
 CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {

@@ -10,7 +10,6 @@ from rest_framework.routers import SimpleRouter
 from alerts import views as alert_views
 from alerts.api import AlertHistoryView, AlertViewSet, OfficerListView
 from analytics import api as analytics_api
-from analytics import views as analytics_views
 from ingest import http as ingest_http
 from ingest.api import DroneViewSet
 from peacewatch import second_factor, views
@@ -56,7 +55,7 @@ urlpatterns = [
     path("api/v1/live/status", alert_views.live_status, name="live-status"),
     path("api/v1/ingest/reports", ingest_http.ingest_reports, name="ingest-reports"),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("api/docs/", analytics_views.api_docs, name="api-docs"),
+    path("api/docs/", views.api_docs, name="api-docs"),
     path("analytics/", include("analytics.urls")),
 ]
 if settings.SINGLE_SIGN_ON:

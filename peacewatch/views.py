@@ -1,4 +1,4 @@
-"""Small cross-cutting views: liveness, readiness, metrics and the landing page."""
+"""Small cross-cutting views: liveness, readiness, metrics, the landing page and the API reference."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
 
+from peacewatch import api_reference
 from peacewatch.logs import log
 from peacewatch.roles import ANALYST, OFFICER, has_role
 from peacewatch.streams import kafka
@@ -129,3 +130,13 @@ def home(request: HttpRequest) -> HttpResponse:
     if request.user.is_staff:
         return redirect("/admin/")
     return render(request, "home.html", status=403)
+
+
+@login_required
+def api_docs(request: HttpRequest) -> HttpResponse:
+    """The API reference, drawn from the OpenAPI document /api/schema/ serves (to signed-in users, as it)."""
+    from drf_spectacular.generators import SchemaGenerator
+
+    document = SchemaGenerator().get_schema(request=None, public=True)
+    context = {"reference": api_reference.build(document), "schema_url": "/api/schema/"}
+    return render(request, "api_docs.html", context)

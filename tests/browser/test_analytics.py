@@ -378,12 +378,18 @@ def test_an_export_shows_its_progress_then_a_download_link(web, new_page, analys
     assert len(lines) == REPORTS + 1  # a header, then every report of the query
 
 
-def test_the_api_docs_show_the_search_endpoint(web, new_page, analyst):
+def test_the_api_reference_leads_from_its_contents_to_the_search_operation_by_keyboard(web, new_page, analyst):
     page = new_page()
     sign_in(page, web, analyst.username)
     errors = watch_errors(page)
     page.goto(f"{web.url}/api/docs/")
-    page.locator("#swagger-ui .opblock-summary-path", has_text="/api/v1/reports/search").first.wait_for(timeout=15000)
+    link = page.get_by_role("link", name="POST /api/v1/reports/search")
+    link.focus()
+    page.keyboard.press("Enter")
+    assert page.evaluate("location.hash") == "#op-reports-search"
+    operation = page.locator("article", has=page.locator("#op-reports-search"))
+    assert operation.get_by_role("table", name="Body fields").is_visible()
+    assert "purpose" in operation.inner_text()
     assert not errors
 
 
