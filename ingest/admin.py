@@ -88,6 +88,24 @@ class StateFilter(admin.SimpleListFilter):
         return queryset.in_state(self.value()) if self.value() else queryset
 
 
+class SquadFilter(admin.SimpleListFilter):
+    """Squads as the fleet has them; drones with none get a link that says so (Django's own filter
+    draws an empty, unnamed link for them)."""
+
+    title = "squad"
+    parameter_name = "squad"
+    NONE = "-"
+
+    def lookups(self, request, model_admin):
+        squads = Drone.objects.order_by("squad").values_list("squad", flat=True).distinct()
+        return [(squad or self.NONE, squad or "(no squad)") for squad in squads]
+
+    def queryset(self, request, queryset):
+        if self.value() is None:
+            return queryset
+        return queryset.filter(squad="" if self.value() == self.NONE else self.value())
+
+
 @admin.register(Drone)
 class DroneAdmin(AuditedAdmin):
     list_display = (
@@ -101,7 +119,7 @@ class DroneAdmin(AuditedAdmin):
         "reports_missing",
         "reports_clock_skew",
     )
-    list_filter = (StateFilter, "squad", BatteryFilter)
+    list_filter = (StateFilter, SquadFilter, BatteryFilter)
     search_fields = ("drone_id", "name", "squad")
     ordering = ("drone_id",)
     list_per_page = 50
