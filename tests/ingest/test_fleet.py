@@ -182,7 +182,7 @@ def test_select_all_is_confirmed_for_the_whole_filtered_list_not_just_the_page(a
     for n in range(60):  # more than one page of 50
         register(f"pw-{n:03d}", squad="north" if n < 55 else "south")
     on_page = list(Drone.objects.filter(squad="north").order_by("drone_id").values_list("pk", flat=True)[:50])
-    url = CHANGELIST + "?squad__exact=north"
+    url = CHANGELIST + "?squad=north"
     asked = {"action": "retire", "index": 0, "select_across": "1", "_selected_action": on_page}
 
     page = admin_client.post(url, asked)
