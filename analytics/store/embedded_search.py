@@ -318,6 +318,8 @@ def _add_citizens(totals: Totals, rows) -> None:
 
 
 def run_search(db: sqlite3.Connection, p: Plan) -> dict:
+    if db.in_transaction:  # the caller's snapshot, then
+        return _search(db, p)
     db.execute("BEGIN")  # one snapshot: a batch stored meanwhile is in none of the answer or all of it
     try:
         return _search(db, p)
