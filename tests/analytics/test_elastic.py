@@ -124,6 +124,28 @@ def test_a_query_compiles_to_a_search_body_that_reads_like_the_query():
     assert {"the", "and", "you"} <= set(body["aggs"]["top_words"]["terms"]["exclude"])  # stop words skipped
 
 
+def test_a_score_range_and_an_arrival_bound_compile_to_a_citizen_filter_and_a_stored_at_range():
+    query = parse_query(
+        {
+            "time": {"from": "2026-11-28T00:00:00Z", "to": "2026-11-28T06:00:00Z"},
+            "score": {"max": 30},
+            "aggs": ["score", "top_citizens"],
+            "arrived_before": "2026-11-28T07:00:00Z",
+        }
+    )
+    body = build_body(plan(query, threshold=20))
+    assert {"range": {"stored_at": {"lt": 1795849200000, "format": "epoch_millis"}}} in body["query"]["bool"]["filter"]
+    # The citizen aggregations count the citizens in the range, inside the nested citizens.
+    citizens = body["aggs"]["citizens"]
+    assert citizens["nested"] == {"path": "citizens"}
+    scored = citizens["aggs"]["scored"]
+    assert scored["filter"] == {"range": {"citizens.peacescore": {"lte": 30}}}
+    assert set(scored["aggs"]) == {"keys", "stats", "percentiles"}
+    # Without a range, every citizen of the matched reports.
+    unscored = build_body(plan(parse_query({"aggs": ["score"]}), threshold=20))
+    assert set(unscored["aggs"]["citizens"]["aggs"]) == {"stats", "percentiles"}
+
+
 def test_reports_whose_telemetry_was_dropped_can_be_found_by_the_field_name(search_engine):
     store = open_elastic(search_engine.url, refresh=True)
     faulty = report(report_id="faulty", battery_pct="low")
