@@ -426,7 +426,10 @@ import { attachSuggest } from "./citizen_suggest.js";
       return;
     }
     state.query = query;
+    // Frozen by arrival too: later pages and the export count exactly the reports this total counted,
+    // not the late ones (observed in the range, stored since) that a new run would add.
     state.frozen = { ...query, time: { from: result.query.from, to: result.query.to } };
+    if (result.as_of) state.frozen.arrived_before = result.as_of;
     state.total = result.total;
     state.pager.reset();
     state.pager.landed(0, result.next);
@@ -573,8 +576,12 @@ import { attachSuggest } from "./citizen_suggest.js";
       timeNode(range.from),
       " to ",
       timeNode(range.to),
+      ...(result.as_of ? [" · as of ", timeNode(result.as_of)] : []),
       " · " + (result.engine || "engine") + ", " + formatCount(result.took_ms) + " ms"
     );
+    dom.range.title = result.as_of
+      ? "Counted as of this moment: pages and exports of this answer count the same reports; run the query again for reports that arrived since."
+      : "";
     renderSources(result.sources || [], result.approximate || {});
   }
 
