@@ -31,6 +31,7 @@ from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
 
+from peacewatch import coastline
 from peacewatch.city import BASE_MAP_LAYERS, DEMO_CITY_BOUNDS, OSM_COPYRIGHT_URL, Bounds, parse_bounds
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -248,6 +249,30 @@ def feature(geometry_type: str, coordinates, properties: dict | None = None) -> 
     }
 
 
+def located(node) -> tuple[float, float] | None:
+    location = node.location
+    return (location.lon, location.lat) if location.valid() else None
+
+
+def sea_feature(coast_ways: list[list[coastline.Node]], bounds: Bounds) -> dict | None:
+    """The sea inside the bounds as one water feature (OpenStreetMap maps only its shore), or None."""
+    if not coast_ways:
+        return None
+    try:
+        polygons = coastline.sea_polygons(coast_ways, bounds)
+    except coastline.IncompleteCoastline as exc:
+        progress(f"sea not filled: {exc} (an incomplete extract); the coastline is drawn as lines only")
+        return None
+    coords = []
+    for polygon in polygons:
+        rings = [rounded(simplify(ring)) for ring in polygon]
+        rings = [ring for ring in rings if len(ring) >= 4]
+        if rings and len(rings[0]) >= 4 and rings[0][0] == rings[0][-1]:
+            coords.append(rings)
+    progress(f"sea: {len(coords)} polygon(s) traced from {len(coast_ways)} coastline way(s)")
+    return feature("MultiPolygon", coords, {"kind": "sea"}) if coords else None
+
+
 def read_layers(pbf: Path, bounds: Bounds) -> dict[str, list[dict]]:
     """The extract's streets, water, buildings and parks as GeoJSON features, per layer."""
     try:
@@ -256,6 +281,7 @@ def read_layers(pbf: Path, bounds: Bounds) -> dict[str, list[dict]]:
         raise BuildError("pyosmium is not installed: pip install -r requirements.txt") from None
 
     layers: dict[str, list[dict]] = {layer: [] for layer in BASE_MAP_LAYERS}
+    coast_ways: list[list[coastline.Node]] = []
     try:
         processor = osmium.FileProcessor(str(pbf)).with_locations().with_areas()
         for obj in processor:
@@ -271,6 +297,9 @@ def read_layers(pbf: Path, bounds: Bounds) -> dict[str, list[dict]]:
                         layers["streets"].append(feature("LineString", rounded(simplify(part)), props))
                 elif waterway in RIVERS or tags.get("natural") == "coastline":
                     props = {"kind": "coastline" if waterway is None else "river"}
+                    if waterway is None:
+                        # Whole, not clipped: the sea is traced from where the coastline crosses the edge.
+                        coast_ways.append([(n.ref, located(n)) for n in obj.nodes])
                     for part in line_parts(obj.nodes, bounds):
                         layers["water"].append(feature("LineString", rounded(simplify(part)), props))
             elif obj.is_area():
@@ -289,6 +318,9 @@ def read_layers(pbf: Path, bounds: Bounds) -> dict[str, list[dict]]:
                     layers[layer].append(feature("MultiPolygon", polygons, props))
     except RuntimeError as exc:  # osmium's errors (a truncated or foreign file) are RuntimeErrors
         raise BuildError(f"cannot read {pbf}: {exc}") from exc
+    sea = sea_feature(coast_ways, bounds)
+    if sea:
+        layers["water"].insert(0, sea)
     # Paths under minor streets under major ones: the order canvas draws them in.
     order = {"path": 0, "minor": 1, "major": 2}
     layers["streets"] = merge_streets(layers["streets"])
