@@ -994,6 +994,14 @@ import { attachSuggest } from "./citizen_suggest.js";
       .replaceChildren(...rows.map(([label, v]) => el("tr", {}, el("td", { text: label }), el("td", { text: v }))));
   }
 
+  function scoreRange(score) {
+    if (!score || (score.min == null && score.max == null)) return "";
+    // As the analyst typed them (30, not 30.0).
+    if (score.min == null) return " (citizens scoring up to " + String(score.max) + ")";
+    if (score.max == null) return " (citizens scoring from " + String(score.min) + ")";
+    return " (citizens scoring " + String(score.min) + " to " + String(score.max) + ")";
+  }
+
   function renderAggregations(query, aggs, total) {
     // Nothing matched: say so, rather than draw axes around nothing.
     const empty = total === 0;
@@ -1011,6 +1019,10 @@ import { attachSuggest } from "./citizen_suggest.js";
     }
     document.querySelector(".tops").hidden = !["top_citizens", "top_drones", "top_words"].some((n) => wanted.has(n));
     if (wanted.has("histogram")) renderHistogram(aggs.histogram);
+    // With a peacescore range, the citizen charts count the citizens in it, not everyone in the reports.
+    const range = scoreRange(query.score);
+    $("score-caption").textContent = "Peacescores seen" + range;
+    $("top-citizens-caption").textContent = "Top citizens" + range;
     if (wanted.has("score")) renderScore(aggs.score);
     for (const name of ["top_citizens", "top_drones", "top_words"]) if (wanted.has(name)) renderTop(name, aggs[name]);
     renderGrid(wanted.has("grid") ? aggs.grid : null, true);

@@ -820,3 +820,22 @@ def test_the_citizen_timeline_shows_numbers_on_the_map_arrows_from_earlier_to_la
     axe = violations(page)
     assert not axe, axe
     assert not errors
+
+
+@pytest.mark.parametrize("viewport", VIEWPORTS)
+def test_a_peacescore_range_charts_only_the_citizens_in_it_and_says_so(web, new_page, analyst, viewport):
+    page = new_page(viewport)
+    sign_in(page, web, analyst.username)
+    everyone = page.evaluate("window.peacewatchAnalytics.result.aggregations.score")
+    page.fill("#q-score-max", "30")
+    run_query(page)
+    score = page.evaluate("window.peacewatchAnalytics.result.aggregations.score")
+    # The reports kept hold someone under 30; their charts count only those people.
+    assert 0 < score["count"] < everyone["count"]
+    assert score["max"] <= 30 and score["percentiles"]["50"] <= 30
+    assert page.inner_text("#score-caption") == "Peacescores seen (citizens scoring up to 30)"
+    assert page.inner_text("#top-citizens-caption") == "Top citizens (citizens scoring up to 30)"
+    assert "count only the citizens in it" in page.inner_text("#q-score-hint")
+    from tests.browser.accessibility import violations
+
+    assert not violations(page)
