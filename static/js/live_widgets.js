@@ -47,13 +47,19 @@ export function actionButtons(alert, busy) {
   return group;
 }
 
-/** Re-render `container`, then put focus back on the same button (or the container). */
+/** Re-render `container`, then put focus back on the same element, the same button, or the container. */
 export function keepFocusWhileRendering(container, render) {
   const active = document.activeElement;
   const hadFocus = active && active !== container && container.contains(active);
   const action = hadFocus && active.dataset ? active.dataset.action : null;
   render();
   if (!hadFocus) return;
+  // A node kept across renders (a card's details: the note being typed, the assignee being chosen) is
+  // detached and put back, which drops its focus: give it back, or the officer's next keys go elsewhere.
+  if (container.contains(active)) {
+    if (document.activeElement !== active) active.focus({ preventScroll: true });
+    return;
+  }
   const again = action ? container.querySelector('button[data-action="' + action + '"]') : null;
   const target = again && !again.disabled ? again : container;
   target.focus({ preventScroll: true });
