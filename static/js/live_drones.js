@@ -29,11 +29,16 @@ export class DroneBook {
     this.toRestyle = new Set(); // drone_ids whose look may have changed since the last restyle
   }
 
-  /** An alert changed from `before` (undefined when new) to `after`: recount the drones it touches. */
+  /**
+   * An alert changed from `before` (undefined when new) to `after`: recount the drones it touches.
+   * A drone's own drone_offline alert makes it offline, not "carrying an alert": the red ring is for
+   * what the drone reported (a citizen, a pipeline fault), so the legend's offline look is seen.
+   */
   alertChanged(before, after) {
     this.#trackOffline(before, after);
-    const was = before && isOpen(before) ? before.drone_id : null;
-    const now = after && isOpen(after) ? after.drone_id : null;
+    const carried = (alert) => alert && isOpen(alert) && alert.kind !== "drone_offline";
+    const was = carried(before) ? before.drone_id : null;
+    const now = carried(after) ? after.drone_id : null;
     if (was === now) return;
     if (was) {
       const left = (this.openAlerts.get(was) || 1) - 1;

@@ -67,11 +67,18 @@ test("a drone's dot says low battery, offline and open alert apart", () => {
   assert.deepEqual(book.style("pw-1"), {
     radius: 5, color: "#ffffff", weight: 1, dashArray: null, fillColor: "#d08a00", fillOpacity: 0.85,
   });
-  // Its drone_offline alert is open too: the red ring of an open alert round the dashed grey of offline.
+  // Its drone_offline alert opens: the dashed grey of offline, as the legend shows it (no red ring).
   book.alertChanged(undefined, alert(1, { kind: "drone_offline" }));
+  assert.equal(book.hasOpenAlert("pw-1"), false);
+  assert.deepEqual(book.style("pw-1"), {
+    radius: 5, color: "#3d434b", weight: 2, dashArray: "2 2", fillColor: "#9aa1ab", fillOpacity: 0.85,
+  });
+  // A citizen alert from it while offline (reported before it fell silent): the red ring round the grey.
+  book.alertChanged(undefined, alert(3));
   assert.deepEqual(book.style("pw-1"), {
     radius: 7, color: "#b3261e", weight: 3, dashArray: "2 2", fillColor: "#9aa1ab", fillOpacity: 1,
   });
+  book.alertChanged(alert(3), alert(3, { status: "resolved" }));
   book.alertChanged(alert(1, { kind: "drone_offline" }), alert(1, { kind: "drone_offline", status: "resolved" }));
   book.alertChanged(undefined, alert(2));
   assert.equal(book.style("pw-1").dashArray, null);
