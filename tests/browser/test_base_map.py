@@ -105,6 +105,31 @@ def zoom_in_until_streets_are_named(page, selector: str) -> list[str]:
     return [labels.nth(i).inner_text() for i in range(labels.count()) if labels.nth(i).is_visible()]
 
 
+WATER_RGB = (169, 211, 227)  # base_map.js COLORS.water
+
+
+def water_share(page, selector: str) -> float:
+    """The share of the base map's canvas painted in the water colour (its inside, not its anti-aliased edges)."""
+    return page.evaluate(
+        """([selector, [r, g, b]]) => {
+            const canvas = document.querySelector(`${selector} .leaflet-basemap-pane canvas`);
+            const data = canvas.getContext("2d").getImageData(0, 0, canvas.width, canvas.height).data;
+            let water = 0;
+            for (let i = 0; i < data.length; i += 4) {
+                if (data[i] === r && data[i + 1] === g && data[i + 2] === b) water += 1;
+            }
+            return water / (data.length / 4);
+        }""",
+        [selector, list(WATER_RGB)],
+    )
+
+
+def assert_the_sea_is_filled(page, selector: str) -> None:
+    # Lakes and ponds alone paint well under a thousandth of the canvas; the sea's bays paint several.
+    share = water_share(page, selector)
+    assert share > 0.002, share
+
+
 def assert_named_streets_on_screen(page, selector: str) -> None:
     shown = zoom_in_until_streets_are_named(page, selector)
     assert len(shown) >= 3, shown
@@ -125,6 +150,7 @@ def test_the_live_map_draws_the_citys_streets_names_and_the_openstreetmap_credit
     assert int(data["streets"]) > 500
     assert data["streetLabels"] == "0"  # the whole city: no names yet, they would clutter
     assert_osm_credit(page, "#live-map")
+    assert_the_sea_is_filled(page, "#live-map")
     assert_named_streets_on_screen(page, "#live-map")
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
 
@@ -164,6 +190,7 @@ def test_the_analysts_map_draws_the_same_streets(analytics_web, new_page, analys
     assert map_data(page, "#an-map")["baseMap"] == "vector"
     assert int(map_data(page, "#an-map")["streets"]) > 500
     assert_osm_credit(page, "#an-map")
+    assert_the_sea_is_filled(page, "#an-map")
     page.locator("#an-map").scroll_into_view_if_needed()
     assert_named_streets_on_screen(page, "#an-map")
 
