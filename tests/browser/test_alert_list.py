@@ -155,3 +155,28 @@ def test_the_keyboard_reaches_the_list_in_a_few_steps_and_markers_stay_out_of_th
     page.keyboard.press("Tab")
     assert page.evaluate("document.activeElement.closest('#alert-list') !== null")
     assert page.locator(".map-legend summary").inner_text() == "Legend"
+
+
+@pytest.mark.parametrize("viewport", [(1440, 900), (390, 844)])
+def test_a_note_being_typed_keeps_the_keyboard_when_a_colleague_changes_the_alert(
+    stack, new_page, officer, django_user_model, viewport
+):
+    from alerts.models import Alert
+    from alerts.workflow import acknowledge_alert
+    from tests.conftest import _user_with_role
+
+    raise_alerts(2)
+    page = new_page(viewport)
+    sign_in(page, stack, officer.username)
+    item = alert_item(page, "Person 0001")
+    item.wait_for()
+    item.locator("button.details-toggle").focus()
+    page.keyboard.press("Enter")  # the details open with the keyboard in the note
+    page.keyboard.type("Seen at the ")
+    colleague = _user_with_role(django_user_model, "colleague", "officer")
+    acknowledge_alert(Alert.objects.get(citizen="Person 0001").pk, by=colleague)
+    item.locator(".item-handler", has_text="acknowledged by colleague").wait_for()  # the card was redrawn
+    page.keyboard.type("harbour gate.")
+    note = item.locator(".alert-details textarea")
+    assert note.input_value() == "Seen at the harbour gate."
+    assert note.evaluate("node => node === document.activeElement")
