@@ -1,4 +1,4 @@
-"""PostgreSQL connections come from a pool in each process, not one per request.
+"""The web server takes its PostgreSQL connections from a pool, not one per request.
 
 Under ASGI each request runs its sync code in a thread of its own, so Django's persistent
 connections (CONN_MAX_AGE) were never reused: every signed-in request opened a PostgreSQL
@@ -35,11 +35,13 @@ def database_settings(tmp_path, **env) -> dict:
 
 def test_a_postgresql_database_is_reached_through_a_pool_sized_by_the_environment(tmp_path):
     url = "postgres://pw:secret@db.internal:5432/peacewatch"
-    pooled = database_settings(tmp_path, DATABASE_URL=url, DB_POOL_MAX_SIZE="8")
+    pooled = database_settings(tmp_path, DATABASE_URL=url, DB_POOL="true", DB_POOL_MAX_SIZE="8")
     assert pooled["OPTIONS"]["pool"] == {"min_size": 1, "max_size": 8, "timeout": 10}
     assert pooled["CONN_MAX_AGE"] == 0 and pooled["CONN_HEALTH_CHECKS"] is True
 
-    unpooled = database_settings(tmp_path, DATABASE_URL=url, DB_POOL="false")
+    # Outside the web server the default is persistent connections (see settings: threads that end
+    # without closing theirs would keep them from a pool).
+    unpooled = database_settings(tmp_path, DATABASE_URL=url)
     assert "pool" not in unpooled.get("OPTIONS", {}) and unpooled["CONN_MAX_AGE"] == 60
 
 
@@ -56,7 +58,9 @@ def sessions_opened() -> int:
     reason="POOL TEST NOT RUN: it needs PostgreSQL (set DATABASE_URL); .ci/run's production pass runs it",
 )
 @pytest.mark.django_db(transaction=True)
-def test_fifty_signed_in_requests_to_the_web_server_reuse_its_pooled_connections(broker, tmp_path, django_user_model):
+def test_fifty_signed_in_requests_to_the_web_server_reuse_its_pooled_connections_by_default(
+    broker, tmp_path, django_user_model
+):
     client = Client()
     client.force_login(_user_with_role(django_user_model, "pooled", "officer"))
     cookies = {"sessionid": client.cookies["sessionid"].value}
