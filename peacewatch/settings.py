@@ -113,20 +113,31 @@ _SQLITE_OPTIONS = {
     "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=30000;",
     "transaction_mode": "IMMEDIATE",
 }
+
+
+def _database_pool(mode: str) -> bool:
+    """DB_POOL: ``web`` (the default) pools the web server's connections only, ``true`` every
+    process's, ``false`` none."""
+    mode = mode.strip().lower() or "web"
+    if mode not in {"web", "true", "false"}:
+        raise ImproperlyConfigured(f"DB_POOL={mode!r}: use web, true or false")
+    return mode == "true" or (mode == "web" and "daphne.server" in sys.modules)
+
+
 _database_url = env_url("DATABASE_URL", schemes=("sqlite", "postgres", "postgresql", "pgsql"))
 if _database_url:
     DATABASES = {"default": dj_database_url.parse(_database_url, conn_max_age=env_int("DB_CONN_MAX_AGE", 60))}
     if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         DATABASES["default"]["OPTIONS"] = dict(_SQLITE_OPTIONS)
-    elif env_bool("DB_POOL", "daphne.server" in sys.modules):
-        # The web server's default. Under ASGI every request runs its sync code in a thread of its
-        # own, so a persistent connection (CONN_MAX_AGE) is never reused: each request opened a new
-        # PostgreSQL connection. A psycopg pool hands them out instead, checked on the way out so
-        # that a database restart costs a reconnect, not an error; a full pool makes a request wait
-        # up to DB_POOL_TIMEOUT seconds rather than open connection number max_connections + 1.
-        # Not the other processes' default: a thread that ends without closing its connection
-        # (Django closes them at the end of a request, nothing else does) keeps it from the pool
-        # for good, while their long-lived threads reuse persistent connections well enough.
+    elif _database_pool(env_str("DB_POOL", "web")):
+        # The web server's, by default (DB_POOL=web). Under ASGI every request runs its sync code
+        # in a thread of its own, so a persistent connection (CONN_MAX_AGE) is never reused: each
+        # request opened a new PostgreSQL connection. A psycopg pool hands them out instead, checked
+        # on the way out so that a database restart costs a reconnect, not an error; a full pool
+        # makes a request wait up to DB_POOL_TIMEOUT seconds rather than open connection number
+        # max_connections + 1. Not the other processes' default: a thread that ends without closing
+        # its connection (Django closes them at the end of a request, nothing else does) keeps it
+        # from the pool for good, while their long-lived threads reuse persistent connections.
         DATABASES["default"]["CONN_MAX_AGE"] = 0  # the pool keeps them; Django refuses both
         DATABASES["default"]["CONN_HEALTH_CHECKS"] = True  # with a pool: checked as handed out
         DATABASES["default"]["OPTIONS"] = {

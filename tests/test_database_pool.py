@@ -41,8 +41,10 @@ def test_a_postgresql_database_is_reached_through_a_pool_sized_by_the_environmen
 
     # Outside the web server the default is persistent connections (see settings: threads that end
     # without closing theirs would keep them from a pool).
-    unpooled = database_settings(tmp_path, DATABASE_URL=url)
-    assert "pool" not in unpooled.get("OPTIONS", {}) and unpooled["CONN_MAX_AGE"] == 60
+    for mode in ("web", "false"):
+        unpooled = database_settings(tmp_path, DATABASE_URL=url, DB_POOL=mode)
+        assert "pool" not in unpooled.get("OPTIONS", {}) and unpooled["CONN_MAX_AGE"] == 60
+    assert database_settings(tmp_path, DATABASE_URL=url) == unpooled  # web is the default
 
 
 def sessions_opened() -> int:
