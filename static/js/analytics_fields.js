@@ -1,17 +1,9 @@
 // The analysts' query form: the form read as a Query (analytics/query.py) and a query put back
-// into it, the area fields beside the map's area tool, and errors said next to their fields.
-// Which fields count and what is wrong with them: analytics_form.js.
+// into it (analytics_query.js), the area fields beside the map's area tool, and errors said next
+// to their fields. Which fields count and what is wrong with them: analytics_form.js.
 import { checkNumbers, hiddenControls, problemMessages } from "./analytics_form.js";
-import { isoToZoned, zoneName, zonedToIso } from "./analytics_time.js";
-
-const QUERY_DEFAULTS = { top: 10, size: 50 }; // analytics/query.py, Query
-
-function splitList(text, pattern) {
-  return text
-    .split(pattern)
-    .map((part) => part.trim())
-    .filter(Boolean);
-}
+import { queryFromValues, valuesFromQuery } from "./analytics_query.js";
+import { zoneName } from "./analytics_time.js";
 
 function numberOf(input) {
   return input.value === "" ? null : Number(input.value);
@@ -76,6 +68,29 @@ export function createFields({ A, zone, areaTool }) {
     return checkNumbers(values, hidden, unreadable);
   }
 
+  /** The fields' values as analytics_query.js reads them. */
+  function values() {
+    return {
+      time: dom.time.value,
+      from: dom.from.value,
+      to: dom.to.value,
+      drones: dom.drones.value,
+      citizen: dom.citizen.value,
+      citizenMatch: dom.citizenMatch.value,
+      words: dom.words.value,
+      wordsMatch: dom.wordsMatch.value,
+      scoreMin: dom.scoreMin.value,
+      scoreMax: dom.scoreMax.value,
+      alertsOnly: dom.alertsOnly.checked,
+      area,
+      aggs: Array.from(dom.form.querySelectorAll('input[name="aggs"]:checked'), (box) => box.value),
+      top: dom.top.value,
+      size: dom.size.value,
+      sort: dom.sort.value,
+      stopWords: dom.stopWords.checked,
+    };
+  }
+
   /** The form as a Query (analytics/query.py); throws ApiError naming the field when it cannot be one. */
   function query() {
     const wrong = checkVisible();
@@ -84,41 +99,9 @@ export function createFields({ A, zone, areaTool }) {
       error.messages = wrong;
       throw error;
     }
-    const query = {};
-    if (dom.time.value === "custom") {
-      // Typed in the force's display zone.
-      const from = dom.from.value ? zonedToIso(dom.from.value, zone) : null;
-      const to = dom.to.value ? zonedToIso(dom.to.value, zone) : null;
-      if (!from) throw new ApiError("Give the start of the time range.", { field: "time.from" });
-      if (to && to <= from) throw new ApiError("The range must end after it starts.", { field: "time.to" });
-      query.time = to ? { from, to } : { from };
-    } else {
-      query.time = { last: dom.time.value };
-    }
-    const drones = splitList(dom.drones.value, /[\s,;]+/);
-    if (drones.length) query.drones = drones;
-    const name = dom.citizen.value.trim();
-    if (name) query.citizen = { name, match: dom.citizenMatch.value };
-    const words = splitList(dom.words.value, /,/);
-    if (words.length) query.words = { [dom.wordsMatch.value]: words };
-    const min = numberOf(dom.scoreMin);
-    const max = numberOf(dom.scoreMax);
-    if (min !== null || max !== null) {
-      if (min !== null && max !== null && min > max) {
-        throw new ApiError("The lowest peacescore is above the highest.", { field: "score.min" });
-      }
-      query.score = {};
-      if (min !== null) query.score.min = min;
-      if (max !== null) query.score.max = max;
-    }
-    if (area) query.area = area;
-    if (dom.alertsOnly.checked) query.alerts_only = true;
-    query.aggs = Array.from(dom.form.querySelectorAll('input[name="aggs"]:checked'), (box) => box.value);
-    query.top = Number(dom.top.value);
-    query.size = Number(dom.size.value);
-    query.sort = dom.sort.value;
-    if (!dom.stopWords.checked) query.stop_words = "keep";
-    return query;
+    const asked = queryFromValues(values(), zone);
+    if (asked.error) throw new ApiError(asked.error.message, { field: asked.error.field });
+    return asked.query;
   }
 
   function selectValue(select, value, label) {
@@ -130,33 +113,22 @@ export function createFields({ A, zone, areaTool }) {
 
   /** Put a saved (or remembered, or narrowed) query back into the form. */
   function fill(query) {
+    const shown = valuesFromQuery(query, zone);
     dom.form.reset();
-    const time = query.time || { last: "24h" };
-    if (time.last) {
-      selectValue(dom.time, time.last, "Last " + time.last);
-    } else {
-      dom.time.value = "custom";
-      dom.from.value = time.from ? isoToZoned(time.from, zone) : "";
-      dom.to.value = time.to ? isoToZoned(time.to, zone) : "";
+    if (shown.time === "custom") dom.time.value = "custom";
+    else selectValue(dom.time, shown.time, "Last " + shown.time);
+    dom.from.value = shown.from;
+    dom.to.value = shown.to;
+    for (const name of ["drones", "citizen", "citizenMatch", "wordsMatch", "words", "scoreMin", "scoreMax", "sort"]) {
+      dom[name].value = shown[name];
     }
-    dom.drones.value = (query.drones || []).join(", ");
-    dom.citizen.value = query.citizen ? query.citizen.name : "";
-    dom.citizenMatch.value = query.citizen && query.citizen.match === "prefix" ? "prefix" : "exact";
-    const words = query.words || {};
-    const all = words.all && words.all.length;
-    dom.wordsMatch.value = all ? "all" : "any";
-    dom.words.value = ((all ? words.all : words.any) || []).join(", ");
-    dom.scoreMin.value = query.score && query.score.min != null ? query.score.min : "";
-    dom.scoreMax.value = query.score && query.score.max != null ? query.score.max : "";
-    dom.alertsOnly.checked = !!query.alerts_only;
-    // Saved queries come back normalised: a field at the API's default is left out.
-    const aggs = new Set(query.aggs || []);
+    dom.alertsOnly.checked = shown.alertsOnly;
+    const aggs = new Set(shown.aggs);
     for (const box of dom.form.querySelectorAll('input[name="aggs"]')) box.checked = aggs.has(box.value);
-    selectValue(dom.top, String(query.top ?? QUERY_DEFAULTS.top));
-    selectValue(dom.size, String(query.size ?? QUERY_DEFAULTS.size));
-    dom.sort.value = query.sort === "oldest" ? "oldest" : "newest";
-    dom.stopWords.checked = query.stop_words !== "keep";
-    setArea(query.area || null);
+    selectValue(dom.top, shown.top);
+    selectValue(dom.size, shown.size);
+    dom.stopWords.checked = shown.stopWords;
+    setArea(shown.area);
     syncTimeFields();
   }
 
