@@ -35,6 +35,7 @@ import { createSaved } from "./analytics_saved.js";
 import { latestOnly } from "./analytics_search.js";
 import { formatInstant } from "./analytics_time.js";
 import { attachSuggest } from "./citizen_suggest.js";
+import { CursorPager } from "./cursor_pager.js";
 
 const A = window.PeaceWatchAnalytics;
 const { el, api, announce } = A;
@@ -70,7 +71,7 @@ const state = {
   total: null,
   result: null, // the last page received
   busy: false,
-  pager: new A.CursorPager(),
+  pager: new CursorPager(),
   purpose: "", // sent beside every search of the current query, and its exports
   undo: [], // the queries each drill-down narrowed, latest last
 };

@@ -18,6 +18,7 @@
 import { foldName } from "./analytics_form.js";
 import { formatInstant } from "./analytics_time.js";
 import { attachSuggest } from "./citizen_suggest.js";
+import { CursorPager } from "./cursor_pager.js";
 import { arrows, spacedLabels } from "./trail_geometry.js";
 
 (function () {
@@ -58,7 +59,7 @@ import { arrows, spacedLabels } from "./trail_geometry.js";
     legend: $("trail-legend"),
   };
 
-  const state = { frozen: null, total: 0, result: null, busy: false, pager: new A.CursorPager() };
+  const state = { frozen: null, total: 0, result: null, busy: false, pager: new CursorPager() };
 
   const map = A.makeMap($("citizen-map"), config.city_bounds);
   const trail = L.layerGroup().addTo(map);
