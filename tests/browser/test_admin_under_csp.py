@@ -74,3 +74,20 @@ def test_the_lockout_page_shows_after_repeated_wrong_passwords(stack, new_page, 
         page.press("#id_password", "Enter")
         page.wait_for_load_state()
     assert "Too many failed sign-ins" in page.content()
+
+
+@pytest.mark.parametrize("viewport", [(1440, 900), (390, 844)])
+def test_alert_settings_refuse_a_critical_threshold_not_below_the_alert_one(stack, new_page, admin_user, viewport):
+    from alerts.models import AlertSettings
+
+    AlertSettings.load()
+    page = new_page(viewport)
+    sign_in_to_the_admin(page, stack, admin_user)
+    page.goto(f"{stack.url}/admin/alerts/alertsettings/1/change/")
+    page.fill("#id_threshold", "15")
+    page.fill("#id_critical_threshold", "30")  # the finding: critical above the alert threshold was kept
+    page.click("input[name=_save]")
+    error = page.locator(".field-critical_threshold .errorlist")
+    assert "below the alert threshold" in error.inner_text()
+    settings = AlertSettings.load()
+    assert settings.critical_threshold < settings.threshold  # nothing saved
