@@ -14,6 +14,7 @@ from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
+from drf_spectacular.generators import SchemaGenerator
 
 from peacewatch import api_reference
 from peacewatch.logs import log
@@ -135,8 +136,6 @@ def home(request: HttpRequest) -> HttpResponse:
 @login_required
 def api_docs(request: HttpRequest) -> HttpResponse:
     """The API reference, drawn from the OpenAPI document /api/schema/ serves (to signed-in users, as it)."""
-    from drf_spectacular.generators import SchemaGenerator
-
     document = SchemaGenerator().get_schema(request=None, public=True)
     context = {"reference": api_reference.build(document), "schema_url": "/api/schema/"}
     return render(request, "api_docs.html", context)

@@ -24,14 +24,6 @@
     }
   }
 
-  function csrfToken() {
-    const match = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]*)/);
-    if (match) return decodeURIComponent(match[1]);
-    // The cookie may be unreadable (CSRF_COOKIE_HTTPONLY): base.html's sign-out form carries one.
-    const field = document.querySelector('input[name="csrfmiddlewaretoken"]');
-    return field ? field.value : "";
-  }
-
   /** An API refusal worth showing: `message`, and the query `field` it names (400s). */
   class ApiError extends Error {
     constructor(message, { status = 0, field = "", problem = null } = {}) {
@@ -56,7 +48,7 @@
   async function api(url, { method = "GET", body, signal } = {}) {
     const headers = { Accept: "application/json" };
     if (method !== "GET") {
-      headers["X-CSRFToken"] = csrfToken();
+      headers["X-CSRFToken"] = window.PeaceWatchDom.csrfToken();
       if (body !== undefined) headers["Content-Type"] = "application/json";
     }
     let response;
@@ -225,7 +217,6 @@
   window.PeaceWatchAnalytics = Object.freeze({
     el,
     readConfig,
-    csrfToken,
     api,
     ApiError,
     SignedOutError,

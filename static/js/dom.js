@@ -3,6 +3,7 @@
  *
  * Pages never build HTML from data (a strict Content-Security-Policy applies,
  * and names and words come from drones): `el` makes elements and sets text.
+ * `csrfToken` is what every page's changes send.
  * Defines one global, `window.PeaceWatchDom`.
  */
 (function () {
@@ -25,5 +26,17 @@
     return node;
   }
 
-  window.PeaceWatchDom = Object.freeze({ el });
+  /**
+   * The CSRF token that unsafe requests carry (X-CSRFToken): from the csrftoken cookie or, when the
+   * cookie cannot be read (CSRF_COOKIE_HTTPONLY, a Secure cookie over plain http), from the token
+   * base.html's sign-out form carries.
+   */
+  function csrfToken() {
+    const match = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]*)/);
+    if (match) return decodeURIComponent(match[1]);
+    const field = document.querySelector('input[name="csrfmiddlewaretoken"]');
+    return field ? field.value : "";
+  }
+
+  window.PeaceWatchDom = Object.freeze({ el, csrfToken });
 })();

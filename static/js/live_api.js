@@ -43,15 +43,6 @@ export async function getAllResults(url) {
   return rows;
 }
 
-function csrfToken() {
-  const match = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]*)/);
-  if (match) return decodeURIComponent(match[1]);
-  // Fallback if the cookie is not readable (CSRF_COOKIE_HTTPONLY, or a Secure
-  // cookie over plain http): base.html's sign-out form carries a token too.
-  const field = document.querySelector('input[name="csrfmiddlewaretoken"]');
-  return field ? field.value : "";
-}
-
 /** PATCH `change` to `url`: {ok, status, body} (body null when not JSON); rejects when the server is unreachable. */
 export async function patchJson(url, change) {
   const response = await fetch(url, {
@@ -60,7 +51,7 @@ export async function patchJson(url, change) {
     headers: {
       "Content-Type": "application/json",
       Accept: "application/json",
-      "X-CSRFToken": csrfToken(),
+      "X-CSRFToken": window.PeaceWatchDom.csrfToken(),
     },
     body: JSON.stringify(change),
   });
