@@ -351,8 +351,9 @@ class EmbeddedStore:
         # Arrival times rise with the row id, batch after batch, even if the clock steps back: a search
         # bounded by arrival relies on it (analytics.store.embedded_search.frontier). Writers hold the
         # lock from before this read to their commit, so a batch in progress is always after the last.
-        latest = db.execute("SELECT stored_at FROM reports ORDER BY id DESC LIMIT 1").fetchone()
-        now = max(_ms(datetime.now(tz=UTC)), latest[0] + 1 if latest else 0)
+        from analytics.store.embedded_search import frontier
+
+        now = max(_ms(datetime.now(tz=UTC)), frontier(db) or 0)
         report_rows, citizen_rows, word_rows = [], [], []
         rollup = Rollup()
         for rowid, item in enumerate(fresh, start=next_id):
