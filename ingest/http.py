@@ -333,7 +333,8 @@ async def deliver(batch: Sorted) -> None:
             producer.discard(current)
         raise Refused(
             503,
-            "reports cannot be stored right now; nothing was accepted, send them again",
+            "reports cannot be confirmed stored right now; none is accepted: send them again (a report Kafka kept "
+            "anyway is counted once, by its report_id)",
             "ingest_kafka_unavailable",
             headers={"Retry-After": str(max(1, math.ceil(timeout)))},
             drone_id=batch.drone_id,

@@ -136,7 +136,10 @@ def ingest_endpoint(result: dict, generator, request, public) -> dict:
                     "headers": {"Retry-After": {"schema": {"type": "integer"}}},
                 },
                 "503": {
-                    **problem_response("Kafka cannot take the reports now: nothing was accepted, send again"),
+                    **problem_response(
+                        "Kafka cannot confirm the reports now: none is accepted, send them again "
+                        "(one Kafka kept anyway is counted once, by its report_id)"
+                    ),
                     "headers": {"Retry-After": {"schema": {"type": "integer"}}},
                 },
             },
