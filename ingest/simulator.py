@@ -68,6 +68,7 @@ class Citizen:
     name: str
     baseline: float
     mood: float
+    subject_id: str = ""
 
 
 @dataclass
@@ -93,7 +94,17 @@ class Fleet:
     population_per_district: int = 160
     first_id: int = 0  # drone ids are pw-{first_id:05d} onwards, so several simulators can share a city
     city: tuple[float, float, float, float] = field(default_factory=city_bounds)  # south, west, north, east
+    vocabulary_size: int = len(VOCABULARY)  # beyond the base list, made-up words (see ``vocabulary``)
+    subject_ids: bool = False  # send each citizen's stable ``id`` (v1.1), as a recognition system would
     rng: random.Random = field(init=False)
+
+    @classmethod
+    def first_wave(cls, drones: int = 3500, seed: int = 42, **options) -> Fleet:
+        """The data benchmarks stand on: a city of 102,400 people whose names repeat (5,040 names, as in
+        life), each with a subject id, and a vocabulary of 5,000 words with a Zipf law."""
+        return cls(
+            drones=drones, seed=seed, population_per_district=1600, vocabulary_size=5000, subject_ids=True, **options
+        )
 
     def __post_init__(self) -> None:
         self.rng = random.Random(self.seed)
@@ -119,9 +130,11 @@ class Fleet:
                 name = f"{rng.choice(FIRST_NAMES)} {rng.choice(LAST_NAMES)}"
                 # Most people are calm; a restless few drift towards low scores.
                 baseline = rng.gauss(36, 6) if rng.random() < 0.02 else rng.gauss(72, 10)
-                people.append(Citizen(name, baseline, baseline))
+                subject_id = f"s-{len(self.districts):02d}-{len(people):05d}" if self.subject_ids else ""
+                people.append(Citizen(name, baseline, baseline, subject_id))
             self.districts.append(people)
-        ranks = range(1, len(VOCABULARY) + 1)
+        self.words = vocabulary(self.vocabulary_size)
+        ranks = range(1, len(self.words) + 1)
         weights = [1 / r**1.07 for r in ranks]
         self.word_cum_weights = list(_accumulate(weights))
         self._turn = 0
@@ -161,10 +174,15 @@ class Fleet:
             # Mood drifts, pulled back towards the person's baseline.
             person.mood += (person.baseline - person.mood) * 0.1 + rng.gauss(0, 4)
             score = min(100.0, max(0.0, person.mood + rng.gauss(0, 5)))
-            citizens.append(
-                {"name": person.name, "peacescore": round(score, 1), "confidence": round(rng.uniform(0.8, 1.0), 2)}
-            )
-        words = rng.choices(VOCABULARY, cum_weights=self.word_cum_weights, k=rng.randint(5, 30))
+            citizen = {
+                "name": person.name,
+                "peacescore": round(score, 1),
+                "confidence": round(rng.uniform(0.8, 1.0), 2),
+            }
+            if person.subject_id:
+                citizen["id"] = person.subject_id
+            citizens.append(citizen)
+        words = rng.choices(self.words, cum_weights=self.word_cum_weights, k=rng.randint(5, 30))
         drone.seq += 1
         return {
             "report_id": str(uuid.UUID(int=rng.getrandbits(128), version=4)),
@@ -193,6 +211,25 @@ class Fleet:
 
 
 _encoder = msgspec.json.Encoder()
+
+_ONSETS = "b c d f g h j k l m n p r s t v w z br ch dr fl gr kr pl sh st tr".split()
+_VOWELS = "a e i o u ai ea ou".split()
+
+
+def vocabulary(size: int) -> list[str]:
+    """``size`` words, most common first: the base list, then made-up words of two to four syllables.
+
+    The made-up words are the same for every seed, as a language is the same for every drone.
+    """
+    words = list(VOCABULARY[:size])
+    seen = set(words)
+    rng = random.Random(0)
+    while len(words) < size:
+        word = "".join(rng.choice(_ONSETS) + rng.choice(_VOWELS) for _ in range(rng.randint(2, 4)))
+        if word not in seen:
+            seen.add(word)
+            words.append(word)
+    return words
 
 
 def _accumulate(values):

@@ -7,7 +7,7 @@ import msgspec
 import pytest
 
 from ingest.reports import Received, decode_report
-from ingest.simulator import Fleet
+from ingest.simulator import VOCABULARY, Fleet
 from peacewatch.streams import kafka
 from tests.kafka import read_topic_sync
 
@@ -67,6 +67,28 @@ def test_the_same_people_recur_and_words_follow_a_skewed_frequency():
     assert names.most_common(1)[0][1] >= 10
     top, tenth = words.most_common(10)[0][1], words.most_common(10)[9][1]
     assert top > 3 * tenth
+
+
+def test_the_first_wave_fleet_sees_a_city_of_named_people_with_ids_and_a_large_zipf_vocabulary():
+    fleet = Fleet.first_wave(drones=400, seed=3)
+    people = [person for district in fleet.districts for person in district]
+    assert len({person.subject_id for person in people}) == len(people) >= 100_000
+    assert len({person.name for person in people}) < len(people) / 10  # names repeat across people, as in life
+    assert len(set(fleet.words)) == 5000 and fleet.words[: len(VOCABULARY)] == list(VOCABULARY)
+
+    ids, words, low, n = Counter(), Counter(), 0, 40_000
+    for _ in range(n):
+        result = decode_report(fleet.encoded(NOW)[1])
+        assert isinstance(result, Received), result
+        assert all(c.id is not None for c in result.report.citizens)
+        ids.update(c.id for c in result.report.citizens)
+        words.update(result.report.words)
+        low += result.report.min_peacescore() < 20
+    assert 0.005 <= low / n <= 0.02
+    assert len(words) > 3000  # the long tail is reached
+    ranked = [count for _, count in words.most_common()]
+    assert ranked[0] > 50 * ranked[999]  # Zipf: the most common word far above the thousandth
+    assert len(ids) > 50_000
 
 
 def test_backfill_spreads_reports_over_the_requested_span():
