@@ -66,6 +66,11 @@ BENCHMARKS = [
         ["--reports-per-day", "5000000", "--days", "30", "--repeat", "3"],
         ["--reports-per-day", "20000", "--days", "3", "--repeat", "1"],
     ),
+    (
+        "scale_out.py",
+        ["--reports", "1000000", "--indexer-reports", "200000", "--repeat", "3"],
+        ["--reports", "200000", "--indexer-reports", "20000", "--processes", "1,2", "--repeat", "1"],
+    ),
 ]
 
 # On the engines of `make engines`; "{url}" is its OpenSearch node.
@@ -97,6 +102,11 @@ REAL_BENCHMARKS = [
         "es_indexer.py",
         ["--url", "{url}", "--documents", "200000", "--repeat", "5"],
         ["--url", "{url}", "--documents", "5000", "--repeat", "1"],
+    ),
+    (
+        "scale_out.py",
+        ["--engines", "real", "--reports", "1000000", "--indexer-reports", "100000", "--repeat", "3"],
+        "--engines real --reports 200000 --indexer-reports 10000 --processes 1,2 --repeat 1".split(),
     ),
 ]
 
