@@ -38,7 +38,7 @@ def prune_indices() -> list[str]:
 
 @shared_task(name="analytics.compact_archive", ignore_result=True)
 def compact_archive() -> int:
-    """Merge the small files of the archive's closed directories; returns the files written."""
+    """Merge the small files of the archive's closed directories and roll up their hours; returns the files merged."""
     from analytics.archive.compact import compact
     from analytics.archive.storage import get_archive
 

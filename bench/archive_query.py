@@ -7,12 +7,18 @@ Builds one day of simulated reports (spread over 24 h, 3,500 drones) through
 the archive consumer's own ``process_batch``, in batches of 100,000 as the
 consumer writes them, into a scratch archive on local disk; then links that
 day's files under ``--days`` dates (hard links: the same bytes, no extra disk)
-to stand for a month. Then times, through ``archive sql``'s own connection
-(DuckDB over the Parquet files, ``analytics.archive.sql``), the two questions
-over the whole month, each repeated and the median quoted:
+to stand for a month. Before linking, the day is compacted as the hourly task
+does it (merge, then the hourly rollups, ``analytics.archive.rollup``), timed,
+and its rollups written again alone, timed; they are linked with it. Then
+times, through ``archive sql``'s own connection (DuckDB over the Parquet
+files, ``analytics.archive.sql``), the two questions over the whole month, each
+asked of the rows and of the rollups (the answers must be equal), each
+repeated and the median quoted:
 
-- ``SELECT count(*) FROM reports WHERE date BETWEEN first AND last``;
-- the top 10 citizens by sightings over the same dates (``unnest(citizens)``).
+- ``SELECT count(*) FROM reports WHERE date BETWEEN first AND last``, and
+  ``sum(reports)`` of ``report_hours``;
+- the top 10 citizens by sightings over the same dates (``unnest(citizens)``),
+  and ``sum(sightings)`` of ``citizen_hours``.
 
 Before linking, the built day is asked the analytics page's default question
 (all six aggregations, 50 hits, the whole day) through the archive's search
@@ -66,16 +72,47 @@ def build_day(root: Path, day: datetime, count: int) -> int:
 
 
 def link_days(root: Path, day: datetime, days: int) -> tuple[str, str]:
-    """Hard-link the built day's files under ``days`` consecutive dates ending with it; (first, last) date."""
-    source = root / "reports" / f"date={day:%Y-%m-%d}"
+    """Hard-link the built day's files (and rollups) under ``days`` consecutive dates ending with it; (first, last)."""
+    from analytics.archive import rollup
+
     first = day - timedelta(days=days - 1)
-    for n in range(days - 1):
-        target = root / "reports" / f"date={first + timedelta(days=n):%Y-%m-%d}"
-        for path in source.rglob("*.parquet"):
-            destination = target / path.relative_to(source)
-            destination.parent.mkdir(parents=True, exist_ok=True)
-            os.link(path, destination)
+    for stream in ("reports", *(rollup.root(table) for table in rollup.TABLES)):
+        source = root / stream / f"date={day:%Y-%m-%d}"
+        for n in range(days - 1):
+            target = root / stream / f"date={first + timedelta(days=n):%Y-%m-%d}"
+            for path in source.rglob("*.parquet"):
+                destination = target / path.relative_to(source)
+                destination.parent.mkdir(parents=True, exist_ok=True)
+                os.link(path, destination)
     return f"{first:%Y-%m-%d}", f"{day:%Y-%m-%d}"
+
+
+def compact_day(archive, root: Path, day: datetime, args) -> None:
+    """The hourly task's work on the built day (merge, then rollups), then the rollups alone, both timed."""
+    import shutil
+
+    from analytics.archive import compact, rollup
+
+    later = day + timedelta(days=2)  # every hour of the day closed
+    started = time.perf_counter()
+    result = compact.compact(archive, now=later)
+    compacted = time.perf_counter() - started
+    progress(f"compacted the day in {compacted:.1f} s ({result.merged} files merged, hours rolled up)")
+    for table in rollup.TABLES:
+        shutil.rmtree(root / rollup.root(table))
+    started = time.perf_counter()
+    rolled = rollup.build(archive, now=later)
+    seconds = time.perf_counter() - started
+    progress(f"rolled the day up again alone in {seconds:.1f} s")
+    emit(
+        "archive_day_compact_seconds",
+        round(compacted, 2),
+        "s",
+        reports=args.reports_per_day,
+        merged=result.merged,
+        hours_rolled_up=result.rollups.written,
+    )
+    emit("archive_day_rollup_seconds", round(seconds, 2), "s", reports=args.reports_per_day, hours=rolled.written)
 
 
 def page_search(archive, day: datetime, args) -> None:
@@ -121,17 +158,25 @@ def main() -> None:
         root = Path(scratch) / "archive"
         progress(f"building one day of {args.reports_per_day:,} reports through the archive consumer")
         day_bytes = build_day(root, day, args.reports_per_day)
-        page_search(ArchiveStorage(str(root)), day, args)
+        archive = ArchiveStorage(str(root))
+        page_search(archive, day, args)
+        compact_day(archive, root, day, args)
         first, last = link_days(root, day, args.days)
         progress(f"linked it under {args.days} dates, {first} to {last}")
-        archive = ArchiveStorage(str(root))
+        dates = f"date BETWEEN '{first}' AND '{last}'"
         questions = {
-            "count": f"SELECT count(*) FROM reports WHERE date BETWEEN '{first}' AND '{last}'",
+            "count": f"SELECT count(*) FROM reports WHERE {dates}",
+            "count_from_rollups": f"SELECT sum(reports)::BIGINT FROM report_hours WHERE {dates}",
             "top_citizens": (
                 "SELECT c.name, count(*) AS sightings FROM reports, unnest(citizens) AS t(c) "
-                f"WHERE date BETWEEN '{first}' AND '{last}' GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 10"
+                f"WHERE {dates} GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 10"
+            ),
+            "top_citizens_from_rollups": (
+                "SELECT name, sum(sightings)::BIGINT AS sightings FROM citizen_hours "
+                f"WHERE {dates} GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 10"
             ),
         }
+        answers = {}
         for name, query in questions.items():
             seconds, answer = [], None
             for run in range(args.repeat):
@@ -140,6 +185,7 @@ def main() -> None:
                 answer = list(rows)
                 seconds.append(time.perf_counter() - started)
                 progress(f"{name} run {run + 1}/{args.repeat}: {seconds[-1]:.1f} s")
+            answers[name] = answer
             emit(
                 f"archive_month_{name}_seconds",
                 round(median(seconds), 2),
@@ -147,9 +193,12 @@ def main() -> None:
                 runs=[round(s, 2) for s in seconds],
                 reports=args.reports_per_day * args.days,
                 days=args.days,
-                answer=answer[0] if name == "count" else answer[:3],
+                answer=answer[0] if name.startswith("count") else answer[:3],
                 target="seconds",
             )
+        # The rollups are a faster road to the same answers, not an estimate.
+        assert answers["count_from_rollups"] == answers["count"], answers
+        assert answers["top_citizens_from_rollups"] == answers["top_citizens"], answers
         emit(
             "archive_day_bytes",
             day_bytes,

@@ -7,7 +7,9 @@ are merged, in offset order, into files of up to ``MAX_BYTES``, named by the
 range they cover. The merged file is written whole first; the files it
 replaces are deleted after. In between, readers skip them (a file whose range
 another file of the directory contains, ``layout.current``), and a run that
-died there deletes them next time. Running it again changes nothing.
+died there deletes them next time. Then every closed hour of reports gets its
+rollups (``rollup``) where it lacks matching ones. Running it again changes
+nothing.
 
 Rows are streamed file by file (one input file in memory at a time).
 """
@@ -23,7 +25,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from django.conf import settings
 
-from analytics.archive import layout
+from analytics.archive import layout, rollup
 from analytics.archive.storage import ArchiveStorage
 from peacewatch.logs import log
 
@@ -38,6 +40,7 @@ class Compaction:
     directories: int = 0
     merged: int = 0  # files written
     replaced: int = 0  # small files deleted (merged, or left over by an interrupted run)
+    rollups: rollup.Rollups = field(default_factory=rollup.Rollups)
     details: list[str] = field(default_factory=list)
 
 
@@ -47,7 +50,7 @@ def compact(
     now: datetime | None = None,
     progress: Callable[[str], None] = lambda line: None,
 ) -> Compaction:
-    """Compact every closed directory of the archive."""
+    """Compact every closed directory of the archive, then roll up the closed hours that need it."""
     now = now or datetime.now(tz=UTC)
     closed_before = now - timedelta(seconds=2 * settings.ARCHIVE_FLUSH_SECONDS)
     result = Compaction()
@@ -57,6 +60,8 @@ def compact(
         result.directories += 1
         _compact_directory(archive, stream, directory, result)
         progress(f"{directory}: {result.merged} files written, {result.replaced} replaced so far")
+    # After the merge, so a rollup names the hour's merged files rather than the small ones it replaced.
+    result.rollups = rollup.build(archive, now=now, progress=progress)
     return result
 
 

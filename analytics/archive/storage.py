@@ -112,28 +112,49 @@ class ArchiveStorage:
 
     def files(self, stream: str, dates: tuple[str, str] | None = None) -> list[str]:
         """Full paths of the current files of a stream, optionally for dates from..to (YYYY-MM-DD, inclusive)."""
-        found = []
+        return [self.path(f"{leaf}/{name}") for leaf, names in self.leaves(stream, dates).items() for name in names]
+
+    def leaves(self, stream: str, dates: tuple[str, str] | None = None) -> dict[str, list[str]]:
+        """Leaf directory (relative) -> names of its current files, for every leaf of a stream (or of those dates).
+
+        One recursive listing per date rather than one per hour: on S3 a listing is a request.
+        """
+        found: dict[str, list[str]] = {}
         for date_dir in self.directories(stream):
             date = date_dir.removeprefix("date=")
             if dates is not None and not dates[0] <= date <= dates[1]:
                 continue
-            leaves = [f"{stream}/{date_dir}"]
-            if stream == layout.REPORTS:
-                leaves = [f"{stream}/{date_dir}/{hour}" for hour in self.directories(f"{stream}/{date_dir}")]
-            for leaf in leaves:
-                found += [self.path(f"{leaf}/{name}") for name in layout.current(self.list(leaf))]
+            for leaf, names in sorted(self.tree(f"{stream}/{date_dir}").items()):
+                if current := layout.current(names):
+                    found[leaf] = current
+        return found
+
+    def tree(self, relative_dir: str) -> dict[str, list[str]]:
+        """Directory (relative to the root) -> names of the files directly in it, for everything under a directory."""
+        selector = fs.FileSelector(self.path(relative_dir), allow_not_found=True, recursive=True)
+        found: dict[str, list[str]] = {}
+        prefix = f"{self.root}/"
+        for info in self.fs.get_file_info(selector):
+            if info.type == fs.FileType.File:
+                parent, _, name = info.path.removeprefix(prefix).rpartition("/")
+                found.setdefault(parent, []).append(name)
         return found
 
     def dataset(self, stream: str, dates: tuple[str, str] | None = None) -> ds.Dataset:
         """The stream's current files as one Arrow dataset, with the Hive partition columns."""
-        keys = layout.PARTITION_KEYS[stream]
+        return self.hive_dataset(
+            self.files(stream, dates), layout.SCHEMAS[stream], stream, layout.PARTITION_KEYS[stream]
+        )
+
+    def hive_dataset(self, paths: list[str], schema: pa.Schema, base_dir: str, keys: pa.Schema) -> ds.Dataset:
+        """Parquet files (full paths) under ``base_dir`` as one Arrow dataset, with the Hive ``keys`` as columns."""
         return ds.dataset(
-            self.files(stream, dates),
-            schema=pa.unify_schemas([layout.SCHEMAS[stream], keys]),
+            paths,
+            schema=pa.unify_schemas([schema, keys]),
             format="parquet",
             filesystem=self.fs,
             partitioning=ds.partitioning(keys, flavor="hive"),
-            partition_base_dir=f"{self.root}/{stream}",
+            partition_base_dir=self.path(base_dir),
         )
 
 
