@@ -73,7 +73,6 @@ SQL = {
         GROUP BY ALL
     """,
 }
-COLUMNS = ["drone_id", "citizens", "words", "clock_skew", "observed_at"]  # what the SQL reads
 
 SCHEMAS = {
     CITIZEN_HOURS: pa.schema(
@@ -164,9 +163,9 @@ def build(
 
 def summarise(archive: ArchiveStorage, leaf: str, names: list[str]) -> dict[str, pa.Table]:
     """Both rollups of one hour's report files, computed from their rows."""
-    rows = ds.dataset(
-        [archive.path(f"{leaf}/{name}") for name in names], format="parquet", filesystem=archive.fs
-    ).to_table(columns=COLUMNS)
+    # Registered as a dataset, not read into a table: DuckDB streams it, reading only the columns the SQL uses,
+    # so an hour of any size takes the memory of its groups, not of its rows.
+    rows = ds.dataset([archive.path(f"{leaf}/{name}") for name in names], format="parquet", filesystem=archive.fs)
     connection = duckdb.connect(":memory:")
     try:
         connection.register("hour_rows", rows)
