@@ -48,8 +48,8 @@ BENCHMARKS = [
     ),
     (
         "analytics_query.py",
-        ["--reports", "5000000", "--repeat", "30"],
-        ["--reports", "50000", "--repeat", "5"],
+        ["--reports", "5000000", "--queries", "120", "--repeat", "3"],
+        ["--reports", "50000", "--queries", "30", "--repeat", "1"],
     ),
     (
         "export_rows.py",
@@ -102,6 +102,11 @@ REAL_BENCHMARKS = [
         "es_indexer.py",
         ["--url", "{url}", "--documents", "200000", "--repeat", "5"],
         ["--url", "{url}", "--documents", "5000", "--repeat", "1"],
+    ),
+    (
+        "analytics_query.py",
+        ["--engines", "real", "--reports", "1000000", "--queries", "120", "--repeat", "3"],
+        ["--engines", "real", "--reports", "20000", "--queries", "20", "--repeat", "1"],
     ),
     (
         "scale_out.py",
