@@ -1,23 +1,37 @@
-"""Alert latency: from the producer's send to the WebSocket frame in each officer's browser.
+"""Alert latency with every process of ``make run`` up: from the producer's send to the frame in each officer's browser.
 
     python bench/latency.py [--clients 50] [--rates 3900,7800] [--seconds 45] [--engines embedded|real]
+                            [--database-url postgres://...] [--redis-url redis://...]
     python bench/latency.py --kill-alerts-every 10 --rates 2000 --seconds 60
 
 
-On a fresh stack (broker, alerts and indexer consumers, daphne), simulated
-drones report at each rate while ``--clients`` WebSocket clients signed in as
-officers listen (``latency.py --officers``, a process of their own, so the load
-generator's work never delays reading a frame). For every alert event each client receives, latency is the
-time since the report that caused it was handed to the producer. The baseline,
-measured in the same run under the same load, is the broker alone: a bare
-consumer of the reports topic (``latency.py --broker-only``, a process of its
-own, not the load generator's) noting when each alert-bearing report arrives;
-its latency is that minus the same send time.
+The stack is the one ``manage.py runstack`` (``make run``) starts, each a
+process of its own: daphne, one ``run_consumer`` per registered consumer
+(alerts, indexer, drones, archive, ...: ``peacewatch.consumers``), the Celery
+worker, the exports worker and beat; the load's 3,500 drones are registered
+first (``demo_fleet``), so the drones consumer keeps their health as in
+production. Simulated drones (``Fleet.first_wave``: 102,400 people, subject
+ids, 5,000-word Zipf vocabulary, flown unsent first so that about 1% of
+reports alert from the start, each sent with its own ``sent_at``) report at
+each rate while ``--clients`` WebSocket clients signed in as officers listen
+(``latency.py --officers``, a process of their own, so the load generator's
+work never delays reading a frame). For every
+alert event each client receives, latency is the time since the report that
+caused it was handed to the producer. The baseline, measured in the same run
+under the same load, is the broker alone: a bare consumer of the reports topic
+(``latency.py --broker-only``, a process of its own, not the load generator's)
+noting when each alert-bearing report arrives; its latency is that minus the
+same send time.
 
-``--engines embedded``: a Tansu broker of the run's own and the embedded
-analytics store. ``--engines real``: the 3-broker Apache Kafka cluster of
-``make engines`` (topics and groups of the run's own, RF 3, min ISR 2,
-idempotent producers) with the indexer writing to its OpenSearch node.
+``--engines embedded``: a Tansu broker of the run's own, SQLite and the
+embedded analytics store. ``--engines real``: the 3-broker Apache Kafka
+cluster of ``make engines`` (topics and groups of the run's own, RF 3, min ISR
+2, idempotent producers) with the indexer writing to its OpenSearch node; with
+``--database-url`` (default: ``DATABASE_URL`` when it is PostgreSQL) the web,
+consumers and Celery use a database of the run's own on that server, created
+and dropped by the run; with ``--redis-url`` (default: ``REDIS_URL``) they use
+Redis as the cache and Celery's broker (the live alerts use no channel layer:
+``alerts/ws.py``). Without them the real-engine run says so and uses SQLite.
 
 ``--kill-alerts-every S``: the alerts consumer is SIGKILLed every S seconds
 during the load: its worker, which run_consumer's parent forks again at once
@@ -59,6 +73,8 @@ from common import (
 )
 
 THRESHOLD = 20.0
+DRONES = 3500  # the first wave's fleet
+FLOWN_REPORTS_PER_DRONE = 60  # enough for the fleet's share of alerting reports to stop rising
 
 
 class _Score(msgspec.Struct):
@@ -93,6 +109,68 @@ def officer_cookies(n: int) -> list[str]:
         client.force_login(user)
         cookies.append(f"sessionid={client.cookies['sessionid'].value}")
     return cookies
+
+
+def stack_commands(port: int, scratch: Path) -> dict[str, list[str]]:
+    """The processes ``manage.py runstack`` starts besides the broker and the simulators, by name.
+
+    The same argv as runstack's (web, every registered consumer, the two Celery
+    workers and beat), so the latency is measured beside all of ``make run``'s work.
+    """
+    from peacewatch.consumers import KAFKA_CONSUMERS
+
+    manage = [sys.executable, str(ROOT / "manage.py")]
+    celery = [sys.executable, "-m", "celery", "-A", "peacewatch"]
+    schedule = str(scratch / "celerybeat-schedule")
+    return {
+        "web": [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "peacewatch.asgi:application"],
+        **{name: [*manage, "run_consumer", name] for name in KAFKA_CONSUMERS},
+        "celery-worker": [*celery, "worker", "--pool", "solo", "-Q", "celery", "--loglevel", "WARNING"],
+        "celery-exports": [
+            *celery,
+            *("worker", "--pool", "solo", "-Q", "exports", "-n", "exports@%h", "--loglevel", "WARNING"),
+        ],
+        "celery-beat": [*celery, "beat", "--loglevel", "WARNING", "--schedule", schedule],
+    }
+
+
+def stack_names() -> list[str]:
+    return list(stack_commands(0, Path()))
+
+
+def fresh_postgres(url: str) -> str:
+    """A new, empty database on ``url``'s server for one run; returns its URL (``drop_postgres`` removes it).
+
+    Each run starts from the same empty state, as the SQLite runs do, without
+    touching the database ``url`` names.
+    """
+    from urllib.parse import urlsplit, urlunsplit
+
+    import psycopg
+
+    name = f"pw_bench_{os.getpid()}_{int(time.time() * 1000) % 10**9}"
+    with psycopg.connect(url, autocommit=True) as connection:
+        connection.execute(f'CREATE DATABASE "{name}"')
+    return urlunsplit(urlsplit(url)._replace(path=f"/{name}"))
+
+
+def drop_postgres(url: str, run_url: str) -> None:
+    from urllib.parse import urlsplit
+
+    import psycopg
+
+    name = urlsplit(run_url).path.lstrip("/")
+    try:
+        with psycopg.connect(url, autocommit=True) as connection:
+            connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    except Exception as exc:  # report, do not hide the benchmark's own error
+        progress(f"WARNING: could not drop database {name}: {exc}")
+
+
+def sessions(count: int, out: Path) -> None:
+    """Child process: ``count`` officers' session cookies into ``out``, made on the stack's database."""
+    django_setup()
+    out.write_text(json.dumps(officer_cookies(count)))
 
 
 class Client:
@@ -317,8 +395,28 @@ class BrokerOnly(Child):
             self.process.wait()
 
 
-async def drive(rate: int, seconds: float, sent: dict, inject_per_s: int = 0, injected: set | None = None) -> int:
-    """The load generator: simulated drones at ``rate`` reports/s for ``seconds``; returns reports sent.
+def flown_fleet(seed: int):
+    """The first wave's fleet, flown a while before the load (those reports are not sent).
+
+    A new fleet's citizens start at their calm baselines, so its first reports
+    alert less often than a fleet's that has been flying; the load should alert
+    as the fleet does in service.
+    """
+    from datetime import UTC, datetime
+
+    from ingest.simulator import Fleet
+
+    fleet = Fleet.first_wave(drones=DRONES, seed=seed)
+    now = datetime.now(tz=UTC)
+    for _ in range(FLOWN_REPORTS_PER_DRONE * DRONES):
+        fleet.next_report(now)
+    return fleet
+
+
+async def drive(
+    rate: int, seconds: float, sent: dict, fleet, inject_per_s: int = 0, injected: set | None = None
+) -> int:
+    """The load generator: ``fleet``'s drones at ``rate`` reports/s for ``seconds``; returns reports sent.
 
     ``inject_per_s``: that many reports a second also see a new citizen below the
     threshold, so each raises an alert of its own (``alert.created``): enough
@@ -327,10 +425,8 @@ async def drive(rate: int, seconds: float, sent: dict, inject_per_s: int = 0, in
     """
     from datetime import UTC, datetime
 
-    from ingest.simulator import Fleet
     from peacewatch.streams import kafka
 
-    fleet = Fleet(drones=3500, seed=rate)
     encoder = msgspec.json.Encoder()
     producer = kafka.make_producer(linger_ms=0)
     await producer.start()
@@ -366,6 +462,7 @@ async def phase(
     published: list,
     env: dict,
     scratch: Path,
+    fleet,
     inject_per_s: int = 0,
 ) -> dict:
     """Drive ``rate`` reports/s for ``seconds`` and collect latencies."""
@@ -398,7 +495,7 @@ async def phase(
         await baseline_process.wait_ready()
         await asyncio.sleep(2)  # readers positioned at the end before the load starts
         injected: set[str] = set()
-        count = await drive(rate, seconds, sent, inject_per_s, injected)
+        count = await drive(rate, seconds, sent, fleet, inject_per_s, injected)
         await asyncio.sleep(6)
         # Every injected citizen must raise its alert: wait for the last ones (a consumer killed
         # late in the load catches up after it) rather than leave them out of the figure.
@@ -433,8 +530,10 @@ async def phase(
         "rate": rate,
         "reports": count,
         "achieved_rate": round(count / seconds),
+        "alerting_reports": len(baseline),  # reports with a citizen under the threshold, as the baseline saw
         "events_published": len(expected),
         "fraction_every_client": round(len(expected & everyone) / len(expected), 4) if expected else None,
+        "alerts_missed_by_a_client": len(expected - everyone),
         "p50_ms": round(percentile(latencies, 0.50) * 1000, 1),
         "p99_ms": round(percentile(latencies, 0.99) * 1000, 1),
         "max_ms": round(max(latencies) * 1000, 1) if latencies else None,
@@ -540,28 +639,37 @@ async def run(args, env, scratch) -> list[dict]:
         log = open(scratch / f"{name}.log", "ab")  # noqa: SIM115
         processes[name] = subprocess.Popen(argv, env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
 
+    from peacewatch.consumers import KAFKA_CONSUMERS
     from peacewatch.streams.broker import stop_process, wait_for_port
 
+    manage = [sys.executable, str(ROOT / "manage.py")]
+    # The load's drones in the registry, as `make run` registers its simulator's: the drones
+    # consumer keeps the health of registered drones only.
+    subprocess.run(
+        [*manage, "demo_fleet", "--drones", str(DRONES)], env=env, cwd=ROOT, check=True, stdout=subprocess.DEVNULL
+    )
     clients = None
     try:
-        start("alerts", [sys.executable, str(ROOT / "manage.py"), "run_consumer", "alerts"])
-        start("indexer", [sys.executable, str(ROOT / "manage.py"), "run_consumer", "indexer"])
-        daphne = [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "peacewatch.asgi:application"]
-        start("web", daphne)
+        for name, argv in stack_commands(port, scratch).items():
+            start(name, argv)
         wait_for_port("127.0.0.1", port, timeout=60)
         joined = time.monotonic() + 8
-        await consumers_assigned(scratch, ("alerts", "indexer"))
+        await consumers_assigned(scratch, tuple(KAFKA_CONSUMERS))
         await asyncio.sleep(max(0.0, joined - time.monotonic()))  # at least 8 s, as the embedded figures had
-        cookies = await asyncio.to_thread(officer_cookies, args.clients)
+        cookie_file = scratch / "officers-cookies.json"
+        made = [sys.executable, __file__, "--sessions", str(args.clients), "--out", str(cookie_file)]
+        await asyncio.to_thread(subprocess.run, made, env=env, cwd=ROOT, check=True)
+        cookies = json.loads(cookie_file.read_text())
         origin = f"http://127.0.0.1:{port}"
         clients = Officers(env, scratch, f"ws://127.0.0.1:{port}/ws/alerts/", origin, cookies)
         await clients.wait_ready(90)
-        progress(f"{clients.count} officers connected, in their own process")
+        progress(f"{clients.count} officers connected, in their own process; stack: {', '.join(processes)}")
         await asyncio.sleep(3)
         sent: dict[str, float] = {}
         published: list = []
         results = []
         for rate in args.rates:
+            fleet = await asyncio.to_thread(flown_fleet, rate)  # before the kill timer starts
             progress(f"load {rate} reports/s for {args.seconds}s")
             stop_kills, kills = asyncio.Event(), []
             killer = None
@@ -579,7 +687,9 @@ async def run(args, env, scratch) -> list[dict]:
                     )
                 )
             try:
-                result = await phase(rate, args.seconds, clients, sent, published, env, scratch, args.inject_per_s)
+                result = await phase(
+                    rate, args.seconds, clients, sent, published, env, scratch, fleet, args.inject_per_s
+                )
             finally:
                 stop_kills.set()
                 if killer is not None:
@@ -587,6 +697,13 @@ async def run(args, env, scratch) -> list[dict]:
             result["alerts_consumer_kills"] = len(kills)
             if kills:
                 result["first_batch_after_kill_s"] = [k["first_batch_after_s"] for k in kills]
+            # Every process did its work through the load: records each consumer handled (a new alerts
+            # worker counts from zero; the archive counts once it writes a file), and any process that died.
+            statuses = {name: read_status(scratch / "run" / f"consumer-{name}.json") for name in KAFKA_CONSUMERS}
+            result["consumed"] = {name: status.get("consumed", 0) for name, status in statuses.items()}
+            result["stack_exited"] = {
+                name: process.returncode for name, process in processes.items() if process.poll() is not None
+            }
             results.append(result)
         return results
     finally:
@@ -620,13 +737,28 @@ def main() -> None:
     parser.add_argument(
         "--inject-per-s", type=int, default=0, help="reports a second that see a new agitated citizen (default 0)"
     )
+    parser.add_argument(
+        "--database-url",
+        default=os.environ.get("DATABASE_URL", ""),
+        help="with --engines real: a PostgreSQL server for the stack (a database of each run's own; "
+        "default DATABASE_URL when it is postgres)",
+    )
+    parser.add_argument(
+        "--redis-url",
+        default=os.environ.get("REDIS_URL", ""),
+        help="with --engines real: Redis as the stack's cache and Celery broker (default REDIS_URL)",
+    )
     parser.add_argument("--broker-only", action="store_true", help="child process: the broker-only baseline")
+    parser.add_argument("--sessions", type=int, metavar="N", help="child process: N officers' session cookies")
     parser.add_argument("--officers", metavar="URL", help="child process: the officers' WebSocket clients of URL")
     parser.add_argument("--origin", help="with --officers: the Origin header")
     parser.add_argument("--cookies", type=Path, help="with --officers: a JSON list of session cookies")
-    parser.add_argument("--out", type=Path, help="with --broker-only or --officers: where the results go")
+    parser.add_argument("--out", type=Path, help="with --broker-only, --officers or --sessions: where results go")
     parser.add_argument("--ready", type=Path, help="with --broker-only or --officers: created once ready")
     args = parser.parse_args()
+    if args.sessions is not None:
+        sessions(args.sessions, args.out)
+        return
     if args.broker_only:
         django_setup()
         asyncio.run(broker_only(args.out, args.ready))
@@ -637,6 +769,17 @@ def main() -> None:
     rates = [int(r) for r in args.rates.split(",")]
     real = args.engines == "real"
     set_labels(engine=kafka_label() if real else TANSU)
+    postgres = args.database_url if args.database_url.split(":", 1)[0] in ("postgres", "postgresql", "pgsql") else ""
+    redis = args.redis_url
+    if not real:
+        postgres = redis = ""  # the embedded profile: SQLite, no Redis
+    elif not (postgres and redis):
+        missing = " and no ".join(n for n, v in (("PostgreSQL DATABASE_URL", postgres), ("REDIS_URL", redis)) if not v)
+        progress(
+            f"NOTE: no {missing} given: the stack runs on {'SQLite' if not postgres else 'PostgreSQL'}"
+            f"{' without Redis' if not redis else ' with Redis'}, not the whole production profile"
+        )
+    stack = {"database": "postgresql" if postgres else "sqlite", "redis": bool(redis)}
     emit("machine", machine(), "info")
     for rate in rates:
         runs = []
@@ -648,8 +791,18 @@ def main() -> None:
             with bench_env(args.engines, search=real) as (scratch, env):
                 if real:
                     search = search_label(env["ELASTICSEARCH_URL"])
-                subprocess.run([sys.executable, str(ROOT / "manage.py"), "migrate", "-v", "0"], env=env, check=True)
-                [result] = asyncio.run(run(args, env, scratch))
+                run_database = fresh_postgres(postgres) if postgres else ""
+                try:
+                    if run_database:  # bench_env's SQLite stays this process's; the stack uses the server
+                        env = {**env, "DATABASE_URL": run_database}
+                    if redis:
+                        env = {**env, "REDIS_URL": redis}
+                    migrate = [sys.executable, str(ROOT / "manage.py"), "migrate", "-v", "0"]
+                    subprocess.run(migrate, env=env, check=True)
+                    [result] = asyncio.run(run(args, env, scratch))
+                finally:
+                    if run_database:
+                        drop_postgres(postgres, run_database)
             result["p99_to_broker_p99"] = round(result["p99_ms"] / result["broker_p99_ms"], 2)
             runs.append(result)
             progress(json.dumps(result))
@@ -665,9 +818,12 @@ def main() -> None:
                 "p50_ms": median([r["p50_ms"] for r in runs]),
                 "p99_ms": median([r["p99_ms"] for r in runs]),
                 "max_ms": median([r["max_ms"] for r in runs]),
+                "broker_p50_ms": median([r["broker_p50_ms"] for r in runs]),
                 "broker_p99_ms": median([r["broker_p99_ms"] for r in runs]),
                 "p99_to_broker_p99": median([r["p99_to_broker_p99"] for r in runs]),
                 "fraction_every_client": min(r["fraction_every_client"] for r in runs),
+                "alerts_missed_by_a_client": max(r["alerts_missed_by_a_client"] for r in runs),
+                "achieved_rate": median([r["achieved_rate"] for r in runs]),
                 **(
                     {
                         "raise_p50_ms": median([r["raise_p50_ms"] for r in runs]),
@@ -678,8 +834,11 @@ def main() -> None:
                     else {}
                 ),
             },
-            "ms (median of runs; fraction is the worst run)",
+            "ms, reports/s (median of runs; fraction and missed are the worst run)",
             search=search,
+            stack=stack_names(),
+            drones_registered=DRONES,
+            **stack,
             runs=runs,
             clients=args.clients,
             seconds=args.seconds,
