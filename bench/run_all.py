@@ -44,7 +44,7 @@ BENCHMARKS = [
     (
         "fleet_ingest.py",
         ["--seconds", "20", "--repeat", "3", "--lag-seconds", "60"],
-        ["--seconds", "5", "--repeat", "1", "--lag-seconds", "15"],
+        "--seconds 5 --repeat 1 --lag-seconds 15 --single-pool 2000 --batch-pool 50".split(),
     ),
     (
         "analytics_query.py",
@@ -107,6 +107,12 @@ REAL_BENCHMARKS = [
         "analytics_query.py",
         ["--engines", "real", "--reports", "1000000", "--queries", "120", "--repeat", "3"],
         ["--engines", "real", "--reports", "20000", "--queries", "20", "--repeat", "1"],
+    ),
+    (
+        # The production profile when DATABASE_URL (PostgreSQL) and REDIS_URL are exported.
+        "fleet_ingest.py",
+        ["--engines", "real", "--seconds", "20", "--repeat", "3", "--lag-seconds", "60"],
+        "--engines real --seconds 5 --repeat 1 --lag-seconds 15 --single-pool 2000 --batch-pool 50".split(),
     ),
     (
         "scale_out.py",
