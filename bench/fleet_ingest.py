@@ -24,9 +24,11 @@ consumer's lag.
    Each request's status is counted by wrk's Lua script: 202 (accepted), 429
    (rate limited) and any other status, apart from wrk's socket errors and
    timeouts. Figures: accepted reports/s and requests/s over wrk's run, its
-   p50/p99 latency, and the count of each outcome. Once a pool of pairs is
-   used up, wrk starts it again (the line says how many requests the pool
-   holds): repeats are accepted like new reports by this endpoint.
+   p50/p99 latency, the count of each outcome, and daphne's CPU over the run
+   (cores, and ms per request: near one core, the one process is the bound).
+   Once a pool of pairs is used up, wrk starts it again (the line says how
+   many requests the pool holds): repeats are accepted like new reports by
+   this endpoint.
 
    Baseline, per mode, in the same run after wrk: one aiokafka producer
    (acks=all) in this process sending that mode's report bytes, keyed by
@@ -277,6 +279,12 @@ def wrk(url: str, pairs: list[tuple[str, bytes]], seconds: float, connections: i
     }
 
 
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system, every thread) a process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def post(url: str, token: str, body: bytes) -> int:
     request = urllib.request.Request(
         url,
@@ -384,7 +392,11 @@ def ingest_modes(attempt: int, args, pools: dict, prefix: str, drone_ids: list[s
             if (status := post(url, tokens[warm_index], warm_body)) != 202:
                 raise SystemExit(f"the warm-up request was answered {status}, not 202; see {scratch}/web.log")
             progress(f"run {attempt}, {mode}: wrk for {args.seconds:.0f}s, {len(requests):,} requests in the pool")
+            cpu_before = cpu_seconds(web.pid)
             result = wrk(url, [(tokens[i], body) for i, body in requests], args.seconds, args.connections, scratch)
+            # Whether daphne was the bound: a process near one core is held by Python's lock.
+            result["web_cores"] = (cpu_seconds(web.pid) - cpu_before) / result["seconds"]
+            result["web_cpu_ms_per_request"] = result["web_cores"] * 1000 / result["requests_per_s"]
             per_request = 1 if mode == "single" else args.batch
             result["reports_per_s"] = result["accepted"] * per_request / result["seconds"]
             result["accepted_requests_per_s"] = result["accepted"] / result["seconds"]
@@ -398,7 +410,8 @@ def ingest_modes(attempt: int, args, pools: dict, prefix: str, drone_ids: list[s
                 f"run {attempt}, {mode}: {result['accepted']:,} accepted, {result['rate_limited']:,} rate limited,"
                 f" {result['other_status']:,} other, {result['socket_errors'] + result['timeouts']:,} socket"
                 f" errors; http {result['reports_per_s']:,.0f} reports/s"
-                f" ({result['requests_per_s']:,.0f} requests/s), direct {result['direct_reports_per_s']:,.0f}/s"
+                f" ({result['requests_per_s']:,.0f} requests/s), direct {result['direct_reports_per_s']:,.0f}/s;"
+                f" daphne used {result['web_cores']:.2f} cores, {result['web_cpu_ms_per_request']:.1f} ms per request"
             )
             if result["other_status"] or result["socket_errors"] or result["timeouts"]:
                 progress(f"WARNING: {mode}: requests neither accepted nor rate limited; see {scratch}/web.log")
@@ -422,6 +435,10 @@ def emit_mode(mode: str, runs: list[dict], args) -> None:
     emit_median("http_ingest_requests", [r["requests_per_s"] for r in runs], "requests/s", **extra)
     emit_median("http_ingest_p50", [r["p50_ms"] for r in runs], "ms", digits=1, **extra)
     emit_median("http_ingest_p99", [r["p99_ms"] for r in runs], "ms", digits=1, **extra)
+    emit_median(
+        "http_ingest_web_cores", [r["web_cores"] for r in runs], "cores (daphne, during wrk)", digits=2, **extra
+    )
+    emit_median("http_ingest_web_cpu_per_request", [r["web_cpu_ms_per_request"] for r in runs], "ms", digits=2, **extra)
     emit(
         "http_ingest_outcomes",
         {
