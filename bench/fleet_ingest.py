@@ -30,9 +30,11 @@ consumer's lag.
    many requests the pool holds): repeats are accepted like new reports by
    this endpoint.
 
-   Baseline, per mode, in the same run after wrk: one aiokafka producer
-   (acks=all) in this process sending that mode's report bytes, keyed by
-   drone, straight to the same broker. Ratio = HTTP reports/s over direct.
+   Baseline, per mode, in the same run once every mode's wrk is done and
+   daphne is stopped (its live map reads the reports topic): one aiokafka
+   producer (acks=all) in this process sending that mode's report bytes,
+   keyed by drone, straight to the same topic. Ratio = HTTP reports/s over
+   direct.
 
    Profile: ``--database-url`` (PostgreSQL) and ``--redis-url`` (with
    ``--engines real``, DATABASE_URL and REDIS_URL in the environment by
@@ -355,8 +357,7 @@ def make_pools(args, pools: dict) -> None:
 
 
 def ingest_modes(attempt: int, args, pools: dict, prefix: str, drone_ids: list[str], scratch: Path, env: dict):
-    """Register the drones, start daphne, then per mode: wrk, then the direct producer on the same bytes."""
-    results = {}
+    """Register the drones, run wrk per mode against daphne, stop it, then the direct producer per mode."""
     if not pools:
         make_pools(args, pools)
     for name in ("INGEST_RATE_PER_S", "INGEST_BURST"):
@@ -369,6 +370,13 @@ def ingest_modes(attempt: int, args, pools: dict, prefix: str, drone_ids: list[s
     run_self(env, "--register-drones", str(tokens_path), "--drone-prefix", prefix, "--drones", str(args.drones))
     tokens = json.loads(tokens_path.read_text())
     progress(f"run {attempt}: registered {len(tokens):,} drones in {time.monotonic() - started:.0f}s")
+    requests = {
+        mode: single_requests(pools[mode], drone_ids)
+        if mode == "single"
+        else batch_requests(pools[mode], drone_ids, args.batch)
+        for mode in args.modes
+    }
+    results = {}
     port = free_port()
     from peacewatch.streams.broker import stop_process, wait_for_port
 
@@ -383,43 +391,42 @@ def ingest_modes(attempt: int, args, pools: dict, prefix: str, drone_ids: list[s
     try:
         wait_for_port("127.0.0.1", port, timeout=60, process=web)
         for mode in args.modes:
-            requests = (
-                single_requests(pools[mode], drone_ids)
-                if mode == "single"
-                else batch_requests(pools[mode], drone_ids, args.batch)
-            )
-            warm_index, warm_body = requests.pop()  # kept out of the run: starts the producer, the pool
+            warm_index, warm_body = requests[mode].pop()  # kept out of the run: starts the producer, the pool
             if (status := post(url, tokens[warm_index], warm_body)) != 202:
                 raise SystemExit(f"the warm-up request was answered {status}, not 202; see {scratch}/web.log")
-            progress(f"run {attempt}, {mode}: wrk for {args.seconds:.0f}s, {len(requests):,} requests in the pool")
+            pool = requests[mode]
+            progress(f"run {attempt}, {mode}: wrk for {args.seconds:.0f}s, {len(pool):,} requests in the pool")
             cpu_before = cpu_seconds(web.pid)
-            result = wrk(url, [(tokens[i], body) for i, body in requests], args.seconds, args.connections, scratch)
+            result = wrk(url, [(tokens[i], body) for i, body in pool], args.seconds, args.connections, scratch)
             # Whether daphne was the bound: a process near one core is held by Python's lock.
             result["web_cores"] = (cpu_seconds(web.pid) - cpu_before) / result["seconds"]
             result["web_cpu_ms_per_request"] = result["web_cores"] * 1000 / result["requests_per_s"]
-            per_request = 1 if mode == "single" else args.batch
-            result["reports_per_s"] = result["accepted"] * per_request / result["seconds"]
-            result["accepted_requests_per_s"] = result["accepted"] / result["seconds"]
-            result["pool_requests"] = len(requests)
-            records = [(drone_ids[i].encode(), raw) for i, body in requests for raw in reports_in(body)]
-            progress(f"run {attempt}, {mode}: direct producer")
-            total = max(100_000, int(result["reports_per_s"] * 5))
-            result["direct_reports_per_s"] = asyncio.run(direct(records, total))
-            result["ratio"] = result["reports_per_s"] / result["direct_reports_per_s"]
+            result["reports_per_s"] = result["accepted"] * (1 if mode == "single" else args.batch) / result["seconds"]
+            result["pool_requests"] = len(pool)
             progress(
                 f"run {attempt}, {mode}: {result['accepted']:,} accepted, {result['rate_limited']:,} rate limited,"
                 f" {result['other_status']:,} other, {result['socket_errors'] + result['timeouts']:,} socket"
-                f" errors; http {result['reports_per_s']:,.0f} reports/s"
-                f" ({result['requests_per_s']:,.0f} requests/s), direct {result['direct_reports_per_s']:,.0f}/s;"
+                f" errors; {result['reports_per_s']:,.0f} reports/s ({result['requests_per_s']:,.0f} requests/s);"
                 f" daphne used {result['web_cores']:.2f} cores, {result['web_cpu_ms_per_request']:.1f} ms per request"
             )
             if result["other_status"] or result["socket_errors"] or result["timeouts"]:
                 progress(f"WARNING: {mode}: requests neither accepted nor rate limited; see {scratch}/web.log")
-                tail = (scratch / "web.log").read_text(errors="replace")[-2000:]
-                progress(tail)
+                progress((scratch / "web.log").read_text(errors="replace")[-2000:])
             results[mode] = result
     finally:
+        # Stopped before the baselines: its live map reads the reports topic, and would
+        # spend the baseline's cores reading the baseline's records.
         stop_process(web)
+    for mode in args.modes:
+        result = results[mode]
+        records = [(drone_ids[i].encode(), raw) for i, body in requests[mode] for raw in reports_in(body)]
+        total = max(100_000, int(result["reports_per_s"] * 5))
+        result["direct_reports_per_s"] = asyncio.run(direct(records, total))
+        result["ratio"] = result["reports_per_s"] / result["direct_reports_per_s"]
+        progress(
+            f"run {attempt}, {mode}: direct producer {result['direct_reports_per_s']:,.0f} reports/s,"
+            f" ratio {result['ratio']:.3f}"
+        )
     return results
 
 
