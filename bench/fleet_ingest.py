@@ -49,8 +49,8 @@ consumer's lag.
 
 2. Health consumer: 3,500 registered first-wave drones at 3,900 reports/s for
    ``--lag-seconds``; the ``drones`` consumer's lag (end offsets minus
-   committed) is sampled every 5 s. Target: no growing lag. It runs on the
-   chosen Kafka and the SQLite database.
+   committed) is sampled every 5 s. Target: no growing lag. Same engines,
+   database and Redis as part 1.
 """
 
 from __future__ import annotations
@@ -143,8 +143,11 @@ def reports_in(body: bytes) -> list[bytes]:
 # --- the drones: registered in daphne's database, by a child process using that database --------
 
 
-def register_child(path: Path, prefix: str, count: int) -> None:
-    """Child process: migrate, register ``count`` drones ``{prefix}{i:05d}``, write their tokens to ``path``."""
+def register_child(path: Path, prefix: str, count: int, *, with_tokens: bool = True) -> None:
+    """Child process: migrate, register ``count`` drones ``{prefix}{i:05d}``, write their tokens to ``path``.
+
+    Without tokens (the health consumer's drones, which send no HTTP), one bulk insert.
+    """
     from common import django_setup
 
     django_setup()
@@ -154,8 +157,20 @@ def register_child(path: Path, prefix: str, count: int) -> None:
     from ingest.models import Drone
 
     call_command("migrate", verbosity=0)
-    tokens = [register_drone(Drone(drone_id=f"{prefix}{i:05d}", name="bench")) for i in range(count)]
+    if with_tokens:
+        tokens = [register_drone(Drone(drone_id=f"{prefix}{i:05d}", name="bench")) for i in range(count)]
+    else:
+        Drone.objects.bulk_create([Drone(drone_id=f"{prefix}{i:05d}") for i in range(count)])
+        tokens = []
     path.write_text(json.dumps(tokens))
+
+
+def with_profile(env: dict, run_database: str, urls: dict) -> dict:
+    """The child processes' environment on the run's PostgreSQL database and Redis, when given."""
+    env = {**env, "DATABASE_URL": run_database or env["DATABASE_URL"]}
+    if urls["REDIS_URL"]:
+        env["REDIS_URL"] = urls["REDIS_URL"]
+    return env
 
 
 def fresh_postgres(url: str) -> str:
@@ -333,10 +348,9 @@ def ingest_run(attempt: int, args, pools: dict, urls: dict) -> dict[str, dict]:
     run_database = fresh_postgres(urls["DATABASE_URL"]) if urls["DATABASE_URL"] else ""
     try:
         with bench_env(args.engines) as (scratch, env):
-            env = {**env, "DATABASE_URL": run_database or env["DATABASE_URL"]}
-            if urls["REDIS_URL"]:
-                env["REDIS_URL"] = urls["REDIS_URL"]
-            results = ingest_modes(attempt, args, pools, prefix, drone_ids, scratch, env)
+            results = ingest_modes(
+                attempt, args, pools, prefix, drone_ids, scratch, with_profile(env, run_database, urls)
+            )
     finally:
         if run_database:
             drop_postgres(urls["DATABASE_URL"], run_database)
@@ -520,21 +534,24 @@ async def lag_run(seconds: float, rate: int, drones: int, env: dict, scratch: Pa
     return lags
 
 
-def lag_figure(args) -> None:
+def lag_figure(args, urls: dict) -> None:
     drones = 3500
-    with bench_env(args.engines) as (scratch, env):
-        subprocess.run([sys.executable, str(ROOT / "manage.py"), "migrate", "-v", "0"], env=env, check=True)
-        from ingest.models import Drone
-
-        Drone.objects.bulk_create([Drone(drone_id=f"pw-{i:05d}") for i in range(drones)])
-        lags = asyncio.run(lag_run(args.lag_seconds, FIRST_WAVE_RATE, drones, env, scratch))
+    run_database = fresh_postgres(urls["DATABASE_URL"]) if urls["DATABASE_URL"] else ""
+    try:
+        with bench_env(args.engines) as (scratch, env):
+            env = with_profile(env, run_database, urls)
+            registered = ("--register-drones", str(scratch / "drones.json"), "--drone-prefix", "pw-")
+            run_self(env, *registered, "--drones", str(drones), "--without-tokens")  # the simulator's ids
+            lags = asyncio.run(lag_run(args.lag_seconds, FIRST_WAVE_RATE, drones, env, scratch))
+    finally:
+        if run_database:
+            drop_postgres(urls["DATABASE_URL"], run_database)
     emit(
         "drones_consumer_lag",
         lags[-1] if lags else None,
         "records at the end",
         samples_every_5s=lags,
         rate=FIRST_WAVE_RATE,
-        database="sqlite",
         target="no growing lag",
     )
 
@@ -576,9 +593,10 @@ def main() -> None:
     parser.add_argument("--lag-seconds", type=float, default=60, help="0 skips the drones consumer's lag")
     parser.add_argument("--register-drones", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--drone-prefix", help=argparse.SUPPRESS)
+    parser.add_argument("--without-tokens", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.register_drones:
-        return register_child(args.register_drones, args.drone_prefix, args.drones)
+        return register_child(args.register_drones, args.drone_prefix, args.drones, with_tokens=not args.without_tokens)
     args.modes = [mode.strip() for mode in args.modes.split(",") if mode.strip()]
     if unknown := set(args.modes) - set(MODES):
         parser.error(f"unknown modes {sorted(unknown)}; choose from {', '.join(MODES)}")
@@ -608,7 +626,7 @@ def main() -> None:
     failed = any(r["other_status"] or r["socket_errors"] or r["timeouts"] for rs in runs.values() for r in rs)
 
     if args.lag_seconds > 0:
-        lag_figure(args)
+        lag_figure(args, urls)
     if failed:
         sys.exit("some ingest requests were neither accepted nor rate limited (see the WARNING lines)")
 
