@@ -342,7 +342,7 @@ async def direct(records: list[tuple[bytes, bytes]], total: int) -> float:
 
 
 def ingest_run(attempt: int, args, pools: dict, urls: dict) -> dict[str, dict]:
-    """One repeat of every mode, on engines, a database and a Redis of its own (or the embedded ones)."""
+    """One repeat of every mode: its own topics and database, drone ids of its own (Redis may be shared)."""
     prefix = f"pwb-{run_suffix()[:8]}-"  # unique: a shared database or Redis may hold earlier runs
     drone_ids = [f"{prefix}{i:05d}" for i in range(args.drones)]
     run_database = fresh_postgres(urls["DATABASE_URL"]) if urls["DATABASE_URL"] else ""
