@@ -27,14 +27,23 @@ from peacewatch.streams import kafka
 from peacewatch.streams.batch import BatchOutcome, KafkaRecord
 from peacewatch.streams.deadletter import parse_headers
 
+_HOUR_MS = 3_600_000
+
 
 def process_batch(records: list[KafkaRecord], archive: ArchiveStorage | None = None) -> BatchOutcome:
     archive = archive or get_archive()
     deadletter_topic = kafka.topic("deadletter")
     groups: dict[tuple[str, str, int], list[KafkaRecord]] = defaultdict(list)
+    # A directory is an arrival hour (and the out-of-range times that go to the epoch's are cut at
+    # whole hours too): formatted once per hour seen rather than per record, as dates format slowly.
+    directories: dict[tuple[str, int], str] = {}
     for record in records:
         stream = layout.DEADLETTER if record.topic == deadletter_topic else layout.REPORTS
-        groups[(stream, layout.directory(stream, record.timestamp), record.partition)].append(record)
+        hour = (stream, record.timestamp // _HOUR_MS)
+        directory = directories.get(hour)
+        if directory is None:
+            directory = directories[hour] = layout.directory(stream, record.timestamp)
+        groups[(stream, directory, record.partition)].append(record)
     counts: Counter = Counter()
     listings: dict[str, list[layout.FileRange]] = {}
     for (stream, directory, partition), group in sorted(groups.items()):
