@@ -3,12 +3,14 @@
 What these tests prove, each by its name: under a steady load of at least
 2,000 reports/s from an acks=all producer (a drone that re-sends a report
 whose send failed, with the same report id), with the alerts, indexer and
-drones consumers running as real processes that are SIGKILLed and restarted
-(as a supervisor would) while the brokers are failing over or down:
+drones and archive consumers running as real processes that are SIGKILLed and
+restarted (as a supervisor would) while the brokers are failing over or down:
 
 - losing the broker that leads most partitions, or the whole cluster (stopped
   and started again on its data), loses no acknowledged report and
-  duplicates none: each is in the analytics store exactly once;
+  duplicates none: each is in the analytics store exactly once, and every
+  record of the topic is in the archive exactly once (a row per partition
+  and offset, none missing, none written twice by a replayed batch);
 - every injected citizen below the alert threshold has exactly one
   ``alert.created`` event and one Alert row;
 - each consumer resumes by itself: its group's committed offsets reach the
@@ -51,6 +53,7 @@ from django.conf import settings
 from django.core.cache import cache
 
 from alerts.events import decode_event
+from analytics.archive.storage import ArchiveStorage
 from analytics.store.embedded import EmbeddedStore
 from peacewatch.consumers import KAFKA_CONSUMERS
 from peacewatch.streams import kafka
@@ -75,7 +78,8 @@ DRONES = 200
 WARMUP_S = 3.0  # steady load before the fault
 TAIL_S = 2.0  # load after the brokers are back
 RECOVERY_TIMEOUT_S = 240.0
-CONSUMERS = ("alerts", "indexer", "drones")
+CONSUMERS = ("alerts", "indexer", "drones", "archive")
+ARCHIVE_FLUSH_S = "4"  # the archive commits after each flush: a short bound keeps the recovery time about the fault
 
 
 # --- the load: a fleet that re-sends what was not acknowledged -----------------------------
@@ -349,7 +353,9 @@ async def read_to_end(topic: str) -> list:
 
 
 # --- the stack -------------------------------------------------------------------------------
-def start_consumers(tmp_path: Path) -> LiveStack:
+def start_consumers(tmp_path: Path, monkeypatch) -> LiveStack:
+    monkeypatch.setenv("ARCHIVE_URL", str(tmp_path / "archive"))  # the children's archive, read by check_outcome
+    monkeypatch.setenv("ARCHIVE_FLUSH_SECONDS", ARCHIVE_FLUSH_S)
     stack = LiveStack(tmp_path, port=0)
     for name in CONSUMERS:
         stack.start_consumer(name)
@@ -429,8 +435,9 @@ async def wait_for_recovery(load: Load, store_path: Path, back_at: float, stack:
     }
 
 
-def check_outcome(load: Load) -> dict:
-    """Every acknowledged report stored once, one alert.created and one Alert per injected citizen."""
+def check_outcome(load: Load, archive_path: Path) -> dict:
+    """Every acknowledged report stored once, every topic record archived once, one alert.created and one
+    Alert per injected citizen."""
     from alerts.models import Alert
 
     figures = load.figures()
@@ -449,6 +456,20 @@ def check_outcome(load: Load) -> dict:
 
     records = asyncio.run(read_to_end(kafka.topic("reports")))
     in_topic = Counter(json.loads(r.value)["report_id"] for r in records)
+    archived = (
+        ArchiveStorage(str(archive_path))
+        .dataset("reports")
+        .to_table(columns=["report_id", "kafka_partition", "kafka_offset"])
+    )
+    positions = Counter(zip(archived["kafka_partition"].to_pylist(), archived["kafka_offset"].to_pylist(), strict=True))
+    twice = [position for position, n in positions.items() if n > 1]
+    assert not twice, f"{len(twice)} records archived twice, e.g. {twice[:5]}"
+    topic_positions = {(r.partition, r.offset) for r in records}
+    assert set(positions) == topic_positions, {
+        "missing": sorted(topic_positions - set(positions))[:5],
+        "unexpected": sorted(set(positions) - topic_positions)[:5],
+    }
+    assert load.acked <= set(archived["report_id"].to_pylist())
     events = [decode_event(r.value) for r in asyncio.run(read_to_end(kafka.topic("alerts")))]
     created_events = [e for e in events if e.type == "alert.created" and e.alert.kind == "citizen"]
     created = Counter(e.alert.citizen for e in created_events)
@@ -468,6 +489,8 @@ def check_outcome(load: Load) -> dict:
         stored=len(ids),
         records_in_topic=sum(in_topic.values()),
         reports_written_twice_to_topic=sum(1 for n in in_topic.values() if n > 1),
+        archive_rows=archived.num_rows,
+        archive_rows_twice=len(twice),
         alert_created_events=sum(created.values()),
         alert_created_events_published_twice=sum(1 for n in created.values() if n > 1),
         alert_rows=sum(rows.values()),
@@ -476,9 +499,11 @@ def check_outcome(load: Load) -> dict:
 
 
 # --- 1. a broker dies under load -----------------------------------------------------------
-def test_killing_the_busiest_broker_under_load_loses_no_acknowledged_report_and_alerts_once(broker, tmp_path):
+def test_killing_the_busiest_broker_under_load_loses_no_acknowledged_report_and_alerts_once(
+    broker, tmp_path, monkeypatch
+):
     broker.hold_alone()  # wait for the other tests on the cluster now, not in the middle of the load
-    stack = start_consumers(tmp_path)
+    stack = start_consumers(tmp_path, monkeypatch)
     load = Load(kafka.topic("reports"))
     figures: dict = {}
 
@@ -509,7 +534,7 @@ def test_killing_the_busiest_broker_under_load_loses_no_acknowledged_report_and_
 
     try:
         asyncio.run(scenario())
-        figures.update(check_outcome(load))
+        figures.update(check_outcome(load, tmp_path / "archive"))
     finally:
         stack.stop_all()
         figures.setdefault("load", load.figures())
@@ -517,9 +542,9 @@ def test_killing_the_busiest_broker_under_load_loses_no_acknowledged_report_and_
 
 
 # --- 2. the whole cluster stops under load ---------------------------------------------------
-def test_stopping_the_whole_cluster_under_load_loses_nothing_and_consumers_resume_alone(broker, tmp_path):
+def test_stopping_the_whole_cluster_under_load_loses_nothing_and_consumers_resume_alone(broker, tmp_path, monkeypatch):
     broker.hold_alone()
-    stack = start_consumers(tmp_path)
+    stack = start_consumers(tmp_path, monkeypatch)
     load = Load(kafka.topic("reports"))
     figures: dict = {}
 
@@ -548,7 +573,7 @@ def test_stopping_the_whole_cluster_under_load_loses_nothing_and_consumers_resum
 
     try:
         asyncio.run(scenario())
-        figures.update(check_outcome(load))
+        figures.update(check_outcome(load, tmp_path / "archive"))
     finally:
         stack.stop_all()
         figures.setdefault("load", load.figures())
