@@ -16,6 +16,7 @@ them, and the dead letter, with the original bytes, lands in ``deadletter/``.
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from concurrent.futures import Future, ThreadPoolExecutor
 
 import pyarrow as pa
 
@@ -46,28 +47,46 @@ def process_batch(records: list[KafkaRecord], archive: ArchiveStorage | None = N
         groups[(stream, directory, record.partition)].append(record)
     counts: Counter = Counter()
     listings: dict[str, list[layout.FileRange]] = {}
-    for (stream, directory, partition), group in sorted(groups.items()):
-        if directory not in listings:
-            names = archive.list(directory)
-            listings[directory] = [r for r in map(layout.parse_name, names) if r is not None]
-        # Only files overlapping this run of offsets can hold any of it (a directory may hold hundreds).
-        low, high = group[0].offset, group[-1].offset
-        held = [r for r in listings[directory] if r.partition == partition and r.first <= high and r.last >= low]
-        fresh = [record for record in group if not any(r.holds(record.offset) for r in held)]
-        counts["already_archived"] += len(group) - len(fresh)
-        if not fresh:
-            continue
-        table, skipped = _reports_table(fresh) if stream == layout.REPORTS else (_deadletter_table(fresh), 0)
-        counts["invalid_skipped"] += skipped
-        file_range = layout.FileRange(partition, fresh[0].offset, fresh[-1].offset)
-        size = archive.write(f"{directory}/{layout.file_name(stream, file_range)}", table)
-        listings[directory].append(file_range)
-        counts[f"{stream}_archived"] += table.num_rows
-        counts["files_written"] += 1
-        counts["bytes_written"] += size
-        metrics.ARCHIVE_ROWS.labels(stream).inc(table.num_rows)
-        metrics.ARCHIVE_BYTES.labels(stream).inc(size)
+    # A file is written (Parquet encoding and compression release the GIL) while the next group's
+    # rows are built; one write at a time, and all of them done before returning.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="archive-write") as writer:
+        writing: Future | None = None
+        for (stream, directory, partition), group in sorted(groups.items()):
+            if directory not in listings:
+                names = archive.list(directory)
+                listings[directory] = [r for r in map(layout.parse_name, names) if r is not None]
+            # Only files overlapping this run of offsets can hold any of it (a directory may hold hundreds).
+            low, high = group[0].offset, group[-1].offset
+            held = [r for r in listings[directory] if r.partition == partition and r.first <= high and r.last >= low]
+            fresh = [record for record in group if not any(r.holds(record.offset) for r in held)]
+            counts["already_archived"] += len(group) - len(fresh)
+            if not fresh:
+                continue
+            table, skipped = _reports_table(fresh) if stream == layout.REPORTS else (_deadletter_table(fresh), 0)
+            counts["invalid_skipped"] += skipped
+            file_range = layout.FileRange(partition, fresh[0].offset, fresh[-1].offset)
+            _written(writing, counts)
+            path = f"{directory}/{layout.file_name(stream, file_range)}"
+            writing = writer.submit(_write, archive, path, stream, table)
+            listings[directory].append(file_range)
+        _written(writing, counts)
     return BatchOutcome(records=len(records), counts=counts)
+
+
+def _write(archive: ArchiveStorage, path: str, stream: str, table: pa.Table) -> tuple[str, int, int]:
+    return stream, table.num_rows, archive.write(path, table)
+
+
+def _written(writing: Future | None, counts: Counter) -> None:
+    """Wait for a file being written (raising its error, if any) and count it."""
+    if writing is None:
+        return
+    stream, rows, size = writing.result()
+    counts[f"{stream}_archived"] += rows
+    counts["files_written"] += 1
+    counts["bytes_written"] += size
+    metrics.ARCHIVE_ROWS.labels(stream).inc(rows)
+    metrics.ARCHIVE_BYTES.labels(stream).inc(size)
 
 
 def _reports_table(records: list[KafkaRecord]) -> tuple[pa.Table, int]:

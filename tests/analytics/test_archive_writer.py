@@ -5,11 +5,13 @@ from __future__ import annotations
 import asyncio
 import gc
 import json
+import shutil
 
 import pytest
 
 from analytics.archive import layout
 from analytics.archive.consumer import process_batch
+from analytics.archive.storage import ArchiveStorage
 from peacewatch.consumers import KAFKA_CONSUMERS
 from peacewatch.streams import kafka
 from peacewatch.streams.batch import Record
@@ -60,3 +62,27 @@ def test_handlers_run_without_cyclic_collection_and_get_it_back_after_even_when_
         assert gc.isenabled()
     finally:
         runner.executor.shutdown(wait=True)
+
+
+def test_a_file_that_cannot_be_written_fails_the_batch_and_its_replay_writes_only_what_is_missing(tmp_path):
+    """Files are written while the next one is built: a failed write still fails the whole batch."""
+    archive = ArchiveStorage(str(tmp_path / "archive"))
+    first_hour = 1_764_349_200_000  # 2025-11-28 17:00
+    batch = [
+        Record(json.dumps(report()).encode(), topic=kafka.topic("reports"), partition=p, offset=i, timestamp=ts)
+        for p in (0, 1)
+        for i, ts in enumerate([first_hour, first_hour + HOUR_MS])
+    ]
+    # A directory where partition 0's file of the second hour must go: its rename fails.
+    second_hour = tmp_path / "archive" / layout.directory(layout.REPORTS, first_hour + HOUR_MS)
+    blocked = second_hour / layout.file_name(layout.REPORTS, layout.FileRange(0, 1, 1))
+    (blocked / "in-the-way").mkdir(parents=True)
+
+    with pytest.raises(OSError):
+        process_batch(batch, archive)
+
+    shutil.rmtree(blocked)
+    replayed = process_batch(batch, archive)
+    assert replayed.counts["already_archived"] == 2
+    assert replayed.counts["reports_archived"] == 2
+    assert sorted(len(archive.read(p.removeprefix(archive.root + "/"))) for p in archive.files("reports")) == [1] * 4
