@@ -251,6 +251,7 @@ class ConsumerRunner:
         self.batch_seconds_metric = metrics.CONSUMER_BATCH_SECONDS.labels(spec.name)
         self.partitions_metric = metrics.CONSUMER_PARTITIONS.labels(spec.name)
         self.committed: dict = {}  # TopicPartition -> next offset this session committed
+        self.first_fetched: dict = {}  # TopicPartition -> offset of the first record this session fetched
         self._lag_at = 0.0
         # Progress, for liveness: when a batch was last committed (or nothing was waiting).
         self.stall_after_s = stall_after_s
@@ -338,6 +339,7 @@ class ConsumerRunner:
         finishing: asyncio.Future | None = None  # the previous batch's delivery and commit
         lingering = Lingering()  # polls accumulated into one batch (specs with a linger)
         self.committed = {}
+        self.first_fetched = {}
         try:
             await producer.start()
             await self._leave_for_dead_predecessor()
@@ -354,6 +356,9 @@ class ConsumerRunner:
             last_recover = time.monotonic()
             while True:
                 batch = await fetch
+                for tp, records in batch.items():
+                    if records:
+                        self.first_fetched.setdefault(tp, records[0].offset)
                 stopping = self.stopping.is_set()
                 if self.linger_s is not None:
                     lingering.add(batch)
@@ -570,8 +575,10 @@ class ConsumerRunner:
                 continue
             done = self.committed.get(tp)
             if done is None:
-                # Nothing committed by this session yet: the fetch position is
-                # the best estimate (known once the group assigned it).
+                # Nothing committed by this session yet: from the first record it fetched (held back by a
+                # lingering consumer or being handled, neither is done), else the fetch position.
+                done = self.first_fetched.get(tp)
+            if done is None:
                 try:
                     done = await asyncio.wait_for(consumer.position(tp), timeout=0.2)
                 except Exception:  # timed out or lost meanwhile: next time

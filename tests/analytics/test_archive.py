@@ -230,6 +230,34 @@ def test_polls_are_gathered_into_one_file_written_within_the_flush_bound(broker,
     assert took <= settings.ARCHIVE_FLUSH_SECONDS
 
 
+def test_records_held_for_the_next_file_count_as_lag_until_the_file_is_written(broker, archive, settings):
+    settings.ARCHIVE_FLUSH_SECONDS = 3600  # held for the whole test: no file, no commit
+    reports = [report(drone_id="pw-held") for _ in range(25)]
+
+    async def run():
+        runner = ConsumerRunner(KAFKA_CONSUMERS["archive"], poll_timeout_ms=100)
+        task = asyncio.create_task(runner.run())
+        try:
+            while not runner.partitions:  # joined its group
+                assert not task.done() and time.monotonic() < deadline
+                await asyncio.sleep(0.05)
+            await produce(reports)
+            while runner.lag != 25 and time.monotonic() < deadline:  # the lag is observed once a second
+                assert not task.done()
+                await asyncio.sleep(0.1)
+            return runner.lag, await asyncio.to_thread(rows, archive)
+        finally:
+            runner.request_stop()
+            await asyncio.wait_for(task, timeout=30)
+
+    deadline = time.monotonic() + 30
+    lag, written = asyncio.run(run())
+
+    assert written == []  # still held when the lag was read
+    assert lag == 25  # read but not yet written is waiting, not done (a stuck archive must show)
+    assert len(rows(archive)) == 25  # stopping writes what was held
+
+
 def test_compaction_merges_a_closed_hour_into_one_file_per_partition_and_readers_see_the_same_rows(archive, capsys):
     for start in (0, 10, 20):  # three flushes of partition 0, two of partition 1, in hour 17
         process_batch(records([report() for _ in range(10)], first_offset=start), archive)
