@@ -3,7 +3,8 @@ and one day of it, asked what the analytics page asks.
 
     python bench/archive_query.py [--reports-per-day 5000000] [--days 30] [--repeat 3]
 
-Builds one day of simulated reports (spread over 24 h, 3,500 drones) through
+Builds one day of first-wave reports (``Fleet.first_wave``: 3,500 drones over a city of
+102,400 people with subject ids, 5,000 words; spread over 24 h) through
 the archive consumer's own ``process_batch``, in batches of 100,000 as the
 consumer writes them, into a scratch archive on local disk; then links that
 day's files under ``--days`` dates (hard links: the same bytes, no extra disk)
@@ -17,8 +18,8 @@ repeated and the median quoted:
 
 - ``SELECT count(*) FROM reports WHERE date BETWEEN first AND last``, and
   ``sum(reports)`` of ``report_hours``;
-- the top 10 citizens by sightings over the same dates (``unnest(citizens)``),
-  and ``sum(sightings)`` of ``citizen_hours``.
+- the top 10 citizens (people, by subject id and name) by sightings over the same dates
+  (``unnest(citizens)``), and ``sum(sightings)`` of ``citizen_hours``.
 
 Before linking, the built day is asked the analytics page's default question
 (all six aggregations, 50 hits, the whole day) through the archive's search
@@ -50,7 +51,7 @@ def build_day(root: Path, day: datetime, count: int) -> int:
     from peacewatch.streams.batch import Record
 
     archive = ArchiveStorage(str(root))
-    fleet = Fleet(drones=3500, seed=7)
+    fleet = Fleet.first_wave(drones=3500, seed=7)
     topic = kafka.topic("reports")
     step = timedelta(days=1) / count
     written, batch, started = 0, [], time.monotonic()
@@ -168,12 +169,12 @@ def main() -> None:
             "count": f"SELECT count(*) FROM reports WHERE {dates}",
             "count_from_rollups": f"SELECT sum(reports)::BIGINT FROM report_hours WHERE {dates}",
             "top_citizens": (
-                "SELECT c.name, count(*) AS sightings FROM reports, unnest(citizens) AS t(c) "
-                f"WHERE {dates} GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 10"
+                "SELECT c.id, c.name, count(*) AS sightings FROM reports, unnest(citizens) AS t(c) "
+                f"WHERE {dates} GROUP BY 1, 2 ORDER BY 3 DESC, 1, 2 LIMIT 10"
             ),
             "top_citizens_from_rollups": (
-                "SELECT name, sum(sightings)::BIGINT AS sightings FROM citizen_hours "
-                f"WHERE {dates} GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 10"
+                "SELECT id, name, sum(sightings)::BIGINT AS sightings FROM citizen_hours "
+                f"WHERE {dates} GROUP BY 1, 2 ORDER BY 3 DESC, 1, 2 LIMIT 10"
             ),
         }
         answers = {}

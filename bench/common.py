@@ -29,7 +29,7 @@ import time
 import urllib.request
 import uuid
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -406,20 +406,25 @@ def django_setup():
 
 
 async def preload(count: int, *, drones: int = 3500, seed: int = 1) -> float:
-    """Produce ``count`` simulated reports as fast as one producer can; returns seconds."""
+    """Produce ``count`` first-wave reports as fast as one producer can; returns seconds.
+
+    Their ``sent_at`` spread evenly over the 24 hours before now, as a day of the fleet would, so that
+    the stores' time buckets and daily indices fill as they do in service (not one instant).
+    """
     from ingest.simulator import Fleet
     from peacewatch.streams import kafka
 
-    fleet = Fleet(drones=drones, seed=seed)
+    fleet = Fleet.first_wave(drones=drones, seed=seed)
     producer = kafka.make_producer(linger_ms=20)
     await producer.start()
     topic = kafka.topic("reports")
     started = time.perf_counter()
     try:
         pending = []
-        now = datetime.now(tz=UTC)
+        day = timedelta(hours=24)
+        start, step = datetime.now(tz=UTC) - day, day / count
         for i in range(count):
-            key, value = fleet.encoded(now)
+            key, value = fleet.encoded(start + step * i)
             pending.append(await producer.send(topic, value, key=key))
             if len(pending) >= 5000:
                 await asyncio.gather(*pending)
