@@ -20,6 +20,7 @@ import logging
 import math
 import time
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import msgspec
@@ -28,6 +29,7 @@ from aiokafka.errors import KafkaError
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.core.cache import cache
+from django.db import close_old_connections
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
@@ -125,6 +127,28 @@ def take_rate_token(drone_id: str, *, now: float | None = None) -> int:
         return max(1, math.ceil(wait))
     cache.set(key, full_at, timeout=math.ceil(full_at - now) + 1)
     return 0
+
+
+# Admission runs on a few long-lived threads rather than the request's own: under ASGI each request's
+# sync code gets a new thread, and Django's database connections are per thread, so every look-up
+# opened a connection (for SQLite, the file and its set-up pragmas). These threads keep theirs
+# between requests, checked like a request's at its start and end (close_old_connections: dropped
+# once broken or past CONN_MAX_AGE, handed back to the pool when there is one). Every request still
+# reads the drone from the database: a revoked token or a retired drone is refused at once.
+_admission = ThreadPoolExecutor(max_workers=4, thread_name_prefix="ingest-admit")
+
+
+def _admit_on_kept_connection(authorization: str | None) -> Drone:
+    close_old_connections()
+    try:
+        return admit_drone(authorization)
+    finally:
+        close_old_connections()
+
+
+async def admit(authorization: str | None) -> Drone:
+    """:func:`admit_drone`, on a thread that keeps its database connection."""
+    return await sync_to_async(_admit_on_kept_connection, thread_sensitive=False, executor=_admission)(authorization)
 
 
 # --- what was sent -------------------------------------------------------------------
@@ -350,7 +374,7 @@ async def deliver(batch: Sorted) -> None:
 async def ingest_reports(request: HttpRequest) -> HttpResponse:
     drone_id = None
     try:
-        drone = await sync_to_async(admit_drone)(request.headers.get("Authorization"))
+        drone = await admit(request.headers.get("Authorization"))
         drone_id = drone.drone_id
         items, sent_as_array = split_items(read_body(request))
         batch = sort_items(items, drone_id, sent_as_array=sent_as_array)

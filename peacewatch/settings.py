@@ -62,6 +62,12 @@ INSTALLED_APPS = [
     "analytics",
 ]
 
+# Under ASGI, Django's own middlewares (MiddlewareMixin) run each hook in a thread once the chain
+# is async, one thread switch per hook, while a sync chain runs them all in the request's one
+# thread. The lowest sync-only middleware decides: from it up, Django runs every middleware that
+# can be sync as sync. Ours below (sync only: they read request.user, which is sync) sit under
+# Django's, so the chain is sync from the top to just above Axes: one switch into the request's
+# thread, one back out for Axes (async-capable) and the async views.
 MIDDLEWARE = [
     # First: every response, errors included, carries the id the logs know the request by.
     "peacewatch.errors.RequestIdMiddleware",
@@ -75,12 +81,13 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django_otp.middleware.OTPMiddleware",
-    # Right after the user is known: a session past its shift or idle signs out here,
-    "peacewatch.sessions.SessionLimitsMiddleware",
-    # and staff without a verified second factor reach only its set-up page.
-    "peacewatch.second_factor.SecondFactorMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Once the user is known: a session past its shift or idle signs out here,
+    "peacewatch.sessions.SessionLimitsMiddleware",
+    # and staff without a verified second factor reach only its set-up page. Both sync only and
+    # below Django's own middlewares, on purpose (see above).
+    "peacewatch.second_factor.SecondFactorMiddleware",
     # Last: turns a sign-in refused by the lockout backend into the lockout page.
     "axes.middleware.AxesMiddleware",
 ]
