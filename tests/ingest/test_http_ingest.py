@@ -208,6 +208,24 @@ async def test_a_rotated_token_replaces_the_old_one_at_once(async_client, broker
     assert (await post(async_client, report(), new_token)).status_code == 202
 
 
+async def test_a_drone_retired_between_two_of_its_requests_is_refused_on_the_second(async_client, broker, drone, token):
+    # Admission keeps its database connection between requests: what it reads must still be current.
+    assert (await post(async_client, report(), token)).status_code == 202
+
+    await sync(fleet.retire_drone, drone)
+
+    assert (await post(async_client, report(), token)).status_code == 403
+
+
+async def test_a_token_rotated_between_two_requests_is_refused_on_the_second(async_client, broker, drone, token):
+    assert (await post(async_client, report(), token)).status_code == 202
+
+    new_token = await sync(fleet.rotate_token, drone)
+
+    assert (await post(async_client, report(), token)).status_code == 401
+    assert (await post(async_client, report(), new_token)).status_code == 202
+
+
 async def test_a_body_over_5_mib_is_413(async_client, token):
     doc = report(words=["w" * 100] * 900)  # ~92 KiB each, a valid report
     body = json.dumps([doc] * 60).encode()
