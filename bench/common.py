@@ -509,3 +509,32 @@ def run_consumer_process(
         "rss_end_mib": rss[-1] / 1024,
         "status": status,
     }
+
+
+def fresh_postgres(url: str) -> str:
+    """A new, empty database on ``url``'s server for one run; returns its URL (``drop_postgres`` removes it).
+
+    Each run starts from the same empty state, as the SQLite runs do, without
+    touching the database ``url`` names.
+    """
+    from urllib.parse import urlsplit, urlunsplit
+
+    import psycopg
+
+    name = f"pw_bench_{run_suffix()}"
+    with psycopg.connect(url, autocommit=True) as connection:
+        connection.execute(f'CREATE DATABASE "{name}"')
+    return urlunsplit(urlsplit(url)._replace(path=f"/{name}"))
+
+
+def drop_postgres(url: str, run_url: str) -> None:
+    from urllib.parse import urlsplit
+
+    import psycopg
+
+    name = urlsplit(run_url).path.lstrip("/")
+    try:
+        with psycopg.connect(url, autocommit=True) as connection:
+            connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    except Exception as exc:  # report, do not hide the benchmark's own error
+        progress(f"WARNING: could not drop database {name}: {exc}")

@@ -68,7 +68,19 @@ import urllib.request
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from common import ROOT, bench_env, emit, emit_median, free_port, machine, progress, run_suffix, set_labels
+from common import (
+    ROOT,
+    bench_env,
+    drop_postgres,
+    emit,
+    emit_median,
+    free_port,
+    fresh_postgres,
+    machine,
+    progress,
+    run_suffix,
+    set_labels,
+)
 
 FIRST_WAVE_RATE = 3900  # reports/s the first wave sends on average (3,500 drones)
 MODES = ("single", "batch")
@@ -171,35 +183,6 @@ def with_profile(env: dict, run_database: str, urls: dict) -> dict:
     if urls["REDIS_URL"]:
         env["REDIS_URL"] = urls["REDIS_URL"]
     return env
-
-
-def fresh_postgres(url: str) -> str:
-    """A new, empty database on ``url``'s server for one run; returns its URL (``drop_postgres`` removes it).
-
-    Each run starts from the same empty state, as the SQLite runs do, without
-    touching the database ``url`` names. (bench/latency.py does the same.)
-    """
-    from urllib.parse import urlsplit, urlunsplit
-
-    import psycopg
-
-    name = f"pw_bench_ingest_{run_suffix()}"
-    with psycopg.connect(url, autocommit=True) as connection:
-        connection.execute(f'CREATE DATABASE "{name}"')
-    return urlunsplit(urlsplit(url)._replace(path=f"/{name}"))
-
-
-def drop_postgres(url: str, run_url: str) -> None:
-    from urllib.parse import urlsplit
-
-    import psycopg
-
-    name = urlsplit(run_url).path.lstrip("/")
-    try:
-        with psycopg.connect(url, autocommit=True) as connection:
-            connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    except Exception as exc:  # report, do not hide the benchmark's own error
-        progress(f"WARNING: could not drop database {name}: {exc}")
 
 
 def run_self(env: dict, *options: str) -> None:

@@ -61,8 +61,10 @@ from common import (
     TANSU,
     bench_env,
     django_setup,
+    drop_postgres,
     emit,
     free_port,
+    fresh_postgres,
     kafka_label,
     machine,
     median,
@@ -136,35 +138,6 @@ def stack_commands(port: int, scratch: Path) -> dict[str, list[str]]:
 
 def stack_names() -> list[str]:
     return list(stack_commands(0, Path()))
-
-
-def fresh_postgres(url: str) -> str:
-    """A new, empty database on ``url``'s server for one run; returns its URL (``drop_postgres`` removes it).
-
-    Each run starts from the same empty state, as the SQLite runs do, without
-    touching the database ``url`` names.
-    """
-    from urllib.parse import urlsplit, urlunsplit
-
-    import psycopg
-
-    name = f"pw_bench_{os.getpid()}_{int(time.time() * 1000) % 10**9}"
-    with psycopg.connect(url, autocommit=True) as connection:
-        connection.execute(f'CREATE DATABASE "{name}"')
-    return urlunsplit(urlsplit(url)._replace(path=f"/{name}"))
-
-
-def drop_postgres(url: str, run_url: str) -> None:
-    from urllib.parse import urlsplit
-
-    import psycopg
-
-    name = urlsplit(run_url).path.lstrip("/")
-    try:
-        with psycopg.connect(url, autocommit=True) as connection:
-            connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    except Exception as exc:  # report, do not hide the benchmark's own error
-        progress(f"WARNING: could not drop database {name}: {exc}")
 
 
 def sessions(count: int, out: Path) -> None:
