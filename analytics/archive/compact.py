@@ -68,13 +68,12 @@ def compact(
 def _directories(archive: ArchiveStorage):
     """(stream, directory, when it closes) for every leaf directory of the archive."""
     for date_dir in archive.directories(layout.REPORTS):
-        day = datetime.strptime(date_dir.removeprefix("date="), "%Y-%m-%d").replace(tzinfo=UTC)
         for hour_dir in archive.directories(f"{layout.REPORTS}/{date_dir}"):
-            ends = day + timedelta(hours=int(hour_dir.removeprefix("hour=")) + 1)
-            yield layout.REPORTS, f"{layout.REPORTS}/{date_dir}/{hour_dir}", ends
+            directory = f"{layout.REPORTS}/{date_dir}/{hour_dir}"
+            yield layout.REPORTS, directory, layout.closes_at(directory)
     for date_dir in archive.directories(layout.DEADLETTER):
-        day = datetime.strptime(date_dir.removeprefix("date="), "%Y-%m-%d").replace(tzinfo=UTC)
-        yield layout.DEADLETTER, f"{layout.DEADLETTER}/{date_dir}", day + timedelta(days=1)
+        directory = f"{layout.DEADLETTER}/{date_dir}"
+        yield layout.DEADLETTER, directory, layout.closes_at(directory)
 
 
 def _compact_directory(archive: ArchiveStorage, stream: str, directory: str, result: Compaction) -> None:

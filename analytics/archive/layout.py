@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pyarrow as pa
 
@@ -122,6 +122,15 @@ def directory(stream: str, timestamp_ms: int) -> str:
     if stream == REPORTS:
         return f"{REPORTS}/date={at:%Y-%m-%d}/hour={at:%H}"
     return f"{DEADLETTER}/date={at:%Y-%m-%d}"
+
+
+def closes_at(directory: str) -> datetime:
+    """When the arrivals a directory holds end: its hour's end for reports, its day's for dead letters."""
+    parts = directory.split("/")
+    start = datetime.strptime(parts[1].removeprefix("date="), "%Y-%m-%d").replace(tzinfo=UTC)
+    if parts[0] == REPORTS:
+        return start + timedelta(hours=int(parts[2].removeprefix("hour=")) + 1)
+    return start + timedelta(days=1)
 
 
 def file_name(stream: str, file_range: FileRange) -> str:

@@ -140,7 +140,7 @@ def build(
     existing = {table: archive.tree(root(table)) for table in TABLES}
     result = Rollups()
     for leaf, names in archive.leaves(layout.REPORTS, dates).items():
-        if _hour_end(leaf) > closed_before:
+        if layout.closes_at(leaf) > closed_before:
             continue
         result.hours += 1
         wanted = {table: file_name(table, names) for table in TABLES}
@@ -193,9 +193,3 @@ def matching(archive: ArchiveStorage, leaves: dict[str, list[str]]) -> dict[str,
         if len(paths) == len(TABLES):
             found[leaf] = paths
     return found
-
-
-def _hour_end(leaf: str) -> datetime:
-    _stream, date_dir, hour_dir = leaf.split("/")
-    day = datetime.strptime(date_dir.removeprefix("date="), "%Y-%m-%d").replace(tzinfo=UTC)
-    return day + timedelta(hours=int(hour_dir.removeprefix("hour=")) + 1)
