@@ -21,6 +21,7 @@ from pathlib import Path
 from subprocess import Popen
 
 import pytest
+from django.conf import settings as django_settings
 from hypothesis.configuration import set_hypothesis_home_dir
 
 from analytics.archive.storage import get_archive
@@ -31,8 +32,7 @@ from peacewatch.views import forget_readiness
 from tests.kafka import run_async
 
 # Hypothesis keeps the examples it found under the var directory, not in a folder at the repository's root.
-_VAR = Path(os.environ.get("PEACEWATCH_VAR_DIR") or Path(__file__).resolve().parent.parent / "var")
-set_hypothesis_home_dir(_VAR / "hypothesis")
+set_hypothesis_home_dir(django_settings.VAR_DIR / "hypothesis")
 
 
 @pytest.fixture(scope="session")
