@@ -130,17 +130,19 @@ def decoded_batches(fleet, reports: int, skip: int = 0):
         yield reports, batch
 
 
-def fill(store, fleet, reports: int, done: int) -> float:
-    """Index the fleet's reports into ``store`` from ``done`` on; returns seconds."""
+def fill(store, fleet, reports: int, done: int) -> tuple[float, int]:
+    """Index the fleet's reports into ``store`` from ``done`` on; returns seconds and the JSON bytes indexed."""
     started = last = time.perf_counter()
+    json_bytes = 0
     for i, batch in decoded_batches(fleet, reports, done):
         store.index(batch)
+        json_bytes += sum(len(item.raw) for item in batch)
         now = time.perf_counter()
         if now - last >= 15:
             last = now
             rate = (i - done) / (now - started)
             progress(f"loaded {i:,}/{reports:,}: {rate:,.0f} reports/s, ETA {(reports - i) / rate / 60:.1f} min")
-    return time.perf_counter() - started
+    return time.perf_counter() - started, json_bytes
 
 
 def load(data_dir: Path, reports: int, drones: int, seed: int, *, wave: bool = False) -> Path:
@@ -163,7 +165,7 @@ def load(data_dir: Path, reports: int, drones: int, seed: int, *, wave: bool = F
         store = EmbeddedStore(partial)
         done = store.count()
         progress(f"loading {reports:,} reports into {partial} ({done:,} already there)")
-        seconds = fill(store, make_fleet(drones, seed, wave=wave), reports, done)
+        seconds, json_bytes = fill(store, make_fleet(drones, seed, wave=wave), reports, done)
         stored = store.count()
         if stored != reports:
             raise RuntimeError(f"the store holds {stored:,} reports, expected {reports:,}")
@@ -180,6 +182,9 @@ def load(data_dir: Path, reports: int, drones: int, seed: int, *, wave: bool = F
             "load_rate": round((reports - done) / seconds) if seconds else None,
             "resumed_from": done,
             "bytes": path.stat().st_size,
+            # The reports' own JSON, for the bytes-per-report figure (of a build not resumed: a resumed one
+            # counts only what it indexed itself).
+            "json_bytes": json_bytes if not done else None,
         }
         _meta_path(path).write_text(json.dumps(meta, indent=1) + "\n")
         progress(f"loaded {reports:,} reports in {seconds / 60:.1f} min ({meta['load_rate']:,} reports/s)")
@@ -552,6 +557,19 @@ def measure(args, clock: Clock, env: dict, store: Path | None) -> int:
     return 0  # targets are reported, not enforced, as in the other benchmarks
 
 
+def emit_store_size(store_bytes: int, json_bytes: int, reports: int, **extra) -> None:
+    """The analytics store's bytes on disk per report, against the reports' JSON (the cost plan's index tier)."""
+    emit(
+        "analytics_store_bytes_vs_json",
+        round(store_bytes / json_bytes, 3),
+        "ratio",
+        store_bytes_per_report=round(store_bytes / reports, 1),
+        json_bytes_per_report=round(json_bytes / reports, 1),
+        reports=reports,
+        **extra,
+    )
+
+
 def migrate() -> None:
     from django.core.management import call_command
 
@@ -566,6 +584,9 @@ def embedded(args) -> int:
         os.environ.pop("ELASTICSEARCH_URL", None)
         django_setup()
         path = load(args.data_dir, args.reports, args.drones, args.seed, wave=True)
+        meta = json.loads(_meta_path(path).read_text())
+        if meta.get("json_bytes"):
+            emit_store_size(meta["bytes"], meta["json_bytes"], args.reports, note="the SQLite file, WAL checkpointed")
         if args.load_only:
             return 0
         migrate()
@@ -595,9 +616,17 @@ def real(args) -> int:
         reset_store()
         store = get_store()
         progress(f"loading {args.reports:,} reports into OpenSearch ({settings.ELASTICSEARCH_INDEX_PREFIX}*)")
-        seconds = fill(store, make_fleet(args.drones, args.seed, wave=True), args.reports, 0)
+        seconds, json_bytes = fill(store, make_fleet(args.drones, args.seed, wave=True), args.reports, 0)
         store.refresh_now()
         progress(f"loaded in {seconds / 60:.1f} min ({args.reports / seconds:,.0f} reports/s)")
+        stats = store.client.indices.stats(index=store.pattern, metric="store,segments")["_all"]["primaries"]
+        emit_store_size(
+            stats["store"]["size_in_bytes"],
+            json_bytes,
+            args.reports,
+            note="primary shards after a refresh, not force-merged",
+            segments=stats["segments"]["count"],
+        )
         try:
             return measure(args, Clock(time.time()), env, None)
         finally:
