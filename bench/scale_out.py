@@ -88,7 +88,8 @@ def run_group(name: str, group: str, count: int, processes: int, scratch: Path, 
     start = max(status["first_batch_at"] for status in active)
     end = min(status["last_batch_at"] for status in active)
     window = [(at, done) for at, done in samples if start <= at <= end]
-    if len(window) < 2 or window[-1][0] - window[0][0] < 2:
+    # At least 2 s, and progress seen inside them (the liveness files are written once a second).
+    if len(window) < 2 or window[-1][0] - window[0][0] < 2 or window[-1][1] == window[0][1]:
         raise RuntimeError(f"{processes} {name} consumers were busy together for too short a time: more --reports")
     (t0, done0), (t1, done1) = window[0], window[-1]
     return {
