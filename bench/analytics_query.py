@@ -30,6 +30,10 @@ Phases, in one run, on the same store: ``--repeat`` passes of the mix with nothi
 ``--write-rate`` reports/s (the first wave's rate), one batch per consumer poll (200 ms, at most
 2,000 records, as ``run_consumer indexer`` takes them); the rate it achieved during each pass is
 reported beside the figures.
+
+Size: after the load, the store's bytes on disk per report against the reports' own JSON
+(``analytics_store_bytes_vs_json``): OpenSearch's primary shards after a refresh, or the embedded file
+(one this version built: older builds did not count their JSON).
 """
 
 from __future__ import annotations
