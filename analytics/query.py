@@ -597,8 +597,9 @@ def percentiles_from_bins(bins: Mapping[int, tuple[int, float]], percents: Itera
 
     Each bin stands for its values' mean, so the answer is exact when scores
     carry one decimal (as drones send them) and within a tenth otherwise.
-    Elasticsearch estimates with a t-digest; both are estimates of the same
-    quantity and agree to within the digest's error.
+    Elasticsearch and OpenSearch answer from an HDR histogram, brought back to
+    the tenth (``analytics.store.elastic.compiler.score_from_hdr``): the same
+    guarantee, over a rank rounded where this one is floored.
     """
     total = sum(n for n, _ in bins.values())
     ordered = sorted(bins.items())

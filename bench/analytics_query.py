@@ -1,6 +1,7 @@
 """Analysts' queries as the pages send them, over a loaded day, with and without an indexer writing (issue 16).
 
     python bench/analytics_query.py [--reports 5000000] [--queries 120] [--repeat 3] [--load-only]
+                                    [--part-repeat 9]
                                     [--engines embedded|real] [--write-rate 3900]
 
 Data: ``--reports`` reports of ``Fleet.first_wave(drones=3500)`` (102,400 people with subject ids, names
@@ -25,7 +26,9 @@ the API's audit row and JSON encoding are not included.
 Clock: "now" is the end of the loaded day plus the seconds since the run started, for the queries and
 for the writer, whose reports are therefore the newest ones, inside "last 24 h".
 
-Phases, in one run, on the same store: ``--repeat`` passes of the mix with nothing else running, then
+Phases, in one run, on the same store: ``--repeat`` passes of the mix with nothing else running; the
+dashboard's request taken apart (``analytics_dashboard_part_ms``: the whole, its hits and total alone,
+each aggregation alone), each part sent ``--part-repeat`` times in turn, still with nothing writing; then
 ``--repeat`` passes while a writer process feeds the indexer's own ``process_batch`` at
 ``--write-rate`` reports/s (the first wave's rate), one batch per consumer poll (200 ms, at most
 2,000 records, as ``run_consumer indexer`` takes them); the rate it achieved during each pass is
@@ -383,6 +386,24 @@ def run_mix(sequence, clock: Clock) -> dict[str, list[float]]:
     return by_kind
 
 
+def dashboard_parts(clock: Clock, repeat: int) -> dict[str, list[float]]:
+    """The dashboard's request taken apart, milliseconds by part: the whole, its hits and total alone, and each
+    aggregation alone (with the total, no hits), sent in turn ``repeat`` times, so the parts' costs compare."""
+    from analytics import search
+    from analytics.query import parse_query
+
+    dashboard = form_query()
+    parts = {"whole": dashboard, "hits": {**dashboard, "aggs": []}}
+    parts.update({agg: {**dashboard, "aggs": [agg], "size": 0} for agg in AGGS})
+    timings: dict[str, list[float]] = {name: [] for name in parts}
+    for _ in range(repeat):
+        for name, body in parts.items():
+            started = time.perf_counter()
+            search.search(parse_query(body), now=clock.now())
+            timings[name].append((time.perf_counter() - started) * 1000)
+    return timings
+
+
 # -------------------------------------------------------------------------------------- the writer
 def writer_child(args) -> int:
     """The writer process: new reports of "now" through the indexer's ``process_batch``, paced."""
@@ -493,14 +514,20 @@ def summarise(runs: list[dict[str, list[float]]]) -> dict[str, dict]:
 def measure(args, clock: Clock, env: dict, store: Path | None) -> int:
     from analytics.store import get_store
 
+    stored = get_store().count()
+    if not args.queries:
+        progress(f"{stored:,} reports stored; the dashboard taken apart only (--queries 0)")
+        emit_dashboard_parts(dashboard_parts(clock, args.part_repeat), stored)
+        return 0
     fleet = make_fleet(args.drones, args.seed, wave=True)
     sequence = Draws(fleet, args.seed).sequence(args.queries)
-    stored = get_store().count()
     progress(f"{stored:,} reports stored; {len(sequence)} queries per pass, the same sequence every pass")
     idle, busy, rates = [], [], []
     for i in range(args.repeat):
         idle.append(run_mix(sequence, clock))
         progress(f"no writer, pass {i + 1}: p95 {percentile(idle[-1]['all'], 95):,.0f} ms")
+    if args.part_repeat:
+        emit_dashboard_parts(dashboard_parts(clock, args.part_repeat), stored)
     writer = Writer(args, clock, env, store)
     try:
         for i in range(args.repeat):
@@ -559,6 +586,25 @@ def measure(args, clock: Clock, env: dict, store: Path | None) -> int:
     )
     progress(f"p95 without / with the writer (ms): {cells}")  # stdout stays one JSON document per line
     return 0  # targets are reported, not enforced, as in the other benchmarks
+
+
+PART_NOTES = {"whole": "the whole request", "hits": "its 50 hits and total alone"}
+
+
+def emit_dashboard_parts(timings: dict[str, list[float]], reports: int) -> None:
+    """Where the dashboard's time goes, with nothing writing: each part's median and worst."""
+    for part, ms in timings.items():
+        emit(
+            "analytics_dashboard_part_ms",
+            round(median(ms), 1),
+            "ms",
+            part=part,
+            note=PART_NOTES.get(part, "this aggregation alone, with the total, no hits"),
+            worst=round(max(ms), 1),
+            runs=len(ms),
+            reports=reports,
+        )
+    progress("dashboard parts, median ms: " + " | ".join(f"{k} {median(v):,.0f}" for k, v in timings.items()))
 
 
 def emit_store_size(store_bytes: int, json_bytes: int, reports: int, **extra) -> None:
@@ -643,9 +689,14 @@ def main() -> int:
     parser.add_argument("--reports", type=int, help="5,000,000 embedded, 1,000,000 on OpenSearch unless given")
     parser.add_argument("--drones", type=int, default=3500)
     parser.add_argument("--seed", type=int, default=4)
-    parser.add_argument("--queries", type=int, default=120, help="queries drawn per pass of the mix")
+    parser.add_argument(
+        "--queries", type=int, default=120, help="queries drawn per pass of the mix (0: only the dashboard taken apart)"
+    )
     parser.add_argument("--repeat", type=int, default=3, help="passes of the mix without, then with, the writer")
     parser.add_argument("--write-rate", type=int, default=FIRST_WAVE_RATE, help="reports/s the writer is asked")
+    parser.add_argument(
+        "--part-repeat", type=int, default=9, help="times each part of the dashboard is sent (0: not taken apart)"
+    )
     parser.add_argument("--load-only", action="store_true", help="build the embedded store file and stop")
     parser.add_argument("--data-dir", type=Path, default=DATA_DIR, help="where store files are built and reused")
     # The writer process (started by the benchmark itself).
@@ -657,6 +708,8 @@ def main() -> int:
     if args.writer_child:
         django_setup()
         return writer_child(args)
+    if not args.queries and not args.part_repeat:
+        parser.error("--queries 0 with --part-repeat 0 leaves nothing to measure")
     if args.reports is None:
         args.reports = 1_000_000 if args.engines == "real" else 5_000_000
     return real(args) if args.engines == "real" else embedded(args)

@@ -163,12 +163,11 @@ def assert_same(a: dict, b: dict) -> None:
             assert (sa["count"], sa["min"], sa["max"]) == (sb["count"], sb["min"], sb["max"])
             if sa["count"]:
                 assert math.isclose(sa["avg"], sb["avg"], abs_tol=1e-3)
-                # Percentiles are estimates (a t-digest on Elasticsearch, ranks over
-                # tenth-of-a-point bins here): over enough scores they agree to within a
-                # point. Over a handful, the definitions themselves differ (nearest rank
-                # here, interpolation between single-score centroids in the t-digest: the
-                # 25th of 3, 12.5, 20, 70 is 12.5 here and 7.75 there), so there each
-                # engine's must lie within the scores' range and rise with p.
+                # Percentiles come from tenth-of-a-point bins here and from an HDR
+                # histogram on Elasticsearch, each exact to the tenth; but the rank each
+                # takes differs (floor(p% x n) here, rounded there), so over enough
+                # scores they agree to within a point, and over a handful each engine's
+                # must lie within the scores' range and rise with p.
                 if sa["count"] >= PERCENTILES_AGREE_FROM:
                     for p, value in sa["percentiles"].items():
                         assert abs(value - sb["percentiles"][p]) <= 1.0, (p, value, sb["percentiles"][p])
@@ -236,8 +235,8 @@ QUERIES = {
     "citizen by key": {
         "time": {"last": "7d"},
         "citizen": {"key": "subj-jm-1"},
-        # Not "score": percentiles of three values are where the exact ranks and the
-        # t-digest legitimately differ by more than the point allowed for them.
+        # Not "score": percentiles of three values are where the two engines' ranks
+        # legitimately differ by more than the point allowed for them.
         "aggs": ["top_citizens", "histogram"],
         "size": 10,
     },
