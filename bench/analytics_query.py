@@ -35,7 +35,8 @@ each aggregation alone), each part sent ``--part-repeat`` times in turn, still w
 reported beside the figures.
 
 Size: after the load, the store's bytes on disk per report against the reports' own JSON
-(``analytics_store_bytes_vs_json``): OpenSearch's primary shards after a refresh, or the embedded file
+(``analytics_store_bytes_vs_json``): OpenSearch's primary shards after a refresh, once no merge has run
+for 10 s, or the embedded file
 (one this version built: older builds did not count their JSON).
 """
 
@@ -607,6 +608,25 @@ def emit_dashboard_parts(timings: dict[str, list[float]], reports: int) -> None:
     progress("dashboard parts, median ms: " + " | ".join(f"{k} {median(v):,.0f}" for k, v in timings.items()))
 
 
+def settled_stats(client, pattern: str, quiet_s: float = 10, timeout_s: float = 600) -> tuple[dict, float]:
+    """The primaries' stats once no merge has run for ``quiet_s`` (and the seconds waited for that).
+
+    A merge keeps the segments it merges and the one it writes on disk at once, so a size read while
+    merges run after a load is larger than the index settles at (by a tenth in two runs here).
+    """
+    started = quiet_since = time.monotonic()
+    first = client.indices.stats(index=pattern, metric="store")["_all"]["primaries"]["store"]["size_in_bytes"]
+    progress(f"right after the refresh: {first:,} bytes on disk")
+    while True:
+        stats = client.indices.stats(index=pattern, metric="store,segments,merge")["_all"]["primaries"]
+        now = time.monotonic()
+        if stats["merges"]["current"]:
+            quiet_since = now
+        elif now - quiet_since >= quiet_s or now - started >= timeout_s:
+            return stats, round(now - started, 1)
+        time.sleep(1)
+
+
 def emit_store_size(store_bytes: int, json_bytes: int, reports: int, **extra) -> None:
     """The analytics store's bytes on disk per report, against the reports' JSON (the cost plan's index tier)."""
     emit(
@@ -669,13 +689,17 @@ def real(args) -> int:
         seconds, json_bytes = fill(store, make_fleet(args.drones, args.seed, wave=True), args.reports, 0)
         store.refresh_now()
         progress(f"loaded in {seconds / 60:.1f} min ({args.reports / seconds:,.0f} reports/s)")
-        stats = store.client.indices.stats(index=store.pattern, metric="store,segments")["_all"]["primaries"]
+        stats, waited = settled_stats(store.client, store.pattern)
+        progress(
+            f"merges settled after {waited:,.0f} s: {stats['store']['size_in_bytes'] / args.reports:,.0f} bytes/report"
+        )
         emit_store_size(
             stats["store"]["size_in_bytes"],
             json_bytes,
             args.reports,
-            note="primary shards after a refresh, not force-merged",
+            note="primary shards after a refresh, once no merge ran for 10 s; not force-merged",
             segments=stats["segments"]["count"],
+            waited_s=waited,
         )
         try:
             return measure(args, Clock(time.time()), env, None)
