@@ -11,6 +11,7 @@ from elasticsearch import ApiError
 from analytics.query import parse_query, plan
 from analytics.store import get_store, open_elastic, reset_store
 from analytics.store.elastic import PlainJsonTransport, build_body, make_client
+from analytics.store.elastic.compiler import score_from_hdr
 from ingest.reports import decode_report
 from peacewatch.streams import kafka
 from peacewatch.streams.deadletter import parse_headers
@@ -144,6 +145,18 @@ def test_a_score_range_and_an_arrival_bound_compile_to_a_citizen_filter_and_a_st
     # Without a range, every citizen of the matched reports.
     unscored = build_body(plan(parse_query({"aggs": ["score"]}), threshold=20))
     assert set(unscored["aggs"]["citizens"]["aggs"]) == {"stats", "percentiles"}
+
+
+def test_an_hdr_percentile_reads_back_as_the_score_it_stands_for():
+    # What OpenSearch 2.19's HDR histogram (3 significant digits) answered for scores of 10, 45.3 and 100:
+    # the highest value of each one's bucket.
+    assert score_from_hdr(10.00775146484375, 0.0, 100.0) == 10.0
+    assert score_from_hdr(45.31243896484375, 0.0, 100.0) == 45.3
+    assert score_from_hdr(100.06243896484375, 0.0, 100.0) == 100.0
+    # Never outside the scores' own range, and nothing to say when there were none.
+    assert score_from_hdr(100.06243896484375, 0.0, 99.9) == 99.9
+    assert score_from_hdr(0.0, 0.5, 3.0) == 0.5
+    assert score_from_hdr(None, None, None) is None
 
 
 def test_reports_whose_telemetry_was_dropped_can_be_found_by_the_field_name(search_engine):
