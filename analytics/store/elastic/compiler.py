@@ -105,7 +105,9 @@ def parse_frontier(body: dict) -> int | None:
     return int(found[0]["sort"][0]) + 1 if found else None
 
 
-def build_body(p: Plan) -> dict:
+def build_body(p: Plan, *, hdr: bool = True) -> dict:
+    """The search body for ``p``; ``hdr=False`` asks for the engine's default percentiles (a t-digest), for an
+    engine without HDR histograms (``ElasticStore.search``)."""
     order = "desc" if p.newest_first else "asc"
     body: dict = {
         "query": {"bool": {"filter": build_filters(p)}},
@@ -155,13 +157,10 @@ def build_body(p: Plan) -> dict:
             }
         if "score" in p.aggs:
             inner["stats"] = {"stats": {"field": "citizens.peacescore"}}
-            inner["percentiles"] = {
-                "percentiles": {
-                    "field": "citizens.peacescore",
-                    "percents": list(PERCENTS),
-                    "hdr": {"number_of_significant_value_digits": HDR_DIGITS},
-                }
-            }
+            percentiles = {"field": "citizens.peacescore", "percents": list(PERCENTS)}
+            if hdr:
+                percentiles["hdr"] = {"number_of_significant_value_digits": HDR_DIGITS}
+            inner["percentiles"] = {"percentiles": percentiles}
         aggs["citizens"] = citizens_agg(p, inner)
     if "grid" in p.aggs:
         aggs["grid"] = {"geotile_grid": {"field": "point", "precision": p.grid_precision, "size": 10_000}}
@@ -277,7 +276,7 @@ def score_from_hdr(value: float | None, low: float | None, high: float | None) -
     return min(max(round(value - HDR_HALF_STEP, 1), low), high)
 
 
-def parse_response(p: Plan, body: dict) -> dict:
+def parse_response(p: Plan, body: dict, *, hdr: bool = True) -> dict:
     found = body["hits"]["hits"]
     hits = []
     for h in found[: p.size]:
@@ -315,7 +314,7 @@ def parse_response(p: Plan, body: dict) -> dict:
     if "score" in p.aggs:
         stats = citizens["stats"]
         values = citizens["percentiles"]["values"]
-        percentiles = {float(k): score_from_hdr(v, stats["min"], stats["max"]) for k, v in values.items()}
+        percentiles = {float(k): score_from_hdr(v, stats["min"], stats["max"]) if hdr else v for k, v in values.items()}
         out["score"] = score_stats(
             stats["count"], stats["sum"] or 0.0, stats["min"], stats["max"], {q: percentiles.get(q) for q in PERCENTS}
         )
