@@ -164,8 +164,9 @@ def assert_same(a: dict, b: dict) -> None:
             if sa["count"]:
                 assert math.isclose(sa["avg"], sb["avg"], abs_tol=1e-3)
                 # Percentiles come from tenth-of-a-point bins here and from an HDR
-                # histogram on Elasticsearch, each exact to the tenth; but the rank each
-                # takes differs (floor(p% x n) here, rounded there), so over enough
+                # histogram on OpenSearch, each exact to the tenth, but the rank each
+                # takes differs (floor(p% x n) here, rounded there); the in-memory
+                # stand-in, which has no HDR, estimates with its default. So over enough
                 # scores they agree to within a point, and over a handful each engine's
                 # must lie within the scores' range and rise with p.
                 if sa["count"] >= PERCENTILES_AGREE_FROM:
