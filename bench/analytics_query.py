@@ -362,11 +362,18 @@ class Draws:
         return out
 
 
-def run_mix(sequence, clock: Clock) -> dict[str, list[float]]:
-    """Each query as the API runs it; milliseconds by kind (``all`` for every one)."""
+def ask(body: dict, clock: Clock) -> tuple[dict, float]:
+    """A page's request body as the API runs it, and the milliseconds it took."""
     from analytics import search
     from analytics.query import parse_query
 
+    started = time.perf_counter()
+    answer = search.search(parse_query(body), now=clock.now())
+    return answer, (time.perf_counter() - started) * 1000
+
+
+def run_mix(sequence, clock: Clock) -> dict[str, list[float]]:
+    """Each query as the API runs it; milliseconds by kind (``all`` for every one)."""
     by_kind: dict[str, list[float]] = {"all": []}
     matched: dict[str, list[int]] = {}
     previous = None  # (body, answer) of the last first page
@@ -375,9 +382,7 @@ def run_mix(sequence, clock: Clock) -> dict[str, list[float]]:
             body = next_page(*previous) if previous else None
             if body is None:
                 continue  # that answer had one page
-        started = time.perf_counter()
-        answer = search.search(parse_query(body), now=clock.now())
-        ms = (time.perf_counter() - started) * 1000
+        answer, ms = ask(body, clock)
         by_kind.setdefault(kind, []).append(ms)
         by_kind["all"].append(ms)
         matched.setdefault(kind, []).append(answer["total"])
@@ -390,18 +395,13 @@ def run_mix(sequence, clock: Clock) -> dict[str, list[float]]:
 def dashboard_parts(clock: Clock, repeat: int) -> dict[str, list[float]]:
     """The dashboard's request taken apart, milliseconds by part: the whole, its hits and total alone, and each
     aggregation alone (with the total, no hits), sent in turn ``repeat`` times, so the parts' costs compare."""
-    from analytics import search
-    from analytics.query import parse_query
-
     dashboard = form_query()
     parts = {"whole": dashboard, "hits": {**dashboard, "aggs": []}}
     parts.update({agg: {**dashboard, "aggs": [agg], "size": 0} for agg in AGGS})
     timings: dict[str, list[float]] = {name: [] for name in parts}
     for _ in range(repeat):
         for name, body in parts.items():
-            started = time.perf_counter()
-            search.search(parse_query(body), now=clock.now())
-            timings[name].append((time.perf_counter() - started) * 1000)
+            timings[name].append(ask(body, clock)[1])
     return timings
 
 
@@ -614,17 +614,21 @@ def settled_stats(client, pattern: str, quiet_s: float = 10, timeout_s: float = 
     A merge keeps the segments it merges and the one it writes on disk at once, so a size read while
     merges run after a load can be larger than the index settles at.
     """
+
+    def read() -> dict:
+        return client.indices.stats(index=pattern, metric="store,segments,merge")["_all"]["primaries"]
+
     started = quiet_since = time.monotonic()
-    first = client.indices.stats(index=pattern, metric="store")["_all"]["primaries"]["store"]["size_in_bytes"]
-    progress(f"right after the refresh: {first:,} bytes on disk")
+    stats = read()
+    progress(f"right after the refresh: {stats['store']['size_in_bytes']:,} bytes on disk")
     while True:
-        stats = client.indices.stats(index=pattern, metric="store,segments,merge")["_all"]["primaries"]
         now = time.monotonic()
         if stats["merges"]["current"]:
             quiet_since = now
         elif now - quiet_since >= quiet_s or now - started >= timeout_s:
             return stats, round(now - started, 1)
         time.sleep(1)
+        stats = read()
 
 
 def emit_store_size(store_bytes: int, json_bytes: int, reports: int, **extra) -> None:

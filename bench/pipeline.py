@@ -225,27 +225,28 @@ def emit_figures(n, search, raw, alerts, indexer, archive, archive_bytes) -> Non
         emit_ratio("archive_to_raw_ratio", rates["archive"], rates["raw"])
         # The files whole, then split in two: the original bytes (CONTRACT section 7 keeps them) and the decoded
         # columns, each against the JSON. Each part holds the whole report's information once.
-        parts = {
+        jsons = [json for _, json, _ in archive_bytes]
+        parts = {  # figure: (bytes of that part per run, name of its bytes-per-report field, further fields)
             "archive_bytes_vs_json": (
-                lambda parquet, raw_column: parquet,
-                {"target": "<= 0.2"},
+                [parquet for parquet, _, _ in archive_bytes],
                 "parquet_bytes_per_report",
+                {"target": "<= 0.2"},
             ),
-            "archive_raw_column_vs_json": (lambda parquet, raw_column: raw_column, {}, "bytes_per_report"),
+            "archive_raw_column_vs_json": ([raw for _, _, raw in archive_bytes], "bytes_per_report", {}),
             "archive_decoded_columns_vs_json": (
-                lambda parquet, raw_column: parquet - raw_column,
-                {"note": "every column but raw, Parquet footers included"},
+                [parquet - raw for parquet, _, raw in archive_bytes],
                 "bytes_per_report",
+                {"note": "every column but raw, Parquet footers included"},
             ),
         }
-        for figure, (part, extra, bytes_field) in parts.items():
+        for figure, (sizes, bytes_field, extra) in parts.items():
             emit_median(
                 figure,
-                [part(parquet, raw_column) / json for parquet, json, raw_column in archive_bytes],
+                [size / json for size, json in zip(sizes, jsons, strict=True)],
                 "ratio",
                 digits=3,
-                json_bytes_per_report=round(median([json / n for _, json, _ in archive_bytes]), 1),
-                **{bytes_field: round(median([part(p, r) / n for p, _, r in archive_bytes]), 1)},
+                json_bytes_per_report=round(median(jsons) / n, 1),
+                **{bytes_field: round(median(sizes) / n, 1)},
                 **extra,
             )
     for name, results in measured.items():
