@@ -16,7 +16,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from django.contrib.auth import get_user_model
 from django.db import connection, transaction
+from django.db.models import DateTimeField
 from django.utils import timezone
 
 from alerts.events import CREATED, UPDATED, AlertEvent, AlertPayload, EventLocation, encode_event
@@ -114,6 +116,49 @@ def alert_event(alert: Alert, event_type: str) -> AlertEvent:
     )
 
 
+_USER_FIELDS = ("assigned_to", "acknowledged_by", "closed_by")
+# The alert table's columns an event is made of, named after the event's own fields (AlertPayload).
+_EVENT_COLUMNS = (
+    *(name for name in AlertPayload.__struct_fields__ if name not in ("location", *_USER_FIELDS)),
+    "lat",
+    "lon",
+    *(f"{name}_id" for name in _USER_FIELDS),
+)
+_DATETIME_COLUMNS = frozenset(name for name in _EVENT_COLUMNS if isinstance(Alert._meta.get_field(name), DateTimeField))
+
+
+def _events_from_rows(rows: Sequence[dict]) -> list[tuple[int, int, AlertEvent]]:
+    """(alert id, seq, event) for alert rows read straight from the table (``_EVENT_COLUMNS``).
+
+    The alerts consumer's path: the same event ``alert_event`` makes from an
+    ``Alert``, without building a model instance per alert, which cost more
+    than the statements that wrote them.
+    """
+    user_ids = {row[f"{name}_id"] for row in rows for name in _USER_FIELDS} - {None}
+    usernames = {}
+    if user_ids:
+        User = get_user_model()
+        usernames = dict(User.objects.filter(pk__in=user_ids).values_list("pk", User.USERNAME_FIELD))
+    events = []
+    for row in rows:
+        values = {name: _aware(value) if name in _DATETIME_COLUMNS else value for name, value in row.items()}
+        location = EventLocation(lat=values.pop("lat"), lon=values.pop("lon"))
+        users = {name: usernames.get(values.pop(f"{name}_id")) for name in _USER_FIELDS}
+        payload = AlertPayload(location=location, **users, **values)
+        events.append((row["id"], row["seq"], AlertEvent(CREATED if row["version"] == 1 else UPDATED, payload)))
+    return events
+
+
+def _aware(value: datetime | str | None) -> datetime | None:
+    # What Django's converters do for a DateTimeField read raw: PostgreSQL answers
+    # aware datetimes; SQLite answers naive ones (or text), in UTC (USE_TZ).
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
 # --- the change sequence ------------------------------------------------------------
 class ChangeSeq:
     """The alert change sequence inside one transaction (see ``ChangeCounter`` for why a locked row)."""
@@ -173,16 +218,11 @@ def raise_alerts(observations: Sequence[Observation], alert_settings: AlertSetti
         quiet = _quiet_after_dismissal(per_subject, alert_settings.dismissal_quiet_minutes, now)
         alerting = [group for key, group in per_subject.items() if key not in quiet]
         upserted = _upsert_open_alerts(alerting, alert_settings, now, seq) if alerting else {}
-        touched = {alert_id: CREATED if created else UPDATED for alert_id, created in upserted.values()}
-        _insert_sightings(fresh, {key: alert_id for key, (alert_id, _) in upserted.items()} | quiet)
-        events = []
-        if touched:
-            alerts = Alert.objects.select_related("assigned_to", "acknowledged_by", "closed_by").in_bulk(list(touched))
-            by_seq = sorted(touched, key=lambda pk: alerts[pk].seq)
-            events = write_events([(alerts[pk], touched[pk]) for pk in by_seq])
+        _insert_sightings(fresh, {key: row["id"] for key, row in upserted.items()} | quiet)
+        events = _write_outbox(_events_from_rows(sorted(upserted.values(), key=lambda row: row["seq"])))
     # Counted once committed: a rolled-back batch is replayed and counted then.
-    for (kind, _subject), (_pk, created) in upserted.items():
-        metrics.ALERTS_RAISED.labels(kind, "created" if created else "updated").inc()
+    for (kind, _subject), row in upserted.items():
+        metrics.ALERTS_RAISED.labels(kind, "created" if row["version"] == 1 else "updated").inc()
     for kind, subject in quiet:
         metrics.ALERT_SIGHTINGS_QUIETED.labels(kind).inc(len(per_subject[(kind, subject)]))
     return events
@@ -268,18 +308,20 @@ _UPSERT_ROWS = 500  # rows per statement, well under SQLite's bound-parameter li
 
 def _upsert_open_alerts(
     groups: list[list[Observation]], alert_settings: AlertSettings, now: datetime, seq: ChangeSeq
-) -> dict[tuple[str, str], tuple[int, bool]]:
+) -> dict[tuple[str, str], dict]:
     """INSERT ... ON CONFLICT on the partial unique index: no read-then-write race.
 
     One statement per chunk of subjects (each group is one subject, so no two
     rows of a statement hit the same open alert, and each takes one change
     number). Works on SQLite (>= 3.35) and PostgreSQL alike. ``version`` is 1
     only for a row the statement inserted, which tells created from updated.
-    Returns (kind, subject) -> (id, created).
+    Returns (kind, subject) -> the alert's columns as written (``_EVENT_COLUMNS``),
+    what its event needs, read back by the same statement rather than a second query.
     """
     table = connection.ops.quote_name(Alert._meta.db_table)
     dt = connection.ops.adapt_datetimefield_value
     newer = f"excluded.observed_at >= {table}.observed_at"
+    now_value = dt(now)
     rows = []
     for group in groups:
         latest = max(group, key=lambda o: o.observed_at)
@@ -300,15 +342,16 @@ def _upsert_open_alerts(
                 latest.report_id,
                 dt(latest.observed_at),
                 dt(first.observed_at),
-                dt(now),
-                dt(now),
+                now_value,
+                now_value,
                 len(group),
                 seq.next(),
                 latest.citizen_id,
                 latest.confidence,
             ]
         )
-    result: dict[tuple[str, str], tuple[int, bool]] = {}
+    result: dict[tuple[str, str], dict] = {}
+    returning = ", ".join(("subject", *_EVENT_COLUMNS))
     for start in range(0, len(rows), _UPSERT_ROWS):
         chunk = rows[start : start + _UPSERT_ROWS]
         values = ", ".join(
@@ -335,12 +378,13 @@ def _upsert_open_alerts(
                 sightings = {table}.sightings + excluded.sightings,
                 updated_at = excluded.updated_at,
                 version = {table}.version + 1
-            RETURNING id, version, kind, subject
+            RETURNING {returning}
         """
         with connection.cursor() as cursor:
             cursor.execute(sql, [param for row in chunk for param in row])
-            for alert_id, version, kind, subject in cursor.fetchall():
-                result[(kind, subject)] = (alert_id, version == 1)
+            for subject, *values in cursor.fetchall():
+                row = dict(zip(_EVENT_COLUMNS, values, strict=True))
+                result[(row["kind"], subject)] = row
     return result
 
 
@@ -383,13 +427,20 @@ _OUTBOX_ROWS = 300
 
 def write_events(changes: Sequence[tuple[Alert, str]]) -> list[PendingEvent]:
     """Write the event of each (changed alert, event type) to the outbox; call inside the alert's transaction."""
+    return _write_outbox([(alert.pk, alert.seq, alert_event(alert, event_type)) for alert, event_type in changes])
+
+
+def _write_outbox(events: Sequence[tuple[int, int, AlertEvent]]) -> list[PendingEvent]:
+    """Write (alert id, seq, event) to the outbox, in that order; call inside the alerts' transaction."""
+    if not events:
+        return []
     table = connection.ops.quote_name(OutboxEvent._meta.db_table)
     now = connection.ops.adapt_datetimefield_value(timezone.now())
-    events = [(alert.pk, alert.seq, encode_event(alert_event(alert, event_type))) for alert, event_type in changes]
+    encoded = [(alert_id, seq, encode_event(event)) for alert_id, seq, event in events]
     written: list[PendingEvent] = []
     with connection.cursor() as cursor:
-        for start in range(0, len(events), _OUTBOX_ROWS):
-            chunk = events[start : start + _OUTBOX_ROWS]
+        for start in range(0, len(encoded), _OUTBOX_ROWS):
+            chunk = encoded[start : start + _OUTBOX_ROWS]
             values = ", ".join(["(%s, %s, %s, %s, NULL)"] * len(chunk))
             params = [p for alert_id, seq, payload in chunk for p in (alert_id, seq, payload, now)]
             cursor.execute(

@@ -81,6 +81,30 @@ def test_several_sightings_in_one_batch_make_one_alert():
     assert [e.type for e in events_of(outcome)] == ["alert.created"]
 
 
+def test_a_sighting_event_shows_the_alert_as_the_api_does_officers_work_included(officer):
+    from alerts.services import alert_event
+    from alerts.workflow import update_alert
+
+    jeanne = {**citizen("Jeanne Martin", 15), "id": "s-42"}
+    process_batch(records(report(citizens=[jeanne], sent_at="2026-11-28T04:00:00Z")))
+    alert = Alert.objects.get()
+    update_alert(alert.pk, by=officer, status="acknowledged", assigned_to=officer.username, note="On my way")
+    outcome = process_batch(
+        records(report(citizens=[{**jeanne, "peacescore": 9.5}], sent_at="2026-11-28T04:01:30.250Z"))
+    )
+    [event] = events_of(outcome)
+    as_stored = alert_event(Alert.objects.select_related("assigned_to", "acknowledged_by").get(), "alert.updated")
+    assert event == as_stored
+    assert (event.alert.assigned_to, event.alert.acknowledged_by, event.alert.status) == (
+        officer.username,
+        officer.username,
+        "acknowledged",
+    )
+    assert (event.alert.sightings, event.alert.peacescore, event.alert.citizen_id) == (2, 9.5, "s-42")
+    assert event.alert.observed_at.isoformat() == "2026-11-28T04:01:30.250000+00:00"
+    assert event.alert.first_observed_at.isoformat() == "2026-11-28T04:00:00+00:00"
+
+
 def test_replaying_a_batch_changes_nothing():
     batch = records(report(citizens=[citizen("Jeanne Martin", 12)]), report(citizens=[citizen("Other One", 3)]))
     process_batch(batch)
