@@ -11,7 +11,7 @@ alert, which stays closed, and counted, but raise nothing.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -141,7 +141,9 @@ def _events_from_rows(rows: Sequence[dict]) -> list[tuple[int, int, AlertEvent]]
         usernames = dict(User.objects.filter(pk__in=user_ids).values_list("pk", User.USERNAME_FIELD))
     events = []
     for row in rows:
-        values = {name: _aware(value) if name in _DATETIME_COLUMNS else value for name, value in row.items()}
+        values = dict(row)
+        for name in _DATETIME_COLUMNS:
+            values[name] = _aware(values[name])
         location = EventLocation(lat=values.pop("lat"), lon=values.pop("lon"))
         users = {name: usernames.get(values.pop(f"{name}_id")) for name in _USER_FIELDS}
         payload = AlertPayload(location=location, **users, **values)
@@ -217,8 +219,11 @@ def raise_alerts(observations: Sequence[Observation], alert_settings: AlertSetti
         now = timezone.now()
         quiet = _quiet_after_dismissal(per_subject, alert_settings.dismissal_quiet_minutes, now)
         alerting = [group for key, group in per_subject.items() if key not in quiet]
-        upserted = _upsert_open_alerts(alerting, alert_settings, now, seq) if alerting else {}
-        _insert_sightings(fresh, {key: row["id"] for key, row in upserted.items()} | quiet)
+        # Each observation time in the database's form once: sightings and alerts both write them.
+        adapt = connection.ops.adapt_datetimefield_value
+        db_times = {t: adapt(t) for t in {obs.observed_at for obs in fresh}}
+        upserted = _upsert_open_alerts(alerting, alert_settings, now, seq, db_times) if alerting else {}
+        _insert_sightings(fresh, {key: row["id"] for key, row in upserted.items()} | quiet, db_times)
         events = _write_outbox(_events_from_rows(sorted(upserted.values(), key=lambda row: row["seq"])))
     # Counted once committed: a rolled-back batch is replayed and counted then.
     for (kind, _subject), row in upserted.items():
@@ -245,9 +250,11 @@ def _quiet_after_dismissal(
     # Every alert that matters changed after the cutoff (the dismissal itself,
     # or anything raised after it), so the updated_at index bounds this to
     # the last quiet_minutes of alert activity, however long the history.
-    recent = (
+    # Sorted here, not by the database: asked for ORDER BY id, SQLite walked
+    # the whole table in id order instead of using that index.
+    recent = sorted(
         Alert.objects.filter(subject__in={subject for _kind, subject in wanted}, updated_at__gte=cutoff)
-        .order_by("id")
+        .order_by()
         .values_list("id", "kind", "subject", "status", "closed_at")
     )
     newest = {(kind, subject): (pk, status, closed_at) for pk, kind, subject, status, closed_at in recent}
@@ -258,11 +265,12 @@ def _quiet_after_dismissal(
     }
 
 
-def _insert_sightings(fresh: Sequence[Observation], alert_ids: dict[tuple[str, str], int]) -> None:
+def _insert_sightings(
+    fresh: Sequence[Observation], alert_ids: dict[tuple[str, str], int], db_times: Mapping[datetime, object]
+) -> None:
     # Plain executemany: the ORM's bulk_create builds a model per row, which
     # cost more than the rest of the alerts consumer put together.
     table = connection.ops.quote_name(Sighting._meta.db_table)
-    dt = connection.ops.adapt_datetimefield_value
     rows = [
         (
             alert_ids[(obs.kind, obs.subject)],
@@ -272,7 +280,7 @@ def _insert_sightings(fresh: Sequence[Observation], alert_ids: dict[tuple[str, s
             obs.drone_id,
             obs.lat,
             obs.lon,
-            dt(obs.observed_at),
+            db_times[obs.observed_at],
         )
         for obs in fresh
     ]
@@ -284,15 +292,23 @@ def _insert_sightings(fresh: Sequence[Observation], alert_ids: dict[tuple[str, s
         )
 
 
+_LOOKUP_IDS = 500  # ids per statement, well under SQLite's bound-parameter limit
+
+
 def _drop_known_sightings(observations: Sequence[Observation]) -> list[Observation]:
     # A report is (drone_id, report_id) (CONTRACT v1.1): two drones may send the same
     # report_id. Looked up by report id alone, the unique index's first column (one
     # probe per id; "drone IN ... AND report IN ..." made the database probe every
     # pair), and the set below keeps only the exact triples.
-    report_ids = {obs.report_id for obs in observations}
-    known = set(
-        Sighting.objects.filter(report_id__in=report_ids).values_list("drone_id", "report_id", "subject").iterator()
-    )
+    report_ids = list({obs.report_id for obs in observations})
+    table = connection.ops.quote_name(Sighting._meta.db_table)
+    known: set[tuple[str, str, str]] = set()
+    with connection.cursor() as cursor:
+        for start in range(0, len(report_ids), _LOOKUP_IDS):
+            chunk = report_ids[start : start + _LOOKUP_IDS]
+            marks = ", ".join(["%s"] * len(chunk))
+            cursor.execute(f"SELECT drone_id, report_id, subject FROM {table} WHERE report_id IN ({marks})", chunk)
+            known.update(map(tuple, cursor.fetchall()))
     seen: set[tuple[str, str, str]] = set()
     fresh = []
     for obs in observations:
@@ -307,7 +323,11 @@ _UPSERT_ROWS = 500  # rows per statement, well under SQLite's bound-parameter li
 
 
 def _upsert_open_alerts(
-    groups: list[list[Observation]], alert_settings: AlertSettings, now: datetime, seq: ChangeSeq
+    groups: list[list[Observation]],
+    alert_settings: AlertSettings,
+    now: datetime,
+    seq: ChangeSeq,
+    db_times: Mapping[datetime, object],
 ) -> dict[tuple[str, str], dict]:
     """INSERT ... ON CONFLICT on the partial unique index: no read-then-write race.
 
@@ -319,9 +339,8 @@ def _upsert_open_alerts(
     what its event needs, read back by the same statement rather than a second query.
     """
     table = connection.ops.quote_name(Alert._meta.db_table)
-    dt = connection.ops.adapt_datetimefield_value
     newer = f"excluded.observed_at >= {table}.observed_at"
-    now_value = dt(now)
+    now_value = connection.ops.adapt_datetimefield_value(now)
     rows = []
     for group in groups:
         latest = max(group, key=lambda o: o.observed_at)
@@ -340,8 +359,8 @@ def _upsert_open_alerts(
                 latest.lat,
                 latest.lon,
                 latest.report_id,
-                dt(latest.observed_at),
-                dt(first.observed_at),
+                db_times[latest.observed_at],
+                db_times[first.observed_at],
                 now_value,
                 now_value,
                 len(group),
