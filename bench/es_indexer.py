@@ -66,7 +66,7 @@ def received(count: int, drones: int, seed: int) -> list:
     from ingest.reports import Received, decode_report
     from ingest.simulator import Fleet
 
-    fleet = Fleet(drones=drones, seed=seed)
+    fleet = Fleet.first_wave(drones=drones, seed=seed)  # the benchmarks' realistic population and vocabulary
     # Spread over 24 h like a day of traffic: one daily index, as in production.
     span = timedelta(hours=24) - timedelta(milliseconds=1)
     out = []
