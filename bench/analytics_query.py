@@ -28,7 +28,9 @@ for the writer, whose reports are therefore the newest ones, inside "last 24 h".
 
 Phases, in one run, on the same store: ``--repeat`` passes of the mix with nothing else running; the
 dashboard's request taken apart (``analytics_dashboard_part_ms``: the whole, its hits and total alone,
-each aggregation alone), each part sent ``--part-repeat`` times in turn, still with nothing writing; then
+each aggregation alone), each part sent ``--part-repeat`` times in turn, still with nothing writing (with
+``--concurrent-search``, on OpenSearch: each repetition twice, the node's concurrent segment search off then on,
+``concurrent_segment_search`` labelling the figures); then
 ``--repeat`` passes while a writer process feeds the indexer's own ``process_batch`` at
 ``--write-rate`` reports/s (the first wave's rate), one batch per consumer poll (200 ms, at most
 2,000 records, as ``run_consumer indexer`` takes them); the rate it achieved during each pass is
@@ -405,6 +407,36 @@ def dashboard_parts(clock: Clock, repeat: int) -> dict[str, list[float]]:
     return timings
 
 
+CONCURRENT_SEARCH = "search.concurrent_segment_search.mode"  # OpenSearch 2.17+; "none" is 2.x's default
+
+
+def parts_by_search_mode(clock: Clock, repeat: int, client) -> dict[str, dict[str, list[float]]]:
+    """The dashboard taken apart with OpenSearch's concurrent segment search off ("none") and on ("auto"):
+    the node's own setting, switched repetition by repetition so that both meet the same machine, and
+    given back to the node's configuration at the end."""
+    out: dict[str, dict[str, list[float]]] = {"none": {}, "auto": {}}
+    try:
+        for _ in range(repeat):
+            for mode, timings in out.items():
+                client.cluster.put_settings(transient={CONCURRENT_SEARCH: mode})
+                for part, ms in dashboard_parts(clock, 1).items():
+                    timings.setdefault(part, []).extend(ms)
+    finally:
+        client.cluster.put_settings(transient={CONCURRENT_SEARCH: None})
+    return out
+
+
+def emit_parts(args, clock: Clock, stored: int) -> None:
+    if not args.concurrent_search:
+        emit_dashboard_parts(dashboard_parts(clock, args.part_repeat), stored)
+        return
+    from analytics.store import get_store
+
+    for mode, timings in parts_by_search_mode(clock, args.part_repeat, get_store().client).items():
+        progress(f"concurrent segment search {mode}:")
+        emit_dashboard_parts(timings, stored, concurrent_segment_search=mode)
+
+
 # -------------------------------------------------------------------------------------- the writer
 def writer_child(args) -> int:
     """The writer process: new reports of "now" through the indexer's ``process_batch``, paced."""
@@ -518,7 +550,7 @@ def measure(args, clock: Clock, env: dict, store: Path | None) -> int:
     stored = get_store().count()
     if not args.queries:
         progress(f"{stored:,} reports stored; the dashboard taken apart only (--queries 0)")
-        emit_dashboard_parts(dashboard_parts(clock, args.part_repeat), stored)
+        emit_parts(args, clock, stored)
         return 0
     fleet = make_fleet(args.drones, args.seed, wave=True)
     sequence = Draws(fleet, args.seed).sequence(args.queries)
@@ -528,7 +560,7 @@ def measure(args, clock: Clock, env: dict, store: Path | None) -> int:
         idle.append(run_mix(sequence, clock))
         progress(f"no writer, pass {i + 1}: p95 {percentile(idle[-1]['all'], 95):,.0f} ms")
     if args.part_repeat:
-        emit_dashboard_parts(dashboard_parts(clock, args.part_repeat), stored)
+        emit_parts(args, clock, stored)
     writer = Writer(args, clock, env, store)
     try:
         for i in range(args.repeat):
@@ -592,7 +624,7 @@ def measure(args, clock: Clock, env: dict, store: Path | None) -> int:
 PART_NOTES = {"whole": "the whole request", "hits": "its 50 hits and total alone"}
 
 
-def emit_dashboard_parts(timings: dict[str, list[float]], reports: int) -> None:
+def emit_dashboard_parts(timings: dict[str, list[float]], reports: int, **labels) -> None:
     """Where the dashboard's time goes, with nothing writing: each part's median and worst."""
     for part, ms in timings.items():
         emit(
@@ -604,6 +636,7 @@ def emit_dashboard_parts(timings: dict[str, list[float]], reports: int) -> None:
             worst=round(max(ms), 1),
             runs=len(ms),
             reports=reports,
+            **labels,
         )
     progress("dashboard parts, median ms: " + " | ".join(f"{k} {median(v):,.0f}" for k, v in timings.items()))
 
@@ -725,6 +758,11 @@ def main() -> int:
     parser.add_argument(
         "--part-repeat", type=int, default=9, help="times each part of the dashboard is sent (0: not taken apart)"
     )
+    parser.add_argument(
+        "--concurrent-search",
+        action="store_true",
+        help="real engines: take the dashboard apart with OpenSearch's concurrent segment search off and on",
+    )
     parser.add_argument("--load-only", action="store_true", help="build the embedded store file and stop")
     parser.add_argument("--data-dir", type=Path, default=DATA_DIR, help="where store files are built and reused")
     # The writer process (started by the benchmark itself).
@@ -738,6 +776,8 @@ def main() -> int:
         return writer_child(args)
     if not args.queries and not args.part_repeat:
         parser.error("--queries 0 with --part-repeat 0 leaves nothing to measure")
+    if args.concurrent_search and (args.engines != "real" or not args.part_repeat):
+        parser.error("--concurrent-search needs --engines real and the dashboard taken apart (--part-repeat)")
     if args.reports is None:
         args.reports = 1_000_000 if args.engines == "real" else 5_000_000
     return real(args) if args.engines == "real" else embedded(args)
