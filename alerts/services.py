@@ -81,41 +81,6 @@ def observations_from(
     return found
 
 
-def alert_event(alert: Alert, event_type: str) -> AlertEvent:
-    def username(user) -> str | None:
-        return user.get_username() if user is not None else None
-
-    return AlertEvent(
-        type=event_type,
-        alert=AlertPayload(
-            id=alert.pk,
-            kind=alert.kind,
-            citizen=alert.citizen,
-            peacescore=alert.peacescore,
-            severity=alert.severity,
-            status=alert.status,
-            drone_id=alert.drone_id,
-            location=EventLocation(lat=alert.lat, lon=alert.lon),
-            report_id=alert.report_id,
-            observed_at=alert.observed_at,
-            raised_at=alert.raised_at,
-            sightings=alert.sightings,
-            first_observed_at=alert.first_observed_at,
-            updated_at=alert.updated_at,
-            version=alert.version,
-            assigned_to=username(alert.assigned_to),
-            note=alert.note,
-            acknowledged_by=username(alert.acknowledged_by),
-            acknowledged_at=alert.acknowledged_at,
-            closed_by=username(alert.closed_by),
-            closed_at=alert.closed_at,
-            citizen_id=alert.citizen_id,
-            confidence=alert.confidence,
-            seq=alert.seq,
-        ),
-    )
-
-
 _USER_FIELDS = ("assigned_to", "acknowledged_by", "closed_by")
 # The alert table's columns an event is made of, named after the event's own fields (AlertPayload).
 _EVENT_COLUMNS = (
@@ -125,6 +90,12 @@ _EVENT_COLUMNS = (
     *(f"{name}_id" for name in _USER_FIELDS),
 )
 _DATETIME_COLUMNS = frozenset(name for name in _EVENT_COLUMNS if isinstance(Alert._meta.get_field(name), DateTimeField))
+
+
+def alert_event(alert: Alert, event_type: str) -> AlertEvent:
+    officers = [getattr(alert, name) for name in _USER_FIELDS]
+    usernames = {user.pk: user.get_username() for user in officers if user is not None}
+    return AlertEvent(event_type, _payload({name: getattr(alert, name) for name in _EVENT_COLUMNS}, usernames))
 
 
 def _events_from_rows(rows: Sequence[dict]) -> list[tuple[int, int, AlertEvent]]:
@@ -139,26 +110,22 @@ def _events_from_rows(rows: Sequence[dict]) -> list[tuple[int, int, AlertEvent]]
     if user_ids:
         User = get_user_model()
         usernames = dict(User.objects.filter(pk__in=user_ids).values_list("pk", User.USERNAME_FIELD))
-    events = []
-    for row in rows:
-        values = dict(row)
-        for name in _DATETIME_COLUMNS:
-            values[name] = _aware(values[name])
-        location = EventLocation(lat=values.pop("lat"), lon=values.pop("lon"))
-        users = {name: usernames.get(values.pop(f"{name}_id")) for name in _USER_FIELDS}
-        payload = AlertPayload(location=location, **users, **values)
-        events.append((row["id"], row["seq"], AlertEvent(CREATED if row["version"] == 1 else UPDATED, payload)))
-    return events
+    return [
+        (row["id"], row["seq"], AlertEvent(CREATED if row["version"] == 1 else UPDATED, _payload(row, usernames)))
+        for row in rows
+    ]
 
 
-def _aware(value: datetime | str | None) -> datetime | None:
-    # What Django's converters do for a DateTimeField read raw: PostgreSQL answers
-    # aware datetimes; SQLite answers naive ones (or text), in UTC (USE_TZ).
-    if value is None:
-        return None
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+def _payload(row: Mapping, usernames: Mapping[int, str]) -> AlertPayload:
+    """An alert's event payload from its columns (``_EVENT_COLUMNS``) and its officers' usernames by user id."""
+    values = dict(row)
+    for name in _DATETIME_COLUMNS:
+        # PostgreSQL reads them aware; SQLite, read raw, naive in UTC (USE_TZ), as Django's converters know.
+        if values[name] is not None and values[name].tzinfo is None:
+            values[name] = values[name].replace(tzinfo=UTC)
+    location = EventLocation(lat=values.pop("lat"), lon=values.pop("lon"))
+    officers = {name: usernames.get(values.pop(f"{name}_id")) for name in _USER_FIELDS}
+    return AlertPayload(location=location, **officers, **values)
 
 
 # --- the change sequence ------------------------------------------------------------

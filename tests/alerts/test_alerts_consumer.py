@@ -7,6 +7,8 @@ import pytest
 from alerts.consumer import pending_events, process_batch
 from alerts.events import decode_event
 from alerts.models import Alert, AlertSettings, OutboxEvent, Sighting
+from alerts.services import alert_event
+from alerts.workflow import update_alert
 from peacewatch.streams.batch import Record
 from tests.factories import citizen, report
 
@@ -82,9 +84,6 @@ def test_several_sightings_in_one_batch_make_one_alert():
 
 
 def test_a_sighting_event_shows_the_alert_as_the_api_does_officers_work_included(officer):
-    from alerts.services import alert_event
-    from alerts.workflow import update_alert
-
     jeanne = {**citizen("Jeanne Martin", 15), "id": "s-42"}
     process_batch(records(report(citizens=[jeanne], sent_at="2026-11-28T04:00:00Z")))
     alert = Alert.objects.get()
