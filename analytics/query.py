@@ -14,10 +14,11 @@ here or in the shared post-processing below, not in each engine.
 from __future__ import annotations
 
 import base64
+import heapq
 import math
 import re
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
@@ -540,16 +541,21 @@ def tile_bounds(zoom: int, x: int, y: int) -> dict:
 def top_buckets(counts: Mapping[str, int] | Iterable[tuple[str, int]], size: int) -> list[dict]:
     """Most frequent first, ties by key: the order Elasticsearch's terms use."""
     items = counts.items() if isinstance(counts, Mapping) else counts
-    ranked = sorted(((k, n) for k, n in items if n > 0), key=lambda kv: (-kv[1], kv[0]))
-    return [{"key": k, "count": n} for k, n in ranked[:size]]
+    # The first ``size`` of the sorted list, without sorting it: a city holds 100,000 people or more.
+    ranked = heapq.nsmallest(size, ((k, n) for k, n in items if n > 0), key=lambda kv: (-kv[1], kv[0]))
+    return [{"key": k, "count": n} for k, n in ranked]
 
 
 def top_citizen_buckets(counts: Mapping[str, int], names: Mapping[str, str], size: int) -> list[dict]:
     """Top citizens by key, each with the name to show for it (see :func:`display_names`)."""
-    return [{"key": b["key"], "name": names[b["key"]], "count": b["count"]} for b in top_buckets(counts, size)]
+    return named(top_buckets(counts, size), names)
 
 
-def display_names(name_counts: Mapping[tuple[str, str], int]) -> dict[str, str]:
+def named(buckets: list[dict], names: Mapping[str, str]) -> list[dict]:
+    return [{"key": b["key"], "name": names[b["key"]], "count": b["count"]} for b in buckets]
+
+
+def display_names(name_counts: Mapping[tuple[str, str], int], keys: Collection[str] | None = None) -> dict[str, str]:
     """For each citizen key, the name it was most often seen under; ties to the first name in order.
 
     The most frequent rather than the latest name: one misrecognised name on
@@ -560,6 +566,8 @@ def display_names(name_counts: Mapping[tuple[str, str], int]) -> dict[str, str]:
     """
     best: dict[str, tuple[int, str]] = {}
     for (key, name), n in name_counts.items():
+        if keys is not None and key not in keys:
+            continue  # only the keys a top list shows: a city holds 100,000 people or more
         held = best.get(key)
         if held is None or (-n, name) < (-held[0], held[1]):
             best[key] = (n, name)
@@ -708,6 +716,13 @@ class Totals:
         self.citizens[key] += n
         self.citizen_names[(key, name)] += n
 
+    def add_citizens(self, rows: Iterable[tuple[str, str, int]]) -> None:
+        """``add_citizen`` for each (key, name, n) row, inlined: a store may hand over a row per person."""
+        citizens, names = self.citizens, self.citizen_names
+        for key, name, n in rows:
+            citizens[key] = citizens.get(key, 0) + n
+            names[(key, name)] = names.get((key, name), 0) + n
+
     def add_score(self, bin_: int, n: int, total: float, lo: float, hi: float) -> None:
         old_n, old_sum = self.score_bins.get(bin_, (0, 0.0))
         self.score_bins[bin_] = (old_n + n, old_sum + total)
@@ -722,7 +737,8 @@ def aggregations(p: Plan, t: Totals) -> dict:
     if "histogram" in p.aggs:
         out["histogram"] = {"interval": p.interval, "buckets": histogram_buckets(t.histogram, p)}
     if "top_citizens" in p.aggs:
-        out["top_citizens"] = top_citizen_buckets(t.citizens, display_names(t.citizen_names), p.top)
+        top = top_buckets(t.citizens, p.top)
+        out["top_citizens"] = named(top, display_names(t.citizen_names, keys={b["key"] for b in top}))
     if "top_drones" in p.aggs:
         out["top_drones"] = top_buckets(t.drones, p.top)
     if "top_words" in p.aggs:

@@ -384,8 +384,7 @@ class ArchiveSearch:
         if "top_words" in statements:
             totals.words.update(dict(fetch("top_words")))
         if "top_citizens" in statements:
-            for key, name, n in fetch("top_citizens"):
-                totals.add_citizen(key, name, n)
+            totals.add_citizens(fetch("top_citizens"))
         if "score" in statements:
             for row in fetch("score"):
                 totals.add_score(*row)

@@ -19,8 +19,9 @@ where it came from, and ``clock_skew`` says the drone's ``sent_at`` ran too far
 ahead, so ``ts`` is the broker time (``raw`` keeps the drone's claim).
 ``dropped`` names the telemetry fields ingest left out as invalid.
 
-A file from schema version 2 (report ids unique alone, citizens by name) is
-migrated when opened: see :func:`migrate_v2`.
+A file from schema version 2 (report ids unique alone, citizens by name) or 3
+(no 6-hour citizens rollup) is migrated when opened: see
+:func:`migrate_v2` and :data:`MIGRATE_V3`.
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ from peacewatch.logs import log
 
 logger = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS reports (
     id INTEGER PRIMARY KEY,
@@ -100,6 +101,9 @@ CREATE VIRTUAL TABLE IF NOT EXISTS words USING fts5(
 -- in ms), kept in the same transaction as the reports, so a dashboard over a
 -- day reads a few thousand rows instead of millions. Only queries filtered by
 -- time alone use them; raw rows fill the partial buckets at both ends.
+-- Citizens are rolled up per 6 hours too (CITIZEN_LEVELS): a bucket holds one
+-- row per person seen in it, so an hour of a city holds nearly everyone and a
+-- day of hours many times the people.
 CREATE TABLE IF NOT EXISTS roll_count (
     level INTEGER NOT NULL, bucket INTEGER NOT NULL, n INTEGER NOT NULL,
     PRIMARY KEY (level, bucket)) WITHOUT ROWID;
@@ -123,8 +127,13 @@ CREATE TABLE IF NOT EXISTS roll_score (
     n INTEGER NOT NULL, total REAL NOT NULL, lo REAL NOT NULL, hi REAL NOT NULL,
     PRIMARY KEY (level, bucket, bin)) WITHOUT ROWID;
 """
-FIVE_MINUTES, HOUR, DAY = 300_000, 3_600_000, 86_400_000
+FIVE_MINUTES, HOUR, SIX_HOURS, DAY = 300_000, 3_600_000, 21_600_000, 86_400_000
 ROLLUP_LEVELS = (FIVE_MINUTES, HOUR)
+# A day's citizens from 6-hour buckets read a quarter of the rows hourly ones do, and the
+# reader may take a bucket and subtract the part of it outside the range (counts add up),
+# so partial buckets cost little too (analytics.store.embedded_search.citizen_pieces).
+CITIZEN_LEVELS = (FIVE_MINUTES, HOUR, SIX_HOURS)
+ALL_LEVELS = (FIVE_MINUTES, HOUR, SIX_HOURS)  # 6 hours divides a day: dropping whole days drops whole buckets
 GRID_ZOOM = 16
 
 _CHUNK = 500  # well under SQLite's bound-parameter limit
@@ -212,12 +221,27 @@ def migrate_v2(db: sqlite3.Connection) -> bool:
     (decoding each report again for its dropped telemetry is ~20 us of that).
     """
     db.create_function("telemetry_dropped", 1, _telemetry_dropped, deterministic=True)
+    return migrate(db, 2, MIGRATE_V2)
+
+
+# Version 3 -> 4: citizens per 6 hours too, summed from the hourly rows, which cover every report the file
+# holds (seconds for a day of a city).
+MIGRATE_V3 = (
+    f"""INSERT INTO roll_citizen
+        SELECT {SIX_HOURS}, bucket - bucket % {SIX_HOURS}, key, name, sum(n) FROM roll_citizen
+        WHERE level = {HOUR} GROUP BY 2, 3, 4""",
+    "PRAGMA user_version = 4",
+)
+
+
+def migrate(db: sqlite3.Connection, version: int, steps: tuple) -> bool:
+    """Run ``steps`` on a file at ``version`` in one transaction; False if another process did first."""
     db.execute("BEGIN IMMEDIATE")
     try:
-        if db.execute("PRAGMA user_version").fetchone()[0] != 2:
+        if db.execute("PRAGMA user_version").fetchone()[0] != version:
             db.execute("ROLLBACK")
             return False
-        for step in MIGRATE_V2:
+        for step in steps:
             for statement in _statements(SCHEMA) if step is None else (step,):
                 db.execute(statement)
         db.execute("COMMIT")
@@ -250,6 +274,9 @@ class EmbeddedStore:
         version = self._create_if_new()
         if version == 2:
             migrate_v2(self.db)
+            version = 3
+        if version == 3:
+            migrate(self.db, 3, MIGRATE_V3)
             version = SCHEMA_VERSION
         if version != SCHEMA_VERSION:
             raise StoreSchemaError(
@@ -503,8 +530,8 @@ class EmbeddedStore:
                     # Days are whole hours and whole 5-minute buckets: the rollups go with them.
                     for table in ("roll_count", "roll_citizen", "roll_word", "roll_drone", "roll_tile", "roll_score"):
                         db.execute(
-                            f"DELETE FROM {table} WHERE level IN (?, ?) AND bucket >= ? AND bucket < ?",
-                            (*ROLLUP_LEVELS, start_ms, end_ms),
+                            f"DELETE FROM {table} WHERE level IN (?, ?, ?) AND bucket >= ? AND bucket < ?",
+                            (*ALL_LEVELS, start_ms, end_ms),
                         )
                     db.execute(NAME_DICTIONARY_PRUNE)
                 db.execute("COMMIT")
@@ -530,8 +557,8 @@ class EmbeddedStore:
 class Rollup:
     """Counts of one batch per (level, bucket, key), written as additive upserts.
 
-    Counted once per 5-minute bucket while reading the batch; the hour level is
-    summed from those at write time (far fewer keys than sightings).
+    Counted once per 5-minute bucket while reading the batch; the coarser levels
+    are summed from those at write time (far fewer keys than sightings).
     """
 
     def __init__(self) -> None:
@@ -561,21 +588,24 @@ class Rollup:
                 found.append(score)
 
     @staticmethod
-    def _levels(counter: Counter) -> list[tuple]:
-        """(level, bucket, *key, n) rows for both levels from 5-minute counts."""
-        hours: Counter = Counter()
+    def _levels(counter: Counter, levels: tuple[int, ...] = ROLLUP_LEVELS) -> list[tuple]:
+        """(level, bucket, *key, n) rows for ``levels`` from 5-minute counts."""
         rows = []
-        for key, n in counter.items():
-            bucket, rest = (key, ()) if isinstance(key, int) else (key[0], key[1:])
-            rows.append((FIVE_MINUTES, bucket, *rest, n))
-            hours[(bucket - bucket % HOUR, *rest)] += n
-        rows.extend((HOUR, *key, n) for key, n in hours.items())
+        for level in levels:
+            if level == FIVE_MINUTES:  # the counts' own buckets
+                rows.extend((level, key, n) if isinstance(key, int) else (level, *key, n) for key, n in counter.items())
+                continue
+            summed: Counter = Counter()
+            for key, n in counter.items():
+                bucket, rest = (key, ()) if isinstance(key, int) else (key[0], key[1:])
+                summed[(bucket - bucket % level, *rest)] += n
+            rows.extend((level, *key, n) for key, n in summed.items())
         return rows
 
     def write(self, db: sqlite3.Connection) -> None:
         upsert = "INSERT INTO {t} VALUES ({marks}) ON CONFLICT DO UPDATE SET n = n + excluded.n"
         db.executemany(upsert.format(t="roll_count", marks="?,?,?"), self._levels(self.count))
-        db.executemany(upsert.format(t="roll_citizen", marks="?,?,?,?,?"), self._levels(self.citizen))
+        db.executemany(upsert.format(t="roll_citizen", marks="?,?,?,?,?"), self._levels(self.citizen, CITIZEN_LEVELS))
         for table, counter in (("roll_word", self.word), ("roll_drone", self.drone)):
             db.executemany(upsert.format(t=table, marks="?,?,?,?"), self._levels(counter))
         db.executemany(upsert.format(t="roll_tile", marks="?,?,?,?,?"), self._levels(self.tile))

@@ -8,6 +8,9 @@ what keeps the two engines' answers identical.
 A query filtered by time alone over more than a few hours reads the rollup
 tables for whole 5-minute and 1-hour buckets and the raw rows only for the
 partial buckets at both ends; any other filter scans the matching reports.
+Citizens, whose buckets hold a row per person, come from 5-minute, hour and
+6-hour buckets, each added or subtracted (:func:`citizen_pieces`): a range
+that covers most of a bucket reads the bucket and takes away what lies outside.
 The rollups count every report stored: a query bounded by arrival
 (``arrived_before``) reads them only while nothing has arrived since its
 bound, and scans otherwise.
@@ -26,10 +29,17 @@ from dataclasses import dataclass
 import msgspec
 
 from analytics.query import Plan, Totals, aggregations, area_sql, as_of, encode_cursor, hit
-from analytics.store.embedded import GRID_ZOOM, ROLLUP_LEVELS
+from analytics.store.embedded import CITIZEN_LEVELS, GRID_ZOOM, ROLLUP_LEVELS
 
 FIVE_MIN, HOUR = ROLLUP_LEVELS
+SIX_HOURS = CITIZEN_LEVELS[-1]
 ROLLUP_MIN_SPAN_MS = 3 * HOUR
+# What a piece of a citizens' range costs to read, in hourly buckets. A bucket holds each person
+# seen in it once: a 6-hour one is hardly larger than an hour's when most people are seen every
+# hour, and 5 minutes hold a fraction of them. Raw rows are one per sighting, each reached from
+# its report: an hour of them costs many hourly buckets.
+_PIECE_COST = {FIVE_MIN: 0.25, HOUR: 1.0, SIX_HOURS: 1.05}
+_RAW_COST_PER_HOUR = 10.0
 
 
 @dataclass(frozen=True)
@@ -236,6 +246,51 @@ def segments(start_ms: int, end_ms: int) -> list[tuple[int | None, int, int]]:
     return [(level, a, b) for level, a, b in out if a < b]
 
 
+def citizen_pieces(start_ms: int, end_ms: int) -> list[tuple[int | None, int, int, int]]:
+    """[start, end) as citizens are read: (level or None for raw rows, from, to, +1 or -1), whose signed
+    counts add up to the range's exactly, chosen to read the fewest rows (by ``_PIECE_COST``)."""
+    merged: list[tuple[int | None, int, int, int]] = []
+    for level, a, b, sign in sorted(_cheapest(start_ms, end_ms, len(CITIZEN_LEVELS), 1), key=_piece_order):
+        if merged and merged[-1][0] == level and merged[-1][2] == a and merged[-1][3] == sign:
+            merged[-1] = (level, merged[-1][1], b, sign)  # one statement for touching stretches
+        else:
+            merged.append((level, a, b, sign))
+    return merged
+
+
+def _piece_order(piece: tuple[int | None, int, int, int]) -> tuple:
+    level, a, _, sign = piece
+    return (level or 0, sign, a)  # pieces of one level and sign side by side, in time order
+
+
+def _cheapest(a: int, b: int, depth: int, sign: int) -> list[tuple[int | None, int, int, int]]:
+    """[a, b) from the levels below ``depth`` (0: raw rows only), added with ``sign``."""
+    if a >= b:
+        return []
+    if depth == 0:
+        return [(None, a, b, sign)]
+    level = CITIZEN_LEVELS[depth - 1]
+    low = a // level * level
+    high = low + level
+    if b > high:  # across a bucket's end: the partial buckets at both ends, and the whole ones between
+        first, last = -(-a // level) * level, b // level * level
+        whole = [(level, first, last, sign)] if first < last else []
+        return _cheapest(a, first, depth, sign) + whole + _cheapest(last, b, depth, sign)
+    if (a, b) == (low, high):
+        return [(level, a, b, sign)]
+    # Within one bucket: finer pieces, or the bucket less what lies outside [a, b).
+    finer = _cheapest(a, b, depth - 1, sign)
+    less = [(level, low, high, sign), *_cheapest(low, a, depth - 1, -sign), *_cheapest(b, high, depth - 1, -sign)]
+    return min(finer, less, key=_cost)
+
+
+def _cost(pieces: list[tuple[int | None, int, int, int]]) -> float:
+    return sum(
+        (b - a) / HOUR * _RAW_COST_PER_HOUR if level is None else (b - a) / level * _PIECE_COST[level]
+        for level, a, b, _ in pieces
+    )
+
+
 def uses_rollups(p: Plan, frontier_ms: int | None = None) -> bool:
     """Whether the rollups may answer; ``frontier_ms`` is the store's (:func:`frontier`): a bound
     by arrival below it leaves out reports the rollups count."""
@@ -271,7 +326,7 @@ def _scan(db: sqlite3.Connection, p: Plan, totals: Totals, statements: dict[str,
             for key, n in db.execute(statements[name].sql, statements[name].params):
                 counter[key] += n
     if "top_citizens" in statements:
-        _add_citizens(totals, db.execute(statements["top_citizens"].sql, statements["top_citizens"].params))
+        totals.add_citizens(db.execute(statements["top_citizens"].sql, statements["top_citizens"].params))
     if "top_words" in statements:
         words = totals.words
         for (tokens,) in db.execute(statements["top_words"].sql, statements["top_words"].params):
@@ -294,9 +349,6 @@ def _read_rollups(db: sqlite3.Connection, p: Plan, level: int, a: int, b: int, t
         totals.total += n
         if "histogram" in p.aggs:
             totals.histogram[bucket // p.interval_ms * p.interval_ms] += n
-    if "top_citizens" in p.aggs:
-        sql = f"SELECT key, name, sum(n) FROM roll_citizen WHERE {cond} GROUP BY key, name"
-        _add_citizens(totals, db.execute(sql, span))
     for agg, table, counter in (("top_words", "roll_word", totals.words), ("top_drones", "roll_drone", totals.drones)):
         if agg in p.aggs:
             for key, n in db.execute(f"SELECT key, sum(n) FROM {table} WHERE {cond} GROUP BY key", span):
@@ -312,9 +364,26 @@ def _read_rollups(db: sqlite3.Connection, p: Plan, level: int, a: int, b: int, t
             totals.add_score(*row)
 
 
-def _add_citizens(totals: Totals, rows) -> None:
-    for key, name, n in rows:
-        totals.add_citizen(key, name, n)
+def build_citizens_sql(start_ms: int, end_ms: int) -> Sql:
+    """The citizens' counts over [start, end) from the rollups, as one statement: every piece's rows
+    (:func:`citizen_pieces`) with its sign, summed once. Raw sightings come from the reports' time index
+    out, as a scan reads them. A key seen only outside the range is added and taken away again: the sum
+    keeps those above 0."""
+    parts, params = [], []
+    for level, a, b, sign in citizen_pieces(start_ms, end_ms):
+        if level is None:
+            parts.append(
+                "SELECT c.key AS key, c.name AS name, ? AS n FROM reports r CROSS JOIN citizens c ON c.report = r.id "
+                "WHERE r.ts >= ? AND r.ts < ?"
+            )
+            params += [sign, a, b]
+        else:
+            parts.append(
+                "SELECT key, name, ? * n AS n FROM roll_citizen WHERE level = ? AND bucket >= ? AND bucket < ?"
+            )
+            params += [sign, level, a, b]
+    union = " UNION ALL ".join(parts)
+    return Sql(f"SELECT key, name, sum(n) FROM ({union}) GROUP BY 1, 2 HAVING sum(n) > 0", tuple(params))
 
 
 def run_search(db: sqlite3.Connection, p: Plan) -> dict:
@@ -335,12 +404,16 @@ def _search(db: sqlite3.Connection, p: Plan) -> dict:
     if not p.aggs and not p.count_total:
         pass  # an export's pages: only the hits, the index walks from the cursor to the page's end
     elif uses_rollups(p, latest):
+        rest = msgspec.structs.replace(p, aggs=[agg for agg in p.aggs if agg != "top_citizens"])
         for level, a, b in segments(p.start_ms, p.end_ms):
             if level is None:
-                edge = msgspec.structs.replace(p, start_ms=a, end_ms=b, size=0, after=None)
+                edge = msgspec.structs.replace(rest, start_ms=a, end_ms=b, size=0, after=None)
                 _scan(db, edge, totals, build_sql(edge))
             else:
-                _read_rollups(db, p, level, a, b, totals)
+                _read_rollups(db, rest, level, a, b, totals)
+        if "top_citizens" in p.aggs:
+            citizens = build_citizens_sql(p.start_ms, p.end_ms)
+            totals.add_citizens(db.execute(citizens.sql, citizens.params))
     elif not p.aggs:
         # Paging: one count over the filter.
         count = build_count_sql(p)

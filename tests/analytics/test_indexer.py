@@ -9,8 +9,10 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import pytest
+
 from analytics.consumer import process_batch
-from analytics.query import parse_query, plan
+from analytics.query import MAX_TOP, parse_query, plan
 from analytics.store import get_store
 from analytics.store.embedded import SCHEMA_VERSION, EmbeddedStore
 from ingest.reports import decode_report
@@ -147,7 +149,7 @@ def test_a_store_file_of_schema_version_2_opens_and_is_migrated(tmp_path):
 
     store = EmbeddedStore(path)
 
-    assert store.db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
+    assert store.db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 4
     assert store.count() == 5 and store.get("r-3")["drone_id"] == "pw-00002"
     morning = {"from": "2026-11-28T00:00:00Z", "to": "2026-11-28T06:00:00Z"}
 
@@ -204,3 +206,38 @@ def test_a_conflict_is_dead_lettered_with_its_original_bytes_and_where_it_came_f
     (letter,) = outcome.dead_letters
     assert (letter.error, letter.value, letter.source_partition, letter.source_offset) == ("conflict", other, 2, 41)
     assert "pw-00042" in letter.detail and "'r-1'" in letter.detail
+
+
+# Written by the embedded store at schema version 3 (commit 85c7db5), which rolled citizens up per 5 minutes
+# and per hour: 56 reports of Fleet(drones=3, seed=5) over 2026-11-28 00:00-14:00 UTC, subject ids given
+# (tests.analytics.corpus.give_ids), indexed 20 at a time.
+STORE_V3 = Path(__file__).parent / "data" / "analytics-v3.sqlite3.gz"
+
+
+@pytest.mark.parametrize(
+    "hours",
+    [("00:00", "14:00"), ("00:20", "11:40"), ("01:10", "05:05"), ("05:50", "12:10"), ("03:00", "09:00")],
+)
+def test_a_store_file_of_schema_version_3_gets_citizens_by_six_hours_and_answers_as_a_scan_does(tmp_path, hours):
+    path = tmp_path / "analytics.sqlite3"
+    path.write_bytes(gzip.decompress(STORE_V3.read_bytes()))
+    assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == 3
+
+    store = EmbeddedStore(path)
+
+    assert store.db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 4
+    levels = dict(store.db.execute("SELECT level, count(*) FROM roll_citizen GROUP BY level").fetchall())
+    assert set(levels) == {300_000, 3_600_000, 21_600_000}
+    window = {"from": f"2026-11-28T{hours[0]}:00Z", "to": f"2026-11-28T{hours[1]}:00Z"}
+    aggs = ["histogram", "top_citizens", "top_drones", "top_words", "score", "grid"]
+    # Every citizen listed (top at its maximum): one seen only outside the window must not show with 0.
+    query = {"time": window, "aggs": aggs, "top": MAX_TOP, "size": 5}
+    rollups = store.search(plan(parse_query(query)))
+    scan = store.search(plan(parse_query({**query, "score": {"min": 0}})))  # a filter forces the scan
+    assert rollups == scan
+    assert rollups["total"] > 0 and len(rollups["aggregations"]["top_citizens"]) > 10
+    # New reports add to the 6-hour buckets as to the hours.
+    process_batch(records(report(report_id="after-migration", sent_at="2026-11-28T04:30:00Z")), store)
+    again = store.search(plan(parse_query(query)))
+    assert again == store.search(plan(parse_query({**query, "score": {"min": 0}})))
+    store.close()

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+import random
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from analytics.query import QueryError, choose_interval, parse_query, plan, tile_xy
 from analytics.store.embedded import EmbeddedStore
-from analytics.store.embedded_search import build_sql, segments, uses_rollups
+from analytics.store.embedded_search import build_sql, citizen_pieces, segments, uses_rollups
 from ingest.reports import decode_report
 from ingest.simulator import Fleet
 from tests.analytics.corpus import give_ids
@@ -88,6 +89,29 @@ def test_a_time_range_is_cut_into_raw_ends_and_rollup_buckets():
     assert segments(0, 4 * 60_000) == [(None, 0, 4 * 60_000)]
 
 
+def test_citizens_pieces_add_up_to_the_range_exactly_and_read_coarse_buckets():
+    h, minute = 3_600_000, 60_000
+    rng = random.Random(5)
+    ranges = [(0, 24 * h), (3 * h, 27 * h), (12 * h + 7 * minute, 36 * h + 7 * minute), (10 * minute, 50 * minute)]
+    ranges += [(a, a + rng.randrange(1, 60 * h)) for a in (rng.randrange(0, 48 * h) for _ in range(200))]
+    for start, end in ranges:
+        pieces = citizen_pieces(start, end)
+        # Every minute (and every edge) counted once inside the range, never outside it.
+        for t in {*range(start - h, end + h, minute // 2), start, end - 1}:
+            assert sum(sign for _, a, b, sign in pieces if a <= t < b) == (1 if start <= t < end else 0)
+        assert all(a % level == 0 and b % level == 0 for level, a, b, _ in pieces if level)
+    assert citizen_pieces(0, 24 * h) == [(6 * h, 0, 24 * h, 1)]
+    # Most of a 6-hour bucket: the bucket, less the few minutes outside the range, from 5-minute buckets and
+    # raw rows at the ends.
+    assert citizen_pieces(12 * h + 7 * minute, 36 * h + 7 * minute) == [
+        (None, 12 * h + 5 * minute, 12 * h + 7 * minute, -1),
+        (None, 36 * h + 5 * minute, 36 * h + 7 * minute, 1),
+        (5 * minute, 12 * h, 12 * h + 5 * minute, -1),
+        (5 * minute, 36 * h, 36 * h + 5 * minute, 1),
+        (6 * h, 12 * h, 36 * h, 1),
+    ]
+
+
 def test_only_time_filtered_queries_over_hours_use_the_rollups():
     assert uses_rollups(plan(parse_query({"time": {"last": "24h"}}), now=NOW))
     assert not uses_rollups(plan(parse_query({"time": {"last": "1h"}}), now=NOW))
@@ -129,7 +153,14 @@ def day_store(tmp_path_factory):
 
 @pytest.mark.parametrize(
     "time_range",
-    [{"last": "24h"}, {"from": "2026-11-27T13:17:11Z", "to": "2026-11-28T02:43:59Z"}, {"last": "7d"}],
+    [
+        {"last": "24h"},
+        {"from": "2026-11-27T13:17:11Z", "to": "2026-11-28T02:43:59Z"},
+        {"last": "7d"},
+        # Citizens from 6-hour buckets less the minutes outside the range, at both ends.
+        {"from": "2026-11-27T12:10:00Z", "to": "2026-11-28T11:50:00Z"},
+        {"from": "2026-11-27T12:50:30Z", "to": "2026-11-28T05:07:00Z"},
+    ],
 )
 def test_rollups_give_exactly_what_a_scan_of_every_report_gives(day_store, time_range):
     fast = parse_query({"time": time_range, "aggs": ALL_AGGS, "size": 5})
