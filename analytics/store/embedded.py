@@ -129,11 +129,11 @@ CREATE TABLE IF NOT EXISTS roll_score (
 """
 FIVE_MINUTES, HOUR, SIX_HOURS, DAY = 300_000, 3_600_000, 21_600_000, 86_400_000
 ROLLUP_LEVELS = (FIVE_MINUTES, HOUR)
-# A day's citizens from 6-hour buckets read a quarter of the rows hourly ones do, and the
-# reader may take a bucket and subtract the part of it outside the range (counts add up),
-# so partial buckets cost little too (analytics.store.embedded_search.citizen_pieces).
+# A day's people from four 6-hour buckets rather than 24 hourly ones, each holding most of a
+# city; the reader may take a bucket and subtract the part of it outside the range (counts add
+# up), so partial buckets cost little too (analytics.store.embedded_search.citizen_pieces).
 CITIZEN_LEVELS = (FIVE_MINUTES, HOUR, SIX_HOURS)
-ALL_LEVELS = (FIVE_MINUTES, HOUR, SIX_HOURS)  # 6 hours divides a day: dropping whole days drops whole buckets
+ALL_LEVELS = tuple(sorted({*ROLLUP_LEVELS, *CITIZEN_LEVELS}))  # each divides a day
 GRID_ZOOM = 16
 
 _CHUNK = 500  # well under SQLite's bound-parameter limit
@@ -527,10 +527,11 @@ class EmbeddedStore:
                     db.executemany("DELETE FROM citizens WHERE report = ?", rowids)
                     db.executemany("DELETE FROM reports WHERE id = ?", rowids)
                 else:
-                    # Days are whole hours and whole 5-minute buckets: the rollups go with them.
+                    # Days are whole buckets of every level: the rollups go with them.
+                    levels = ",".join("?" * len(ALL_LEVELS))
                     for table in ("roll_count", "roll_citizen", "roll_word", "roll_drone", "roll_tile", "roll_score"):
                         db.execute(
-                            f"DELETE FROM {table} WHERE level IN (?, ?, ?) AND bucket >= ? AND bucket < ?",
+                            f"DELETE FROM {table} WHERE level IN ({levels}) AND bucket >= ? AND bucket < ?",
                             (*ALL_LEVELS, start_ms, end_ms),
                         )
                     db.execute(NAME_DICTIONARY_PRUNE)

@@ -241,3 +241,30 @@ def test_a_store_file_of_schema_version_3_gets_citizens_by_six_hours_and_answers
     again = store.search(plan(parse_query(query)))
     assert again == store.search(plan(parse_query({**query, "score": {"min": 0}})))
     store.close()
+
+
+def test_dropping_a_day_drops_its_rollups_at_every_level_and_leaves_the_next_day_whole(tmp_path):
+    from datetime import UTC, datetime, timedelta
+
+    from analytics.store.embedded import ALL_LEVELS
+    from ingest.simulator import Fleet
+    from tests.analytics.corpus import give_ids
+
+    store = EmbeddedStore(tmp_path / "analytics.sqlite3")
+    day_one = datetime(2026, 11, 27, tzinfo=UTC)
+    values = Fleet(drones=3, seed=2).backfill(96, day_one, timedelta(hours=48))
+    store.index([decode_report(give_ids(v)) for _, v in values])
+    tables = ("roll_count", "roll_citizen", "roll_word", "roll_drone", "roll_tile", "roll_score")
+    day_two_ms = int((day_one + timedelta(days=1)).timestamp() * 1000)
+
+    assert store.prune(keep_days=1, now=day_one + timedelta(days=2, hours=1)) == ["2026-11-27"]
+
+    for table in tables:
+        left = store.db.execute(f"SELECT level, count(*) FROM {table} WHERE bucket < ? GROUP BY 1", (day_two_ms,))
+        assert left.fetchall() == [], table
+    assert {level for (level,) in store.db.execute("SELECT DISTINCT level FROM roll_citizen")} == set(ALL_LEVELS)
+    query = {"time": {"from": "2026-11-28T00:00:00Z", "to": "2026-11-29T00:00:00Z"}, "aggs": ["top_citizens"]}
+    rollups = store.search(plan(parse_query({**query, "top": MAX_TOP})))
+    assert rollups == store.search(plan(parse_query({**query, "top": MAX_TOP, "score": {"min": 0}})))
+    assert rollups["total"] == 48
+    store.close()
