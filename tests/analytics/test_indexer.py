@@ -7,6 +7,7 @@ import subprocess
 import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -14,9 +15,11 @@ import pytest
 from analytics.consumer import process_batch
 from analytics.query import MAX_TOP, parse_query, plan
 from analytics.store import get_store
-from analytics.store.embedded import SCHEMA_VERSION, EmbeddedStore
+from analytics.store.embedded import ALL_LEVELS, SCHEMA_VERSION, EmbeddedStore
 from ingest.reports import decode_report
+from ingest.simulator import Fleet
 from peacewatch.streams.batch import Record
+from tests.analytics.corpus import give_ids
 from tests.factories import citizen, report
 
 
@@ -244,12 +247,6 @@ def test_a_store_file_of_schema_version_3_gets_citizens_by_six_hours_and_answers
 
 
 def test_dropping_a_day_drops_its_rollups_at_every_level_and_leaves_the_next_day_whole(tmp_path):
-    from datetime import UTC, datetime, timedelta
-
-    from analytics.store.embedded import ALL_LEVELS
-    from ingest.simulator import Fleet
-    from tests.analytics.corpus import give_ids
-
     store = EmbeddedStore(tmp_path / "analytics.sqlite3")
     day_one = datetime(2026, 11, 27, tzinfo=UTC)
     values = Fleet(drones=3, seed=2).backfill(96, day_one, timedelta(hours=48))
