@@ -713,8 +713,7 @@ class Totals:
         self.score_hi: float | None = None
 
     def add_citizen(self, key: str, name: str, n: int) -> None:
-        self.citizens[key] += n
-        self.citizen_names[(key, name)] += n
+        self.add_citizens(((key, name, n),))
 
     def add_citizens(self, rows: Iterable[tuple[str, str, int]]) -> None:
         """``add_citizen`` for each (key, name, n) row, inlined: a store may hand over a row per person."""

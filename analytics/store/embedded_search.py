@@ -29,10 +29,9 @@ from dataclasses import dataclass
 import msgspec
 
 from analytics.query import Plan, Totals, aggregations, area_sql, as_of, encode_cursor, hit
-from analytics.store.embedded import CITIZEN_LEVELS, GRID_ZOOM, ROLLUP_LEVELS
+from analytics.store.embedded import CITIZEN_LEVELS, GRID_ZOOM, ROLLUP_LEVELS, SIX_HOURS
 
 FIVE_MIN, HOUR = ROLLUP_LEVELS
-SIX_HOURS = CITIZEN_LEVELS[-1]
 ROLLUP_MIN_SPAN_MS = 3 * HOUR
 # What a piece of a citizens' range costs to read, in hourly buckets. A bucket holds each person
 # seen in it once: a 6-hour one is hardly larger than an hour's when most people are seen every
