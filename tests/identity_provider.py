@@ -1,30 +1,33 @@
 """A real OpenID Connect provider on loopback for the tests: panva's oidc-provider (npm), in its own process.
 
 ``make test`` installs it (``tests/oidc``, ``npm ci``). Each provider has its
-own port, signing key and directory of accounts (a JSON file read again at each
-sign-in, so a test can change someone's roles at the provider).
+own port (chosen by the system as the provider binds it, so no other process
+can take it in between), signing key and directory of accounts (a JSON file read
+again at each sign-in, so a test can change someone's roles at the provider).
 """
 
 from __future__ import annotations
 
 import json
+import re
 import secrets
 import shutil
 import subprocess
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import requests
 
-from peacewatch.streams.broker import stop_process, wait_for_port
+from peacewatch.streams.broker import stop_process
 
 HERE = Path(__file__).resolve().parent / "oidc"
 
 
 @dataclass
 class IdentityProvider:
-    port: int
     directory: Path
+    port: int = 0  # 0 until started: the provider reports the port it bound
     client_id: str = "peacewatch"
     client_secret: str = field(default_factory=lambda: secrets.token_urlsafe(32))
     process: subprocess.Popen | None = None
@@ -46,14 +49,29 @@ class IdentityProvider:
             "token_endpoint_auth_method": "client_secret_post",
         }
         self.directory.write_text(json.dumps({"clients": [client], "accounts": accounts}))
-        log = open(self.directory.with_suffix(".log"), "ab")  # noqa: SIM115 - lives as long as the process
+        log_path = self.directory.with_suffix(".log")
+        log = open(log_path, "ab")  # noqa: SIM115 - lives as long as the process
         self.process = subprocess.Popen(
             [node, str(HERE / "provider.mjs"), str(self.port), str(self.directory)],
             cwd=HERE,
             stdout=log,
             stderr=subprocess.STDOUT,
         )
-        wait_for_port("127.0.0.1", self.port, timeout=30, process=self.process)
+        self.port = self._wait_until_listening(log_path, timeout=60)
+
+    def _wait_until_listening(self, log_path: Path, *, timeout: float) -> int:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            found = re.search(r"^listening http://127\.0\.0\.1:(\d+)$", log_path.read_text(), re.MULTILINE)
+            if found:
+                return int(found.group(1))
+            if self.process.poll() is not None:
+                break
+            time.sleep(0.05)
+        code = self.process.poll()
+        self.stop()
+        state = f"exited with code {code}" if code is not None else f"not listening after {timeout}s"
+        raise RuntimeError(f"the test identity provider {state}; its output:\n{log_path.read_text()[-4000:]}")
 
     def set_account(self, login: str, claims: dict) -> None:
         directory = json.loads(self.directory.read_text())

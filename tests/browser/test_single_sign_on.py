@@ -10,7 +10,6 @@ import time
 import pytest
 
 from ingest.models import Drone
-from tests.conftest import free_port
 from tests.factories import citizen, report
 from tests.identity_provider import IdentityProvider
 from tests.kafka import produce_sync
@@ -26,7 +25,7 @@ ACCOUNTS = {
 
 @pytest.fixture
 def provider(tmp_path):
-    idp = IdentityProvider(port=free_port(), directory=tmp_path / "directory.json")
+    idp = IdentityProvider(directory=tmp_path / "directory.json")
     yield idp
     idp.stop()
 
