@@ -29,6 +29,9 @@ for the writer, whose reports are therefore the newest ones, inside "last 24 h".
 Phases, in one run, on the same store: ``--repeat`` passes of the mix with nothing else running; the
 dashboard's request taken apart (``analytics_dashboard_part_ms``: the whole, its hits and total alone,
 each aggregation alone), each part sent ``--part-repeat`` times in turn, still with nothing writing (with
+``--queries 0 --parts-while-writing``, taken apart again while the writer below runs, and with
+``--eager-ordinals`` on OpenSearch, each repetition twice, the keyword fields' global ordinals built at search,
+OpenSearch's default, then at refresh (``eager_global_ordinals``, set on the run's indices); with
 ``--concurrent-search``, on OpenSearch: each repetition twice, the node's concurrent segment search off then on,
 ``concurrent_segment_search`` labelling the figures); then
 ``--repeat`` passes while a writer process feeds the indexer's own ``process_batch`` at
@@ -453,6 +456,65 @@ def emit_parts(args, clock: Clock, stored: int) -> None:
         emit_dashboard_parts(timings, stored, concurrent_segment_search=mode)
 
 
+def emit_parts_while_writing(args, clock: Clock, env: dict, store: Path | None, stored: int) -> None:
+    """The dashboard taken apart again while the writer feeds the indexer: which parts the writing slows."""
+    writer = Writer(args, clock, env, store)
+    try:
+        before = writer.sample()
+        if args.eager_ordinals:
+            from analytics.store import get_store
+
+            by_mode = parts_by_eager_ordinals(clock, args.part_repeat, get_store())
+        else:
+            by_mode = {None: dashboard_parts(clock, args.part_repeat)}
+        after = writer.sample()
+    finally:
+        writer.stop()
+    rate = round((after["written"] - before["written"]) / (after["at"] - before["at"]))
+    progress(f"writer at {rate:,}/s ({args.write_rate:,} asked) while the parts ran")
+    for mode, timings in by_mode.items():
+        labels = {} if mode is None else {"eager_global_ordinals": mode}
+        emit_dashboard_parts(timings, stored, writer=f"{args.write_rate}/s asked", writer_rate=rate, **labels)
+
+
+# The keyword fields the dashboard's terms aggregations read: their global ordinals are rebuilt after each
+# refresh, on the first search unless eager.
+ORDINAL_FIELDS = {
+    "drone_id": {"type": "keyword"},
+    "tokens": {"type": "keyword"},
+    "citizens": {"type": "nested", "properties": {"key": {"type": "keyword"}, "name": {"type": "keyword"}}},
+}
+
+
+def eager_mapping(fields: dict, eager: bool) -> dict:
+    out = {}
+    for name, spec in fields.items():
+        if "properties" in spec:
+            out[name] = {**spec, "properties": eager_mapping(spec["properties"], eager)}
+        else:
+            out[name] = {**spec, "eager_global_ordinals": eager}
+    return out
+
+
+def parts_by_eager_ordinals(clock: Clock, repeat: int, store) -> dict[bool, dict[str, list[float]]]:
+    """The dashboard taken apart with the keyword fields' global ordinals built at search time (OpenSearch's
+    default) and at refresh (``eager_global_ordinals``), switched repetition by repetition on the run's
+    indices, both on the same machine and writer; left off at the end, as the index template has it."""
+    out: dict[bool, dict[str, list[float]]] = {False: {}, True: {}}
+    try:
+        for _ in range(repeat):
+            for eager, timings in out.items():
+                store.client.indices.put_mapping(
+                    index=store.pattern, body={"properties": eager_mapping(ORDINAL_FIELDS, eager)}
+                )
+                time.sleep(6)  # a refresh (5 s) under the new setting before the first request
+                for part, ms in dashboard_parts(clock, 1).items():
+                    timings.setdefault(part, []).extend(ms)
+    finally:
+        store.client.indices.put_mapping(index=store.pattern, body={"properties": eager_mapping(ORDINAL_FIELDS, False)})
+    return out
+
+
 # -------------------------------------------------------------------------------------- the writer
 def writer_child(args) -> int:
     """The writer process: new reports of "now" through the indexer's ``process_batch``, paced."""
@@ -567,6 +629,8 @@ def measure(args, clock: Clock, env: dict, store: Path | None) -> int:
     if not args.queries:
         progress(f"{stored:,} reports stored; the dashboard taken apart only (--queries 0)")
         emit_parts(args, clock, stored)
+        if args.parts_while_writing:
+            emit_parts_while_writing(args, clock, env, store, stored)
         return 0
     fleet = make_fleet(args.drones, args.seed, wave=True)
     sequence = Draws(fleet, args.seed).sequence(args.queries)
@@ -782,6 +846,16 @@ def main() -> int:
         "--concurrent-search",
         action="store_true",
         help="real engines: take the dashboard apart with OpenSearch's concurrent segment search off and on",
+    )
+    parser.add_argument(
+        "--parts-while-writing",
+        action="store_true",
+        help="with --queries 0: take the dashboard apart again while the writer feeds the indexer",
+    )
+    parser.add_argument(
+        "--eager-ordinals",
+        action="store_true",
+        help="real engines, with --parts-while-writing: global ordinals built at search, then at refresh",
     )
     parser.add_argument("--load-only", action="store_true", help="build the embedded store file and stop")
     parser.add_argument("--data-dir", type=Path, default=DATA_DIR, help="where store files are built and reused")

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import msgspec
@@ -363,25 +364,44 @@ def _read_rollups(db: sqlite3.Connection, p: Plan, level: int, a: int, b: int, t
             totals.add_score(*row)
 
 
-def build_citizens_sql(start_ms: int, end_ms: int) -> Sql:
-    """The citizens' counts over [start, end) from the rollups, as one statement: every piece's rows
-    (:func:`citizen_pieces`) with its sign, summed once. Raw sightings come from the reports' time index
-    out, as a scan reads them. A key seen only outside the range is added and taken away again: the sum
-    keeps those above 0."""
+def _citizen_rows(start_ms: int, end_ms: int, keys: Sequence[str] = (), *, names: bool = True) -> tuple[str, list]:
+    """Every piece's (key, name, n) rows (:func:`citizen_pieces`) with its sign, as one UNION ALL; only
+    ``keys`` when given, (key, n) without ``names``. Raw sightings come from the reports' time index out,
+    as a scan reads them."""
+    only = f" AND {{}} IN ({', '.join('?' * len(keys))})" if keys else ""
+    name, c_name = (", name", ", c.name AS name") if names else ("", "")
     parts, params = [], []
     for level, a, b, sign in citizen_pieces(start_ms, end_ms):
         if level is None:
             parts.append(
-                "SELECT c.key AS key, c.name AS name, ? AS n FROM reports r CROSS JOIN citizens c ON c.report = r.id "
-                "WHERE r.ts >= ? AND r.ts < ?"
+                f"SELECT c.key AS key{c_name}, ? AS n FROM reports r CROSS JOIN citizens c ON c.report = r.id "
+                "WHERE r.ts >= ? AND r.ts < ?" + only.format("c.key")
             )
-            params += [sign, a, b]
+            params += [sign, a, b, *keys]
         else:
             parts.append(
-                "SELECT key, name, ? * n AS n FROM roll_citizen WHERE level = ? AND bucket >= ? AND bucket < ?"
+                f"SELECT key{name}, ? * n AS n FROM roll_citizen WHERE level = ? AND bucket >= ? AND bucket < ?"
+                + only.format("key")
             )
-            params += [sign, level, a, b]
-    union = " UNION ALL ".join(parts)
+            params += [sign, level, a, b, *keys]
+    return " UNION ALL ".join(parts), params
+
+
+def build_top_citizens_sql(start_ms: int, end_ms: int, top: int) -> Sql:
+    """The ``top`` people over [start, end) from the rollups, ranked in SQLite as :func:`top_buckets`
+    ranks (most seen, then key; UTF-8 bytes order as code points do): a day holds 100,000 people or more,
+    and only the listed ones need to reach Python. A key seen only outside the range is added and taken
+    away again: the sum keeps those above 0."""
+    union, params = _citizen_rows(start_ms, end_ms, names=False)
+    return Sql(
+        f"SELECT key, sum(n) FROM ({union}) GROUP BY key HAVING sum(n) > 0 ORDER BY 2 DESC, key LIMIT ?",
+        (*params, top),
+    )
+
+
+def build_citizen_names_sql(start_ms: int, end_ms: int, keys: Sequence[str]) -> Sql:
+    """The listed people's counts by name over [start, end): what :func:`display_names` chooses from."""
+    union, params = _citizen_rows(start_ms, end_ms, keys)
     return Sql(f"SELECT key, name, sum(n) FROM ({union}) GROUP BY 1, 2 HAVING sum(n) > 0", tuple(params))
 
 
@@ -411,8 +431,10 @@ def _search(db: sqlite3.Connection, p: Plan) -> dict:
             else:
                 _read_rollups(db, rest, level, a, b, totals)
         if "top_citizens" in p.aggs:
-            citizens = build_citizens_sql(p.start_ms, p.end_ms)
-            totals.add_citizens(db.execute(citizens.sql, citizens.params))
+            top = build_top_citizens_sql(p.start_ms, p.end_ms, p.top)
+            if keys := [key for key, _ in db.execute(top.sql, top.params)]:
+                names = build_citizen_names_sql(p.start_ms, p.end_ms, keys)
+                totals.add_citizens(db.execute(names.sql, names.params))
     elif not p.aggs:
         # Paging: one count over the filter.
         count = build_count_sql(p)
