@@ -137,6 +137,11 @@ ALL_LEVELS = tuple(sorted({*ROLLUP_LEVELS, *CITIZEN_LEVELS}))  # each divides a 
 GRID_ZOOM = 16
 
 _CHUNK = 500  # well under SQLite's bound-parameter limit
+# Past this size the writer starts the write-ahead log again (EmbeddedStore._bound_wal), waiting at most
+# WAL_RESTART_WAIT_S for the readers: the indexer stands still meanwhile.
+WAL_BOUND_BYTES = 512 * 2**20
+WAL_RESTART_WAIT_S = 5.0
+BUSY_TIMEOUT_MS = 30_000
 
 
 NAME_DICTIONARY = "INSERT OR IGNORE INTO citizen_names SELECT name_fold(name), name FROM citizens GROUP BY name"
@@ -260,17 +265,25 @@ def _telemetry_dropped(raw: str) -> str:
 class EmbeddedStore:
     name = "embedded"
 
-    def __init__(self, path: Path | str) -> None:
+    def __init__(
+        self,
+        path: Path | str,
+        *,
+        wal_bound_bytes: int = WAL_BOUND_BYTES,
+        wal_restart_wait_s: float = WAL_RESTART_WAIT_S,
+    ) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.db = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
         self.db.create_function("name_fold", 1, name_fold, deterministic=True)
         self._enter_wal()
         self.db.execute("PRAGMA synchronous=NORMAL")
-        self.db.execute("PRAGMA busy_timeout=30000")
+        self.db.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
         self.db.execute("PRAGMA cache_size=-262144")  # 256 MiB page cache
         # Checkpoint every ~40 MB of WAL rather than 4 MB: fewer, larger copies.
         self.db.execute("PRAGMA wal_autocheckpoint=10000")
+        self.wal_bound_bytes = self._wal_bound = wal_bound_bytes
+        self.wal_restart_wait_s = wal_restart_wait_s
         version = self._create_if_new()
         if version == 2:
             migrate_v2(self.db)
@@ -370,7 +383,38 @@ class EmbeddedStore:
             db.execute("ROLLBACK")
             raise
         result.created = len(fresh)
+        self._bound_wal()
         return result
+
+    def _bound_wal(self) -> None:
+        """Start the write-ahead log again once it passes ``wal_bound_bytes`` (:data:`WAL_BOUND_BYTES`).
+
+        SQLite's automatic checkpoint copies the log back into the file but starts the log again only at a
+        moment when no reader holds an older snapshot. Pages that are read one after another (the dashboard, the
+        next page, a long scan) may never leave such a moment, and the log then grows without bound, and every
+        read with it. Here the writer waits (at most ``wal_restart_wait_s``) for the readers of older snapshots
+        to finish, new readers reading the file meanwhile, then truncates the log. Should readers outlast the
+        wait, the writer goes on and tries again a bound later.
+        """
+        try:
+            size = (self.path.parent / f"{self.path.name}-wal").stat().st_size
+        except OSError:
+            return
+        if size <= self._wal_bound:
+            return
+        started = time.monotonic()
+        self.db.execute(f"PRAGMA busy_timeout={int(self.wal_restart_wait_s * 1000)}")
+        try:
+            busy, _, _ = self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        finally:
+            self.db.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        waited = round(time.monotonic() - started, 3)
+        if busy:
+            self._wal_bound = size + self.wal_bound_bytes
+            log(logger, logging.WARNING, "wal_restart_blocked", wal_bytes=size, waited_s=waited)
+        else:
+            self._wal_bound = self.wal_bound_bytes
+            log(logger, logging.INFO, "wal_restarted", wal_bytes=size, waited_s=waited)
 
     def _insert(self, fresh: list[Received]) -> None:
         db = self.db

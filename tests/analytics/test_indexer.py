@@ -265,3 +265,86 @@ def test_dropping_a_day_drops_its_rollups_at_every_level_and_leaves_the_next_day
     assert rollups == store.search(plan(parse_query({**query, "top": MAX_TOP, "score": {"min": 0}})))
     assert rollups["total"] == 48
     store.close()
+
+
+def wal_bytes(store: EmbeddedStore) -> int:
+    wal = store.path.with_name(f"{store.path.name}-wal")
+    return wal.stat().st_size if wal.exists() else 0
+
+
+def a_long_read(path: Path) -> sqlite3.Connection:
+    """A reader in the middle of a query: its snapshot holds the log back until it ends."""
+    reader = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    reader.execute("BEGIN")
+    reader.execute("SELECT count(*) FROM reports").fetchone()
+    return reader
+
+
+def batches(count: int) -> list[list]:
+    values = Fleet(drones=4, seed=5).backfill(count * 50, datetime(2026, 11, 27, tzinfo=UTC), timedelta(hours=2))
+    reports = [decode_report(give_ids(v)) for _, v in values]
+    return [reports[i : i + 50] for i in range(0, len(reports), 50)]
+
+
+def log_growth_per_batch(tmp_path: Path) -> int:
+    """How much one batch adds to the log: the bound below is a few batches."""
+    probe = EmbeddedStore(tmp_path / "probe.sqlite3")
+    first, second = batches(2)
+    probe.index(first)
+    before = wal_bytes(probe)
+    probe.index(second)
+    grown = wal_bytes(probe) - before
+    probe.close()
+    return grown
+
+
+def test_the_write_ahead_log_starts_again_once_the_readers_of_older_snapshots_finish(tmp_path, caplog):
+    """Readers one after another never leave SQLite a moment to start its log again by itself: the
+    writer waits for the readers of older snapshots, then truncates it."""
+    store = EmbeddedStore(tmp_path / "analytics.sqlite3", wal_bound_bytes=3 * log_growth_per_batch(tmp_path))
+    caplog.set_level("INFO", logger="analytics.store.embedded")
+    first, *rest = batches(10)
+    store.index(first)
+    assert 0 < wal_bytes(store) <= store.wal_bound_bytes
+    older = a_long_read(store.path)
+    threading.Timer(1.0, older.commit).start()
+
+    while wal_bytes(store) > 0:  # the log passes its bound while the older reader still reads
+        store.index(rest.pop(0))
+
+    [restarted] = [r for r in caplog.records if r.getMessage() == "wal_restarted"]
+    assert restarted.fields["waited_s"] >= 0.5  # it waited for the older reader
+    assert restarted.fields["wal_bytes"] > store.wal_bound_bytes
+    newer = a_long_read(store.path)  # a reader after the restart sees every report
+    assert newer.execute("SELECT count(*) FROM reports").fetchone()[0] == store.count() == 50 * (10 - len(rest))
+    newer.commit()
+    store.close()
+
+
+def test_a_reader_that_outlasts_the_wait_delays_the_restart_and_loses_nothing(tmp_path, caplog):
+    store = EmbeddedStore(
+        tmp_path / "analytics.sqlite3", wal_bound_bytes=3 * log_growth_per_batch(tmp_path), wal_restart_wait_s=0.2
+    )
+    caplog.set_level("INFO", logger="analytics.store.embedded")
+    pending = batches(16)
+    store.index(pending.pop(0))
+    stuck = a_long_read(store.path)
+
+    def attempts(event: str) -> int:
+        return [r.getMessage() for r in caplog.records].count(event)
+
+    while not attempts("wal_restart_blocked"):
+        store.index(pending.pop(0))
+    [blocked] = [r for r in caplog.records if r.getMessage() == "wal_restart_blocked"]
+    assert 0.2 <= blocked.fields["waited_s"] < 5  # no longer than the store's wait
+    blocked_at = wal_bytes(store)
+    store.index(pending.pop(0))  # not tried again before the log has grown by another bound
+    assert attempts("wal_restart_blocked") == 1
+    assert wal_bytes(store) > blocked_at
+
+    stuck.commit()
+    while wal_bytes(store) > 0:
+        store.index(pending.pop(0))
+    assert attempts("wal_restarted") == 1
+    assert store.count() == 50 * (16 - len(pending))
+    store.close()
