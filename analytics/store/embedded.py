@@ -406,6 +406,8 @@ class EmbeddedStore:
         self.db.execute(f"PRAGMA busy_timeout={int(self.wal_restart_wait_s * 1000)}")
         try:
             busy, _, _ = self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        except sqlite3.OperationalError:  # another process's writer held on: the batch is stored all the same
+            busy = 1
         finally:
             self.db.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
         waited = round(time.monotonic() - started, 3)
