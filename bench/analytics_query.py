@@ -479,20 +479,22 @@ def emit_parts_while_writing(args, clock: Clock, env: dict, store: Path | None, 
 
 # The keyword fields the dashboard's terms aggregations read: their global ordinals are rebuilt after each
 # refresh, on the first search unless eager.
-ORDINAL_FIELDS = {
-    "drone_id": {"type": "keyword"},
-    "tokens": {"type": "keyword"},
-    "citizens": {"type": "nested", "properties": {"key": {"type": "keyword"}, "name": {"type": "keyword"}}},
-}
+ORDINAL_FIELDS = {"drone_id": None, "tokens": None, "citizens": ("key", "name")}
 
 
-def eager_mapping(fields: dict, eager: bool) -> dict:
+def eager_mapping(eager: bool) -> dict:
+    """:data:`ORDINAL_FIELDS` as the store's own index template maps them, with ``eager_global_ordinals``."""
+    from analytics.store.elastic.writer import index_template
+
+    mapped = index_template("any", shards=1, replicas=0)["template"]["mappings"]["properties"]
     out = {}
-    for name, spec in fields.items():
-        if "properties" in spec:
-            out[name] = {**spec, "properties": eager_mapping(spec["properties"], eager)}
+    for name, inner in ORDINAL_FIELDS.items():
+        if inner is None:
+            out[name] = {**mapped[name], "eager_global_ordinals": eager}
         else:
-            out[name] = {**spec, "eager_global_ordinals": eager}
+            nested = mapped[name]["properties"]
+            props = {field: {**nested[field], "eager_global_ordinals": eager} for field in inner}
+            out[name] = {"type": mapped[name]["type"], "properties": props}
     return out
 
 
@@ -504,14 +506,12 @@ def parts_by_eager_ordinals(clock: Clock, repeat: int, store) -> dict[bool, dict
     try:
         for _ in range(repeat):
             for eager, timings in out.items():
-                store.client.indices.put_mapping(
-                    index=store.pattern, body={"properties": eager_mapping(ORDINAL_FIELDS, eager)}
-                )
+                store.client.indices.put_mapping(index=store.pattern, body={"properties": eager_mapping(eager)})
                 time.sleep(6)  # a refresh (5 s) under the new setting before the first request
                 for part, ms in dashboard_parts(clock, 1).items():
                     timings.setdefault(part, []).extend(ms)
     finally:
-        store.client.indices.put_mapping(index=store.pattern, body={"properties": eager_mapping(ORDINAL_FIELDS, False)})
+        store.client.indices.put_mapping(index=store.pattern, body={"properties": eager_mapping(False)})
     return out
 
 
