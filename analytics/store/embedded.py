@@ -274,11 +274,13 @@ class EmbeddedStore:
     ) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.db = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
+        self.wal_path = self.path.with_name(f"{self.path.name}-wal")
+        self.db = sqlite3.connect(
+            self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False
+        )
         self.db.create_function("name_fold", 1, name_fold, deterministic=True)
         self._enter_wal()
         self.db.execute("PRAGMA synchronous=NORMAL")
-        self.db.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
         self.db.execute("PRAGMA cache_size=-262144")  # 256 MiB page cache
         # Checkpoint every ~40 MB of WAL rather than 4 MB: fewer, larger copies.
         self.db.execute("PRAGMA wal_autocheckpoint=10000")
@@ -397,7 +399,7 @@ class EmbeddedStore:
         wait, the writer goes on and tries again a bound later.
         """
         try:
-            size = (self.path.parent / f"{self.path.name}-wal").stat().st_size
+            size = self.wal_path.stat().st_size
         except OSError:
             return
         if size <= self._wal_bound:

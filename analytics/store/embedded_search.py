@@ -34,6 +34,7 @@ from analytics.store.embedded import CITIZEN_LEVELS, GRID_ZOOM, ROLLUP_LEVELS, S
 
 FIVE_MIN, HOUR = ROLLUP_LEVELS
 ROLLUP_MIN_SPAN_MS = 3 * HOUR
+Pieces = list[tuple[int | None, int, int, int]]  # (level or None for raw sightings, start, end, sign)
 # What a piece of a citizens' range costs to read, in hourly buckets. A bucket holds each person
 # seen in it once: a 6-hour one is hardly larger than an hour's when most people are seen every
 # hour, and 5 minutes hold a fraction of them. Raw rows are one per sighting, each reached from
@@ -246,7 +247,7 @@ def segments(start_ms: int, end_ms: int) -> list[tuple[int | None, int, int]]:
     return [(level, a, b) for level, a, b in out if a < b]
 
 
-def citizen_pieces(start_ms: int, end_ms: int) -> list[tuple[int | None, int, int, int]]:
+def citizen_pieces(start_ms: int, end_ms: int) -> Pieces:
     """[start, end) as citizens are read: (level or None for raw rows, from, to, +1 or -1), whose signed
     counts add up to the range's exactly, chosen to read the fewest rows (by ``_PIECE_COST``)."""
     merged: list[tuple[int | None, int, int, int]] = []
@@ -364,14 +365,14 @@ def _read_rollups(db: sqlite3.Connection, p: Plan, level: int, a: int, b: int, t
             totals.add_score(*row)
 
 
-def _citizen_rows(start_ms: int, end_ms: int, keys: Sequence[str] = (), *, names: bool = True) -> tuple[str, list]:
+def _citizen_rows(pieces: Pieces, keys: Sequence[str] = (), *, names: bool = True) -> tuple[str, list]:
     """Every piece's (key, name, n) rows (:func:`citizen_pieces`) with its sign, as one UNION ALL; only
     ``keys`` when given, (key, n) without ``names``. Raw sightings come from the reports' time index out,
     as a scan reads them."""
     only = f" AND {{}} IN ({', '.join('?' * len(keys))})" if keys else ""
     name, c_name = (", name", ", c.name AS name") if names else ("", "")
     parts, params = [], []
-    for level, a, b, sign in citizen_pieces(start_ms, end_ms):
+    for level, a, b, sign in pieces:
         if level is None:
             parts.append(
                 f"SELECT c.key AS key{c_name}, ? AS n FROM reports r CROSS JOIN citizens c ON c.report = r.id "
@@ -387,21 +388,21 @@ def _citizen_rows(start_ms: int, end_ms: int, keys: Sequence[str] = (), *, names
     return " UNION ALL ".join(parts), params
 
 
-def build_top_citizens_sql(start_ms: int, end_ms: int, top: int) -> Sql:
-    """The ``top`` people over [start, end) from the rollups, ranked in SQLite as :func:`top_buckets`
+def build_top_citizens_sql(pieces: Pieces, top: int) -> Sql:
+    """The ``top`` people over a range's :func:`citizen_pieces`, ranked in SQLite as :func:`top_buckets`
     ranks (most seen, then key; UTF-8 bytes order as code points do): a day holds 100,000 people or more,
     and only the listed ones need to reach Python. A key seen only outside the range is added and taken
     away again: the sum keeps those above 0."""
-    union, params = _citizen_rows(start_ms, end_ms, names=False)
+    union, params = _citizen_rows(pieces, names=False)
     return Sql(
         f"SELECT key, sum(n) FROM ({union}) GROUP BY key HAVING sum(n) > 0 ORDER BY 2 DESC, key LIMIT ?",
         (*params, top),
     )
 
 
-def build_citizen_names_sql(start_ms: int, end_ms: int, keys: Sequence[str]) -> Sql:
-    """The listed people's counts by name over [start, end): what :func:`display_names` chooses from."""
-    union, params = _citizen_rows(start_ms, end_ms, keys)
+def build_citizen_names_sql(pieces: Pieces, keys: Sequence[str]) -> Sql:
+    """The listed people's counts by name over the same pieces: what :func:`display_names` chooses from."""
+    union, params = _citizen_rows(pieces, keys)
     return Sql(f"SELECT key, name, sum(n) FROM ({union}) GROUP BY 1, 2 HAVING sum(n) > 0", tuple(params))
 
 
@@ -431,9 +432,10 @@ def _search(db: sqlite3.Connection, p: Plan) -> dict:
             else:
                 _read_rollups(db, rest, level, a, b, totals)
         if "top_citizens" in p.aggs:
-            top = build_top_citizens_sql(p.start_ms, p.end_ms, p.top)
+            pieces = citizen_pieces(p.start_ms, p.end_ms)  # chosen once for both statements
+            top = build_top_citizens_sql(pieces, p.top)
             if keys := [key for key, _ in db.execute(top.sql, top.params)]:
-                names = build_citizen_names_sql(p.start_ms, p.end_ms, keys)
+                names = build_citizen_names_sql(pieces, keys)
                 totals.add_citizens(db.execute(names.sql, names.params))
     elif not p.aggs:
         # Paging: one count over the filter.

@@ -268,8 +268,7 @@ def test_dropping_a_day_drops_its_rollups_at_every_level_and_leaves_the_next_day
 
 
 def wal_bytes(store: EmbeddedStore) -> int:
-    wal = store.path.with_name(f"{store.path.name}-wal")
-    return wal.stat().st_size if wal.exists() else 0
+    return store.wal_path.stat().st_size if store.wal_path.exists() else 0
 
 
 def a_long_read(path: Path) -> sqlite3.Connection:
