@@ -9,6 +9,7 @@ import pytest
 from elasticsearch import ApiError
 
 from analytics.query import parse_query, plan
+from analytics.stop_words import BUILT_IN as BUILT_IN_STOP_WORDS
 from analytics.store import get_store, open_elastic, reset_store
 from analytics.store.elastic import PlainJsonTransport, build_body, make_client
 from analytics.store.elastic.compiler import score_from_hdr
@@ -115,14 +116,13 @@ def test_a_query_compiles_to_a_search_body_that_reads_like_the_query():
         }
     }
     assert filters[2] == {"terms": {"tokens": ["bread", "strike"]}}
-    assert body["size"] == 11  # one more than asked: whether a next page exists
-    assert body["sort"] == [
-        {"observed_at": {"order": "desc"}},
-        {"report_id": {"order": "desc"}},
-        {"drone_id": {"order": "desc"}},
-    ]
+    # Two more than asked: whether a next page exists, and whether the page's last instant holds more reports.
+    assert body["size"] == 12
+    # By time alone; the identity orders each instant's reports in a request of their own (test_parity).
+    assert body["sort"] == [{"observed_at": {"order": "desc"}}]
     assert body["aggs"]["top_words"]["terms"]["field"] == "tokens"
-    assert {"the", "and", "you"} <= set(body["aggs"]["top_words"]["terms"]["exclude"])  # stop words skipped
+    # Stop words are counted, then dropped from the answer: as many more buckets as there are stop words.
+    assert body["aggs"]["top_words"]["terms"]["size"] == 1000 + len(BUILT_IN_STOP_WORDS)
 
 
 def test_a_score_range_and_an_arrival_bound_compile_to_a_citizen_filter_and_a_stored_at_range():

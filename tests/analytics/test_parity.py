@@ -341,6 +341,55 @@ def test_paging_by_cursor_walks_the_same_reports_on_both_engines(engines):
     assert len(seen["embedded"]) == len(set(seen["embedded"])) == run(embedded, {"time": {"last": "24h"}})["total"]
 
 
+@pytest.fixture(scope="module")
+def crowded(engine_url, tmp_path_factory):
+    """Both engines holding instants crowded with reports (seven drones' at the same millisecond, one report
+    id sent by two of them), with single reports between, and the order the cursor walks them in."""
+    values = []
+    for hours in (1, 2, 3):
+        instant = (NOW - timedelta(hours=hours)).isoformat()
+        for i in range(7):
+            # Report ids in another order than the drones', so that the identity, not arrival, decides.
+            values.append(report(report_id=f"r{hours}-{(i * 5) % 7}", drone_id=f"pw-0000{i + 1}", sent_at=instant))
+        values.append(report(report_id=f"r{hours}-3", drone_id="pw-00009", sent_at=instant))
+        between = (NOW - timedelta(hours=hours, minutes=30)).isoformat()
+        values.append(report(report_id=f"between-{hours}", sent_at=between))
+    decoded = [decode_report(json.dumps(v).encode()) for v in values]
+    prefix = f"crowded{unique_suffix()}"
+    embedded = EmbeddedStore(tmp_path_factory.mktemp("crowded") / "crowded.sqlite3")
+    elastic = open_elastic(engine_url, prefix=prefix)
+    for store in (embedded, elastic):
+        assert store.index(decoded).created == len(decoded)
+    elastic.refresh_now()
+    order = sorted((r.observed_at, r.report_id, r.report.drone_id) for r in decoded)
+    yield embedded, elastic, [(report_id, drone_id) for _, report_id, drone_id in order]
+    embedded.close()
+    drop_prefix(elastic.client, prefix)
+    elastic.close()
+
+
+@pytest.mark.parametrize("size", [1, 2, 3, 5, 8])
+@pytest.mark.parametrize("sort", ["newest", "oldest"])
+def test_pages_cut_inside_a_crowded_instant_walk_it_in_order_on_both_engines(crowded, size, sort):
+    """Pages of every size end inside instants that hold several reports: each report comes once, in the
+    cursor's order (time, then report id, then drone id), on both engines."""
+    *stores, order = crowded
+    expected = order[::-1] if sort == "newest" else order
+    for store in stores:
+        query = {"time": {"last": "24h"}, "size": size, "sort": sort}
+        walked, pages = [], 0
+        while True:
+            page = run(store, query)
+            walked.extend((h["report_id"], h["drone_id"]) for h in page["hits"])
+            pages += 1
+            if not page["next"]:
+                break
+            query = {**query, "after": page["next"]}
+        assert walked == expected, store.name
+        assert pages == -(-len(expected) // size), store.name
+        assert run(store, {"time": {"last": "24h"}, "size": size, "sort": sort})["total"] == len(expected)
+
+
 def test_reindexing_the_same_reports_changes_nothing(engines, reports):
     embedded, elastic = engines
     before = run(elastic, QUERIES["a day, everything"])

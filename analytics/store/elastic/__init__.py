@@ -22,13 +22,21 @@ from analytics.store.elastic.compiler import (
     build_body,
     build_filters,
     build_frontier_body,
+    build_instant_body,
+    build_names_body,
     build_recount,
     build_suggest_body,
+    cut_instant,
     inexact_tops,
+    join_answers,
     merge_recount,
+    page_hits,
     parse_frontier,
+    parse_names,
     parse_response,
     parse_suggest,
+    shown_citizens,
+    split_body,
 )
 from analytics.store.elastic.writer import BulkWriter, as_sent, doc_id, document, index_name, index_template
 from ingest.reports import Received
@@ -195,7 +203,7 @@ class ElasticStore:
             if frontier is not None:
                 p = msgspec.structs.replace(p, arrived_before_ms=frontier)
         try:
-            answer = self._search(build_body(p, hdr=self.hdr))
+            answer = join_answers(self._searches(split_body(build_body(p, hdr=self.hdr))))
         except BadRequestError as exc:
             if not (self.hdr and "[hdr]" in str(exc)):
                 raise
@@ -203,11 +211,42 @@ class ElasticStore:
             # is one): its default percentiles from now on, estimates rather than scores to the tenth.
             self.hdr = False
             log(logger, logging.WARNING, "analytics_percentiles_without_hdr", error=str(exc)[:300])
-            answer = self._search(build_body(p, hdr=False))
+            answer = join_answers(self._searches(split_body(build_body(p, hdr=False))))
         candidates = inexact_tops(p, answer)
         if candidates:
             answer = merge_recount(p, answer, self._search(build_recount(p, candidates)), candidates)
-        return parse_response(p, answer, hdr=self.hdr)
+        hits = None
+        if p.size:
+            found = [answer["hits"]["hits"]]
+            if p.after is not None:
+                ts, *after = p.after
+                found.append(self._hits(build_instant_body(p, ts, after=tuple(after))))
+            cut = cut_instant(p, found[0])
+            if cut is not None:
+                found.append(self._hits(build_instant_body(p, cut)))
+            hits = page_hits(p, *found)
+        names = None
+        if "top_citizens" in p.aggs:
+            shown = shown_citizens(p, answer)
+            names = parse_names(p, self._search(build_names_body(p, shown))) if shown else {}
+        return parse_response(p, answer, hits=hits, names=names, hdr=self.hdr)
+
+    def _searches(self, bodies: list[dict]) -> list[dict]:
+        """The answers to ``bodies``, searched side by side."""
+        if len(bodies) == 1:
+            return [self._search(bodies[0])]
+        searches = [part for body in bodies for part in ({}, body)]
+        answers = self.client.msearch(
+            index=self.pattern, searches=searches, allow_no_indices=True, ignore_unavailable=True
+        ).body["responses"]
+        # A search that failed inside the batch is sent again alone, to raise the client's own error for it
+        # (a bad request, an engine without HDR histograms) as a single search would.
+        return [
+            self._search(body) if "error" in answer else answer for body, answer in zip(bodies, answers, strict=True)
+        ]
+
+    def _hits(self, body: dict) -> list[dict]:
+        return self._search(body)["hits"]["hits"]
 
     def _search(self, body: dict) -> dict:
         return self.client.search(index=self.pattern, allow_no_indices=True, ignore_unavailable=True, **body).body

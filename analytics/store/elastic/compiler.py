@@ -27,6 +27,9 @@ DISPLAY_NAME = {"terms": {"field": "citizens.name", "size": 1, "order": [{"_coun
 # otherwise: the embedded engine's own guarantee (analytics.query.percentiles_from_bins).
 HDR_DIGITS = 3
 HDR_HALF_STEP = 0.03125
+# The cursor's order (analytics.query): time, then identity.
+HIT_ORDER = ("observed_at", "report_id", "drone_id")
+HIT_SOURCE = {"excludes": ["point", "tokens", "min_score", "stored_at"]}
 
 
 def build_filters(p: Plan) -> list[dict]:
@@ -115,15 +118,18 @@ def build_body(p: Plan, *, hdr: bool = True) -> dict:
         "track_total_hits": p.count_total,
     }
     if p.size:
-        # Then by identity, (report_id, drone_id): the cursor's order (analytics.query).
-        body["sort"] = [
-            {"observed_at": {"order": order}},
-            {"report_id": {"order": order}},
-            {"drone_id": {"order": order}},
-        ]
-        body["_source"] = {"excludes": ["point", "tokens", "min_score", "stored_at"]}
+        # By time alone: the engine then skips reports that cannot make the page, where a keyword tiebreaker
+        # made it compare every report newest first (BENCHMARKS, "The dashboard's hits"). The cursor's full
+        # order, (observed_at, report_id, drone_id), is restored around the one instant the page may cut
+        # (build_instant_body, page_hits). One report more than the page and its next-page probe: whether
+        # the last of them shares its instant with reports left out.
+        body["size"] = p.size + 2
+        body["sort"] = [{"observed_at": {"order": order}}]
+        body["_source"] = HIT_SOURCE
         if p.after is not None:
-            body["search_after"] = list(p.after)
+            # Strictly after the cursor's instant (a search_after value equal on every sort field is passed
+            # over); the rest of that instant comes from build_instant_body(p, ts, after=...).
+            body["search_after"] = [p.after[0]]
     aggs: dict = {}
     top_order = [{"_count": "desc"}, {"_key": "asc"}]
     # Each shard (one daily index at least) sends its own top list; a generous
@@ -143,17 +149,18 @@ def build_body(p: Plan, *, hdr: bool = True) -> dict:
             "terms": {"field": "drone_id", "size": shard_size, "shard_size": shard_size, "order": top_order}
         }
     if "top_words" in p.aggs:
-        aggs["top_words"] = {
-            "terms": {"field": "tokens", "size": shard_size, "shard_size": shard_size, "order": top_order}
-        }
-        if p.stop_words:
-            aggs["top_words"]["terms"]["exclude"] = list(p.stop_words)
+        # Stop words are counted and dropped here (parse_response), not excluded by the engine, whose
+        # ``exclude`` of a few hundred terms doubled the aggregation's time (BENCHMARKS, "The dashboard's
+        # hits"); as many more buckets as there are stop words keep the list as long.
+        words = shard_size + len(p.stop_words)
+        aggs["top_words"] = {"terms": {"field": "tokens", "size": words, "shard_size": words, "order": top_order}}
     if "top_citizens" in p.aggs or "score" in p.aggs:
         inner: dict = {}
         if "top_citizens" in p.aggs:
+            # Without their names: a name per key under every one of 100,000 keys cost a fifth of the
+            # dashboard; the names of the few shown come after (build_names_body).
             inner["keys"] = {
-                "terms": {"field": "citizens.key", "size": shard_size, "shard_size": shard_size, "order": top_order},
-                "aggs": {"name": DISPLAY_NAME},
+                "terms": {"field": "citizens.key", "size": shard_size, "shard_size": shard_size, "order": top_order}
             }
         if "score" in p.aggs:
             inner["stats"] = {"stats": {"field": "citizens.peacescore"}}
@@ -167,6 +174,99 @@ def build_body(p: Plan, *, hdr: bool = True) -> dict:
     if aggs:
         body["aggs"] = aggs
     return body
+
+
+def split_body(body: dict) -> list[dict]:
+    """``body`` as the searches to send side by side (one ``_msearch``): the citizens' aggregations, nested and
+    the costliest, in a search of their own when the body asks for anything else, so that the engine's search
+    threads work on both halves at once (BENCHMARKS, "The dashboard's hits"). :func:`join_answers` puts the
+    answers back together."""
+    aggs = body.get("aggs", {})
+    if "citizens" not in aggs or (len(aggs) == 1 and not body["size"]):
+        return [body]
+    rest = {**body, "aggs": {name: agg for name, agg in aggs.items() if name != "citizens"}}
+    if not rest["aggs"]:
+        del rest["aggs"]
+    citizens = {"query": body["query"], "size": 0, "track_total_hits": False, "aggs": {"citizens": aggs["citizens"]}}
+    return [rest, citizens]
+
+
+def join_answers(answers: list[dict]) -> dict:
+    """The answer :func:`split_body`'s searches make together: the first's hits and total, every aggregation."""
+    first, *others = answers
+    joined = {**first, "aggregations": dict(first.get("aggregations", {}))}
+    for answer in others:
+        joined["aggregations"].update(answer.get("aggregations", {}))
+    return joined
+
+
+def build_instant_body(p: Plan, ts: int, *, after: tuple[str, str] | None = None) -> dict:
+    """The reports matching ``p`` observed at the instant ``ts`` (epoch ms), in the cursor's full order, after
+    ``(report_id, drone_id)`` when given: at most a page and its next-page probe."""
+    order = "desc" if p.newest_first else "asc"
+    at = {"range": {"observed_at": {"gte": ts, "lte": ts, "format": "epoch_millis"}}}
+    body: dict = {
+        "query": {"bool": {"filter": [*build_filters(p), at]}},
+        "size": p.size + 1,
+        "track_total_hits": False,
+        "sort": [{field: {"order": order}} for field in HIT_ORDER],
+        "_source": HIT_SOURCE,
+    }
+    if after is not None:
+        body["search_after"] = [ts, *after]
+    return body
+
+
+def cut_instant(p: Plan, found: list[dict]) -> int | None:
+    """The instant whose reports a time-sorted first answer (:func:`build_body`) may hold only some of, among
+    those the page needs: the page's last, when the report fetched after it shares its instant."""
+    need = p.size + 1
+    if len(found) > need and found[need]["sort"][0] == found[need - 1]["sort"][0]:
+        return int(found[need - 1]["sort"][0])
+    return None
+
+
+def page_hits(p: Plan, *answers: list[dict]) -> list[dict]:
+    """The page and its next-page probe from hits sorted by time alone and whole instants in full order: each
+    report once, in the cursor's order, its ``sort`` the full ``[observed_at, report_id, drone_id]``.
+
+    Python compares strings by code point, as the engine compares keywords by their UTF-8 bytes."""
+    by_id: dict[str, dict] = {}
+    for found in answers:
+        for h in found:
+            source = h["_source"]
+            by_id[h["_id"]] = {**h, "sort": [int(h["sort"][0]), source["report_id"], source["drone_id"]]}
+    ordered = sorted(by_id.values(), key=lambda h: h["sort"], reverse=p.newest_first)
+    return ordered[: p.size + 1]
+
+
+def build_names_body(p: Plan, keys: list[str]) -> dict:
+    """The name each of ``keys`` was most often seen under in the reports matching ``p``."""
+    terms = {"terms": {"field": "citizens.key", "include": keys, "size": len(keys)}, "aggs": {"name": DISPLAY_NAME}}
+    return {
+        "query": {
+            "bool": {
+                "filter": [
+                    *build_filters(p),
+                    {"nested": {"path": "citizens", "query": {"terms": {"citizens.key": keys}}}},
+                ]
+            }
+        },
+        "size": 0,
+        "track_total_hits": False,
+        "aggs": {"citizens": citizens_agg(p, {"keys": terms})},
+    }
+
+
+def parse_names(p: Plan, body: dict) -> dict[str, str]:
+    keys = _dig(body["aggregations"], (*citizens_path(p), "keys"))["buckets"]
+    return {b["key"]: b["name"]["buckets"][0]["key"] for b in keys if b["name"]["buckets"]}
+
+
+def shown_citizens(p: Plan, body: dict) -> list[str]:
+    """The keys the top citizens list shows, ranked as the engine answered them."""
+    keys = _dig(body.get("aggregations", {}), (*citizens_path(p), "keys"))["buckets"]
+    return [b["key"] for b in top_buckets([(b["key"], b["doc_count"]) for b in keys], p.top)]
 
 
 def build_suggest_body(prefix: str, *, since_ms: int, limit: int) -> dict:
@@ -246,7 +346,6 @@ def build_recount(p: Plan, candidates: dict[str, list[str]]) -> dict:
     for name, keys in candidates.items():
         terms = {"terms": {"field": fields[name], "include": keys, "size": len(keys), "shard_size": len(keys)}}
         if name == "top_citizens":
-            terms["aggs"] = {"name": DISPLAY_NAME}
             aggs["citizens"] = citizens_agg(p, {"keys": terms})
         else:
             aggs[name] = terms
@@ -276,8 +375,12 @@ def score_from_hdr(value: float | None, low: float | None, high: float | None) -
     return min(max(round(value - HDR_HALF_STEP, 1), low), high)
 
 
-def parse_response(p: Plan, body: dict, *, hdr: bool = True) -> dict:
-    found = body["hits"]["hits"]
+def parse_response(
+    p: Plan, body: dict, *, hits: list[dict] | None = None, names: dict[str, str] | None = None, hdr: bool = True
+) -> dict:
+    """The answer from the search body's answer, with the page's ``hits`` from :func:`page_hits` and the shown
+    citizens' ``names`` from :func:`parse_names` when the plan asks for them."""
+    found = hits or []
     hits = []
     for h in found[: p.size]:
         source = h["_source"]
@@ -302,15 +405,16 @@ def parse_response(p: Plan, body: dict, *, hdr: bool = True) -> dict:
     if "histogram" in p.aggs:
         counts = {int(b["key"]): b["doc_count"] for b in raw["histogram"]["buckets"]}
         out["histogram"] = {"interval": p.interval, "buckets": histogram_buckets(counts, p)}
-    for name in ("top_drones", "top_words"):
-        if name in p.aggs:
-            out[name] = top_buckets([(b["key"], b["doc_count"]) for b in raw[name]["buckets"]], p.top)
+    if "top_drones" in p.aggs:
+        out["top_drones"] = top_buckets([(b["key"], b["doc_count"]) for b in raw["top_drones"]["buckets"]], p.top)
+    if "top_words" in p.aggs:
+        stop = frozenset(p.stop_words)
+        words = [(b["key"], b["doc_count"]) for b in raw["top_words"]["buckets"] if b["key"] not in stop]
+        out["top_words"] = top_buckets(words, p.top)
     citizens = _dig(raw, citizens_path(p)) if "top_citizens" in p.aggs or "score" in p.aggs else {}
     if "top_citizens" in p.aggs:
-        keys = citizens["keys"]["buckets"]
-        counts = {b["key"]: b["doc_count"] for b in keys}
-        names = {b["key"]: b["name"]["buckets"][0]["key"] for b in keys if b["name"]["buckets"]}
-        out["top_citizens"] = top_citizen_buckets(counts, names, p.top)
+        counts = {b["key"]: b["doc_count"] for b in citizens["keys"]["buckets"]}
+        out["top_citizens"] = top_citizen_buckets(counts, names or {}, p.top)
     if "score" in p.aggs:
         stats = citizens["stats"]
         values = citizens["percentiles"]["values"]
