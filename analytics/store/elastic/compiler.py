@@ -20,9 +20,9 @@ TERMS_SHARD_SIZE = 1000
 # first in order (analytics.query.display_names, which the embedded engine uses).
 DISPLAY_NAME = {"terms": {"field": "citizens.name", "size": 1, "order": [{"_count": "desc"}, {"_key": "asc"}]}}
 # Percentiles from an HDR histogram, not the default t-digest, which took about a third of the dashboard's time
-# on OpenSearch (BENCHMARKS, "Where the dashboard's time goes"). With 3 significant digits HDR answers the
-# highest value its bucket holds: never below the true one and less than 1/1024 of the value above it,
-# so under 0.0625 for a peacescore (0 to 100). Taking half of that off and rounding to the tenth gives
+# on OpenSearch (BENCHMARKS, History, "Where the dashboard's time went on OpenSearch"). With 3 significant
+# digits HDR answers the highest value its bucket holds: never below the true one and less than 1/1024 of the
+# value above it, so under 0.0625 for a peacescore (0 to 100). Taking half of that off and rounding to the tenth gives
 # back the score exactly when scores carry one decimal, as drones send them, and to within a tenth
 # otherwise: the embedded engine's own guarantee (analytics.query.percentiles_from_bins).
 HDR_DIGITS = 3
