@@ -48,7 +48,10 @@ def readyz(request: HttpRequest) -> HttpResponse:
     global _ready
     with _ready_lock:  # callers arriving during a probe wait for its answer
         if _ready is None or time.monotonic() - _ready[0] >= READY_CACHE_S:
-            _ready = (time.monotonic(), *_probe())
+            probed = _probe()
+            # Timed from the probe's end: its checks ran until then, and a fresh answer is 0 s old however
+            # long a slow dependency took to answer.
+            _ready = (time.monotonic(), *probed)
         checked, body, ready = _ready
     body = {**body, "age_s": round(time.monotonic() - checked, 1)}
     return JsonResponse(body, status=200 if ready else 503)

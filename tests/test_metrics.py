@@ -209,3 +209,17 @@ def test_readyz_probes_once_per_period_however_many_callers(client, broker, monk
     assert again[-1]["age_s"] >= first["age_s"]
     time.sleep(1.6)
     assert client.get("/readyz").json()["age_s"] == 0.0  # a new probe once the period is over
+
+
+@pytest.mark.django_db
+def test_a_fresh_readyz_answer_is_not_aged_by_a_slow_dependency(client, broker, monkeypatch):
+    from peacewatch import views
+
+    probe = views._probe
+
+    def slow_probe():
+        time.sleep(0.3)  # a database or broker slow to answer, as on a loaded cluster
+        return probe()
+
+    monkeypatch.setattr(views, "_probe", slow_probe)
+    assert client.get("/readyz").json()["age_s"] == 0.0
