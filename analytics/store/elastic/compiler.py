@@ -150,15 +150,15 @@ def build_body(p: Plan, *, hdr: bool = True) -> dict:
         }
     if "top_words" in p.aggs:
         # Stop words are counted and dropped here (parse_response), not excluded by the engine, whose
-        # ``exclude`` of a few hundred terms doubled the aggregation's time (BENCHMARKS, "The dashboard's
+        # ``exclude`` of a few hundred terms was most of the aggregation's time (BENCHMARKS, "The dashboard's
         # hits"); as many more buckets as there are stop words keep the list as long.
         words = shard_size + len(p.stop_words)
         aggs["top_words"] = {"terms": {"field": "tokens", "size": words, "shard_size": words, "order": top_order}}
     if "top_citizens" in p.aggs or "score" in p.aggs:
         inner: dict = {}
         if "top_citizens" in p.aggs:
-            # Without their names: a name per key under every one of 100,000 keys cost a fifth of the
-            # dashboard; the names of the few shown come after (build_names_body).
+            # Without their names: a name under every key a city's day holds cost more than the names of the
+            # few shown, which come after (build_names_body; BENCHMARKS, "The dashboard's hits").
             inner["keys"] = {
                 "terms": {"field": "citizens.key", "size": shard_size, "shard_size": shard_size, "order": top_order}
             }
