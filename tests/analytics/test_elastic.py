@@ -8,15 +8,15 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from elasticsearch import ApiError
 
-from analytics.query import parse_query, plan
+from analytics.query import AGGREGATIONS, parse_query, plan
 from analytics.stop_words import BUILT_IN as BUILT_IN_STOP_WORDS
 from analytics.store import get_store, open_elastic, reset_store
 from analytics.store.elastic import PlainJsonTransport, build_body, make_client
-from analytics.store.elastic.compiler import score_from_hdr
+from analytics.store.elastic.compiler import score_from_hdr, split_body
 from ingest.reports import decode_report
 from peacewatch.streams import kafka
 from peacewatch.streams.deadletter import parse_headers
-from tests.factories import report
+from tests.factories import citizen, report
 from tests.kafka import consumed, produce_sync, read_topic_sync, run_async, run_consumer_until
 
 
@@ -136,15 +136,42 @@ def test_a_score_range_and_an_arrival_bound_compile_to_a_citizen_filter_and_a_st
     )
     body = build_body(plan(query, threshold=20))
     assert {"range": {"stored_at": {"lt": 1795849200000, "format": "epoch_millis"}}} in body["query"]["bool"]["filter"]
-    # The citizen aggregations count the citizens in the range, inside the nested citizens.
-    citizens = body["aggs"]["citizens"]
-    assert citizens["nested"] == {"path": "citizens"}
-    scored = citizens["aggs"]["scored"]
-    assert scored["filter"] == {"range": {"citizens.peacescore": {"lte": 30}}}
-    assert set(scored["aggs"]) == {"keys", "stats", "percentiles"}
-    # Without a range, every citizen of the matched reports.
-    unscored = build_body(plan(parse_query({"aggs": ["score"]}), threshold=20))
-    assert set(unscored["aggs"]["citizens"]["aggs"]) == {"stats", "percentiles"}
+    # The citizen aggregations count the citizens in the range, inside the nested citizens, the top list and
+    # the score each in an aggregation of its own.
+    for name, inner in (("citizens", {"keys"}), ("scores", {"stats", "percentiles"})):
+        assert body["aggs"][name]["nested"] == {"path": "citizens"}
+        scored = body["aggs"][name]["aggs"]["scored"]
+        assert scored["filter"] == {"range": {"citizens.peacescore": {"lte": 30}}}
+        assert set(scored["aggs"]) == inner
+    # Without a range, every citizen of the matched reports, from each report's flat copy of their scores,
+    # with the reports that have citizens but no such copy counted.
+    unranged = build_body(plan(parse_query({"aggs": ["score"]}), threshold=20))["aggs"]["scores"]
+    assert "nested" not in unranged
+    assert unranged["aggs"]["stats"] == {"stats": {"field": "scores"}}
+    assert set(unranged["aggs"]) == {"stats", "percentiles", "unscored"}
+
+
+def test_the_dashboard_is_sent_as_three_searches_with_the_page_and_total_in_the_first():
+    body = build_body(plan(parse_query({"aggs": list(AGGREGATIONS), "size": 50}), threshold=20))
+
+    page, citizens, scores = split_body(body)
+
+    assert (page["size"], page["track_total_hits"], page["sort"]) == (body["size"], True, body["sort"])
+    assert set(page["aggs"]) == {"histogram", "top_drones", "top_words", "grid"}
+    for search, name in ((citizens, "citizens"), (scores, "scores")):
+        assert search == {
+            "query": body["query"],
+            "size": 0,
+            "track_total_hits": False,
+            "aggs": {name: body["aggs"][name]},
+        }
+    # Only the citizens' aggregations and no page: the first of them counts the total.
+    counted = build_body(plan(parse_query({"aggs": ["score", "top_citizens"], "size": 0}), threshold=20))
+    first, second = split_body(counted)
+    assert (first["track_total_hits"], set(first["aggs"]), second["track_total_hits"]) == (True, {"citizens"}, False)
+    # One aggregation and no page: one search, as built.
+    alone = build_body(plan(parse_query({"aggs": ["score"], "size": 0}), threshold=20))
+    assert split_body(alone) == [alone]
 
 
 def test_an_hdr_percentile_reads_back_as_the_score_it_stands_for():
@@ -187,6 +214,26 @@ def test_a_document_written_before_the_clock_skew_flag_existed_counts_as_not_fla
     assert matching(False) == [("older", False)]
     assert matching(True) == [("fast", True)]
     assert store.get("older")["clock_skew"] is False
+
+
+def test_reports_indexed_before_the_flat_scores_existed_still_count_in_the_score_statistics(search_engine):
+    from analytics.store.elastic import document
+
+    store = open_elastic(search_engine.url, refresh=True)
+    store.index([decode_report(json.dumps(report(report_id="newer", citizens=[citizen("Ann Lee", 10.0)])).encode())])
+    two = [citizen("Bob Roy", 40.5), citizen("Cy Tam", 90.0)]
+    older = document(decode_report(json.dumps(report(report_id="older", citizens=two)).encode()), stored_at_ms=0)
+    del older["scores"]
+    store.client.index(index=store.index_name(older["observed_at"]), id="pw-00042/older", document=older, refresh=True)
+    day = {"time": {"from": "2026-11-28T00:00:00Z", "to": "2026-11-29T00:00:00Z"}, "aggs": ["score"]}
+
+    score = store.search(plan(parse_query(day), threshold=20))["aggregations"]["score"]
+
+    assert (score["count"], score["min"], score["max"], score["avg"]) == (3, 10.0, 90.0, round(140.5 / 3, 4))
+    assert score["percentiles"]["50"] == 40.5
+    # Within a peacescore range the nested citizens answer, for old and new reports alike.
+    ranged = store.search(plan(parse_query({**day, "score": {"min": 20}}), threshold=20))["aggregations"]["score"]
+    assert (ranged["count"], ranged["min"], ranged["max"]) == (2, 40.5, 90.0)
 
 
 class ThrottlingProxy:

@@ -25,6 +25,7 @@ from analytics.store.elastic.compiler import (
     build_instant_body,
     build_names_body,
     build_recount,
+    build_scores_body,
     build_suggest_body,
     cut_instant,
     inexact_tops,
@@ -37,6 +38,7 @@ from analytics.store.elastic.compiler import (
     parse_suggest,
     shown_citizens,
     split_body,
+    unscored_reports,
 )
 from analytics.store.elastic.writer import BulkWriter, as_sent, doc_id, document, index_name, index_template
 from ingest.reports import Received
@@ -121,7 +123,7 @@ class ElasticStore:
             query=query,
             size=50,
             sort=[{"drone_id": "asc"}],
-            _source={"excludes": ["point", "min_score", "tokens", "content_hash"]},
+            _source={"excludes": ["point", "min_score", "scores", "tokens", "content_hash"]},
             allow_no_indices=True,
         )["hits"]["hits"]
         if not found:
@@ -164,7 +166,7 @@ class ElasticStore:
             body = {
                 "size": batch,
                 "sort": [{"observed_at": "asc"}, {"report_id": "asc"}, {"drone_id": "asc"}],
-                "_source": {"excludes": ["point", "min_score", "tokens", "stored_at", "content_hash"]},
+                "_source": {"excludes": ["point", "min_score", "scores", "tokens", "stored_at", "content_hash"]},
             }
             if query:
                 body["query"] = query
@@ -212,6 +214,13 @@ class ElasticStore:
             self.hdr = False
             log(logger, logging.WARNING, "analytics_percentiles_without_hdr", error=str(exc)[:300])
             answer = join_answers(self._searches(split_body(build_body(p, hdr=False))))
+        unscored = unscored_reports(p, answer)
+        if unscored:
+            # Reports indexed before the writer kept a flat copy of their scores: the statistics come from
+            # the nested citizens, which every report has, until those days are rebuilt or retired.
+            log(logger, logging.INFO, "analytics_scores_from_nested_citizens", reports_without_flat_scores=unscored)
+            nested = self._search(build_scores_body(p, hdr=self.hdr))["aggregations"]["scores"]
+            answer = {**answer, "aggregations": {**answer["aggregations"], "scores": nested}}
         candidates = inexact_tops(p, answer)
         if candidates:
             answer = merge_recount(p, answer, self._search(build_recount(p, candidates)), candidates)

@@ -29,7 +29,7 @@ HDR_DIGITS = 3
 HDR_HALF_STEP = 0.03125
 # The cursor's order (analytics.query): time, then identity.
 HIT_ORDER = ("observed_at", "report_id", "drone_id")
-HIT_SOURCE = {"excludes": ["point", "tokens", "min_score", "stored_at"]}
+HIT_SOURCE = {"excludes": ["point", "tokens", "min_score", "scores", "stored_at"]}
 
 
 def build_filters(p: Plan) -> list[dict]:
@@ -92,9 +92,9 @@ def citizens_agg(p: Plan, inner: dict) -> dict:
     return {"nested": {"path": "citizens"}, "aggs": inner}
 
 
-def citizens_path(p: Plan) -> tuple[str, ...]:
-    """Where :func:`citizens_agg`'s inner aggregations are in the answer."""
-    return ("citizens", "scored") if p.scores_filtered else ("citizens",)
+def citizens_path(p: Plan, name: str = "citizens") -> tuple[str, ...]:
+    """Where the inner aggregations of the :func:`citizens_agg` named ``name`` are in the answer."""
+    return (name, "scored") if p.scores_filtered else (name,)
 
 
 def build_frontier_body() -> dict:
@@ -154,21 +154,13 @@ def build_body(p: Plan, *, hdr: bool = True) -> dict:
         # hits"); as many more buckets as there are stop words keep the list as long.
         words = shard_size + len(p.stop_words)
         aggs["top_words"] = {"terms": {"field": "tokens", "size": words, "shard_size": words, "order": top_order}}
-    if "top_citizens" in p.aggs or "score" in p.aggs:
-        inner: dict = {}
-        if "top_citizens" in p.aggs:
-            # Without their names: a name under every key a city's day holds cost more than the names of the
-            # few shown, which come after (build_names_body; BENCHMARKS, "The dashboard's hits").
-            inner["keys"] = {
-                "terms": {"field": "citizens.key", "size": shard_size, "shard_size": shard_size, "order": top_order}
-            }
-        if "score" in p.aggs:
-            inner["stats"] = {"stats": {"field": "citizens.peacescore"}}
-            percentiles = {"field": "citizens.peacescore", "percents": list(PERCENTS)}
-            if hdr:
-                percentiles["hdr"] = {"number_of_significant_value_digits": HDR_DIGITS}
-            inner["percentiles"] = {"percentiles": percentiles}
-        aggs["citizens"] = citizens_agg(p, inner)
+    if "top_citizens" in p.aggs:
+        # Without their names: a name under every key a city's day holds cost more than the names of the
+        # few shown, which come after (build_names_body; BENCHMARKS, "The dashboard's hits").
+        keys = {"terms": {"field": "citizens.key", "size": shard_size, "shard_size": shard_size, "order": top_order}}
+        aggs["citizens"] = citizens_agg(p, {"keys": keys})
+    if "score" in p.aggs:
+        aggs["scores"] = scores_agg(p, hdr=hdr)
     if "grid" in p.aggs:
         aggs["grid"] = {"geotile_grid": {"field": "point", "precision": p.grid_precision, "size": 10_000}}
     if aggs:
@@ -176,19 +168,57 @@ def build_body(p: Plan, *, hdr: bool = True) -> dict:
     return body
 
 
+def scores_agg(p: Plan, *, hdr: bool = True, flat: bool = True) -> dict:
+    """The citizens' peacescore statistics: from each report's ``scores`` (the writer's flat copy of them)
+    unless the plan's peacescore range keeps only some citizens of a report, or ``flat=False``; then from
+    the nested citizens themselves. ``unscored`` counts the reports with citizens but no flat copy (written
+    before it existed), whose scores only the nested citizens hold (``ElasticStore.search``)."""
+    field = "scores" if flat and not p.scores_filtered else "citizens.peacescore"
+    percentiles = {"field": field, "percents": list(PERCENTS)}
+    if hdr:
+        percentiles["hdr"] = {"number_of_significant_value_digits": HDR_DIGITS}
+    inner = {"stats": {"stats": {"field": field}}, "percentiles": {"percentiles": percentiles}}
+    if field == "citizens.peacescore":
+        return citizens_agg(p, inner)
+    missing = {"bool": {"filter": [{"exists": {"field": "min_score"}}], "must_not": [{"exists": {"field": "scores"}}]}}
+    return {"filter": {"match_all": {}}, "aggs": {**inner, "unscored": {"filter": missing}}}
+
+
+def unscored_reports(p: Plan, body: dict) -> int:
+    """How many matched reports :func:`scores_agg` counted no scores of, though they have citizens."""
+    if "score" not in p.aggs or p.scores_filtered:
+        return 0
+    return body["aggregations"]["scores"].get("unscored", {}).get("doc_count", 0)
+
+
+def build_scores_body(p: Plan, *, hdr: bool = True) -> dict:
+    """The peacescore statistics alone, from the nested citizens."""
+    return {
+        "query": {"bool": {"filter": build_filters(p)}},
+        "size": 0,
+        "track_total_hits": False,
+        "aggs": {"scores": scores_agg(p, hdr=hdr, flat=False)},
+    }
+
+
+# Aggregations over every citizen of the matched reports, the costliest: each in a search of its own.
+SEARCHED_ALONE = ("citizens", "scores")
+
+
 def split_body(body: dict) -> list[dict]:
-    """``body`` as the searches to send side by side (one ``_msearch``): the citizens' aggregations, nested and
-    the costliest, in a search of their own when the body asks for anything else, so that the engine's search
-    threads work on both halves at once (BENCHMARKS, "The dashboard's hits"). :func:`join_answers` puts the
-    answers back together."""
+    """``body`` as the searches to send side by side (one ``_msearch``): each aggregation over the citizens
+    (``SEARCHED_ALONE``) in a search of its own, so that the engine's search threads work on them at once
+    (BENCHMARKS, "The dashboard's hits"). The first search keeps the hits, the total and the other
+    aggregations; :func:`join_answers` puts the answers back together."""
     aggs = body.get("aggs", {})
-    if "citizens" not in aggs or (len(aggs) == 1 and not body["size"]):
-        return [body]
-    rest = {**body, "aggs": {name: agg for name, agg in aggs.items() if name != "citizens"}}
-    if not rest["aggs"]:
-        del rest["aggs"]
-    citizens = {"query": body["query"], "size": 0, "track_total_hits": False, "aggs": {"citizens": aggs["citizens"]}}
-    return [rest, citizens]
+    alone = [{name: agg} for name, agg in aggs.items() if name in SEARCHED_ALONE]
+    others = {name: agg for name, agg in aggs.items() if name not in SEARCHED_ALONE}
+    first, *more = [others, *alone] if others or body["size"] else alone or [others]
+    head = {key: value for key, value in body.items() if key != "aggs"}
+    return [
+        {**head, "aggs": first} if first else head,
+        *({"query": body["query"], "size": 0, "track_total_hits": False, "aggs": group} for group in more),
+    ]
 
 
 def join_answers(answers: list[dict]) -> dict:
@@ -411,13 +441,13 @@ def parse_response(
         stop = frozenset(p.stop_words)
         words = [(b["key"], b["doc_count"]) for b in raw["top_words"]["buckets"] if b["key"] not in stop]
         out["top_words"] = top_buckets(words, p.top)
-    citizens = _dig(raw, citizens_path(p)) if "top_citizens" in p.aggs or "score" in p.aggs else {}
     if "top_citizens" in p.aggs:
-        counts = {b["key"]: b["doc_count"] for b in citizens["keys"]["buckets"]}
+        counts = {b["key"]: b["doc_count"] for b in _dig(raw, (*citizens_path(p), "keys"))["buckets"]}
         out["top_citizens"] = top_citizen_buckets(counts, names or {}, p.top)
     if "score" in p.aggs:
-        stats = citizens["stats"]
-        values = citizens["percentiles"]["values"]
+        scores = _dig(raw, citizens_path(p, "scores"))
+        stats = scores["stats"]
+        values = scores["percentiles"]["values"]
         percentiles = {float(k): score_from_hdr(v, stats["min"], stats["max"]) if hdr else v for k, v in values.items()}
         out["score"] = score_stats(
             stats["count"], stats["sum"] or 0.0, stats["min"], stats["max"], {q: percentiles.get(q) for q in PERCENTS}

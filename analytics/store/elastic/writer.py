@@ -59,6 +59,8 @@ def index_template(prefix: str, *, shards: int, replicas: int) -> dict:
                 # Unknown report fields stay in _source but are not indexed: a
                 # drone sending junk keys cannot blow up the mapping.
                 "dynamic": False,
+                # Derived from the citizens, which _source keeps: not stored twice.
+                "_source": {"excludes": ["scores"]},
                 "properties": {
                     "report_id": {"type": "keyword"},
                     "drone_id": {"type": "keyword"},
@@ -84,6 +86,10 @@ def index_template(prefix: str, *, shards: int, replicas: int) -> dict:
                         },
                     },
                     "min_score": {"type": "double"},
+                    # Every citizen's peacescore, one value each (doc values keep repeats): the score
+                    # statistics without the nested citizens' join, which took twice as long (BENCHMARKS,
+                    # "The dashboard's hits"). Read by aggregations only, so not indexed for search.
+                    "scores": {"type": "double", "index": False},
                     "tokens": {"type": "keyword"},
                     "seq": {"type": "long"},
                     "battery_pct": {"type": "float"},
@@ -129,6 +135,7 @@ def document(item: Received, stored_at_ms: int) -> dict:
         point={"lat": report.location.lat, "lon": report.location.lon},
         citizens=citizens,
         min_score=min((c["peacescore"] for c in citizens), default=None),
+        scores=[c["peacescore"] for c in citizens],
         tokens=sorted({word_token(w) for w in report.words}),
     )
     return doc
