@@ -12,7 +12,7 @@ from analytics.query import AGGREGATIONS, parse_query, plan
 from analytics.stop_words import BUILT_IN as BUILT_IN_STOP_WORDS
 from analytics.store import get_store, open_elastic, reset_store
 from analytics.store.elastic import PlainJsonTransport, build_body, make_client
-from analytics.store.elastic.compiler import score_from_hdr, split_body
+from analytics.store.elastic.compiler import score_from_hdr, split_body, unscored_reports
 from ingest.reports import decode_report
 from peacewatch.streams import kafka
 from peacewatch.streams.deadletter import parse_headers
@@ -220,14 +220,21 @@ def test_reports_indexed_before_the_flat_scores_existed_still_count_in_the_score
     from analytics.store.elastic import document
 
     store = open_elastic(search_engine.url, refresh=True)
+    day = {"time": {"from": "2026-11-28T00:00:00Z", "to": "2026-11-29T00:00:00Z"}, "aggs": ["score"]}
+    asked = plan(parse_query(day), threshold=20)
+
+    def without_flat_scores() -> int:
+        return unscored_reports(asked, store.client.search(index=store.pattern, **build_body(asked, hdr=False)).body)
+
     store.index([decode_report(json.dumps(report(report_id="newer", citizens=[citizen("Ann Lee", 10.0)])).encode())])
+    assert without_flat_scores() == 0  # what the writer indexes needs no second search
     two = [citizen("Bob Roy", 40.5), citizen("Cy Tam", 90.0)]
     older = document(decode_report(json.dumps(report(report_id="older", citizens=two)).encode()), stored_at_ms=0)
     del older["scores"]
     store.client.index(index=store.index_name(older["observed_at"]), id="pw-00042/older", document=older, refresh=True)
-    day = {"time": {"from": "2026-11-28T00:00:00Z", "to": "2026-11-29T00:00:00Z"}, "aggs": ["score"]}
+    assert without_flat_scores() == 1
 
-    score = store.search(plan(parse_query(day), threshold=20))["aggregations"]["score"]
+    score = store.search(asked)["aggregations"]["score"]
 
     assert (score["count"], score["min"], score["max"], score["avg"]) == (3, 10.0, 90.0, round(140.5 / 3, 4))
     assert score["percentiles"]["50"] == 40.5

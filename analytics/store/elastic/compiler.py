@@ -180,7 +180,9 @@ def scores_agg(p: Plan, *, hdr: bool = True, flat: bool = True) -> dict:
     inner = {"stats": {"stats": {"field": field}}, "percentiles": {"percentiles": percentiles}}
     if field == "citizens.peacescore":
         return citizens_agg(p, inner)
+    # A report has a min_score when it has citizens, in every index the template ever made.
     missing = {"bool": {"filter": [{"exists": {"field": "min_score"}}], "must_not": [{"exists": {"field": "scores"}}]}}
+    # Under a match_all filter: the statistics and that count at one path, the nested form's (citizens_path).
     return {"filter": {"match_all": {}}, "aggs": {**inner, "unscored": {"filter": missing}}}
 
 

@@ -87,8 +87,8 @@ def index_template(prefix: str, *, shards: int, replicas: int) -> dict:
                     },
                     "min_score": {"type": "double"},
                     # Every citizen's peacescore, one value each (doc values keep repeats): the score
-                    # statistics without the nested citizens' join, which took twice as long (BENCHMARKS,
-                    # "The dashboard's hits"). Read by aggregations only, so not indexed for search.
+                    # statistics without the nested citizens' join, the costlier way (BENCHMARKS, "The
+                    # dashboard's hits"). Read by aggregations only, so not indexed for search.
                     "scores": {"type": "double", "index": False},
                     "tokens": {"type": "keyword"},
                     "seq": {"type": "long"},
