@@ -40,7 +40,15 @@ from analytics.store.elastic.compiler import (
     split_body,
     unscored_reports,
 )
-from analytics.store.elastic.writer import BulkWriter, as_sent, doc_id, document, index_name, index_template
+from analytics.store.elastic.writer import (
+    SEARCH_FIELDS,
+    BulkWriter,
+    as_sent,
+    doc_id,
+    document,
+    index_name,
+    index_template,
+)
 from ingest.reports import Received
 from peacewatch.logs import log
 
@@ -123,7 +131,7 @@ class ElasticStore:
             query=query,
             size=50,
             sort=[{"drone_id": "asc"}],
-            _source={"excludes": ["point", "min_score", "scores", "tokens", "content_hash"]},
+            _source={"excludes": [*SEARCH_FIELDS, "content_hash"]},
             allow_no_indices=True,
         )["hits"]["hits"]
         if not found:
@@ -166,7 +174,7 @@ class ElasticStore:
             body = {
                 "size": batch,
                 "sort": [{"observed_at": "asc"}, {"report_id": "asc"}, {"drone_id": "asc"}],
-                "_source": {"excludes": ["point", "min_score", "scores", "tokens", "stored_at", "content_hash"]},
+                "_source": {"excludes": [*SEARCH_FIELDS, "stored_at", "content_hash"]},
             }
             if query:
                 body["query"] = query

@@ -14,6 +14,7 @@ from analytics.query import (
     top_buckets,
     top_citizen_buckets,
 )
+from analytics.store.elastic.writer import SEARCH_FIELDS
 
 TERMS_SHARD_SIZE = 1000
 # The name shown for a citizen key: the one it was seen under most, ties to the
@@ -29,7 +30,7 @@ HDR_DIGITS = 3
 HDR_HALF_STEP = 0.03125
 # The cursor's order (analytics.query): time, then identity.
 HIT_ORDER = ("observed_at", "report_id", "drone_id")
-HIT_SOURCE = {"excludes": ["point", "tokens", "min_score", "scores", "stored_at"]}
+HIT_SOURCE = {"excludes": [*SEARCH_FIELDS, "stored_at"]}
 
 
 def build_filters(p: Plan) -> list[dict]:
@@ -173,12 +174,13 @@ def scores_agg(p: Plan, *, hdr: bool = True, flat: bool = True) -> dict:
     unless the plan's peacescore range keeps only some citizens of a report, or ``flat=False``; then from
     the nested citizens themselves. ``unscored`` counts the reports with citizens but no flat copy (written
     before it existed), whose scores only the nested citizens hold (``ElasticStore.search``)."""
-    field = "scores" if flat and not p.scores_filtered else "citizens.peacescore"
+    nested = not flat or p.scores_filtered
+    field = "citizens.peacescore" if nested else "scores"
     percentiles = {"field": field, "percents": list(PERCENTS)}
     if hdr:
         percentiles["hdr"] = {"number_of_significant_value_digits": HDR_DIGITS}
     inner = {"stats": {"stats": {"field": field}}, "percentiles": {"percentiles": percentiles}}
-    if field == "citizens.peacescore":
+    if nested:
         return citizens_agg(p, inner)
     # A report has a min_score when it has citizens, in every index the template ever made.
     missing = {"bool": {"filter": [{"exists": {"field": "min_score"}}], "must_not": [{"exists": {"field": "scores"}}]}}
@@ -190,7 +192,7 @@ def unscored_reports(p: Plan, body: dict) -> int:
     """How many matched reports :func:`scores_agg` counted no scores of, though they have citizens."""
     if "score" not in p.aggs or p.scores_filtered:
         return 0
-    return body["aggregations"]["scores"].get("unscored", {}).get("doc_count", 0)
+    return body["aggregations"]["scores"]["unscored"]["doc_count"]
 
 
 def build_scores_body(p: Plan, *, hdr: bool = True) -> dict:

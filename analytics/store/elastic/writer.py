@@ -142,6 +142,8 @@ def document(item: Received, stored_at_ms: int) -> dict:
 
 
 ADDED = ("key", "name_fold")  # what document() adds to each citizen
+# What document() adds to the report for searches and aggregations only: never read back as the report.
+SEARCH_FIELDS = ("point", "min_score", "scores", "tokens")
 
 
 def as_sent(source: dict) -> dict:
