@@ -12,7 +12,7 @@ from analytics.query import AGGREGATIONS, parse_query, plan
 from analytics.stop_words import BUILT_IN as BUILT_IN_STOP_WORDS
 from analytics.store import get_store, open_elastic, reset_store
 from analytics.store.elastic import PlainJsonTransport, build_body, make_client
-from analytics.store.elastic.compiler import score_from_hdr, split_body, unkeyed_reports, unscored_reports
+from analytics.store.elastic.compiler import score_from_hdr, split_body, unscored_reports
 from ingest.reports import decode_report
 from peacewatch.streams import kafka
 from peacewatch.streams.deadletter import parse_headers
@@ -143,14 +143,12 @@ def test_a_score_range_and_an_arrival_bound_compile_to_a_citizen_filter_and_a_st
         scored = body["aggs"][name]["aggs"]["scored"]
         assert scored["filter"] == {"range": {"citizens.peacescore": {"lte": 30}}}
         assert set(scored["aggs"]) == inner
-    # Without a range, every citizen of the matched reports, from each report's flat copies of their scores
-    # and keys, with the reports that have citizens but no such copy counted.
-    unranged = build_body(plan(parse_query({"aggs": ["score", "top_citizens"]}), threshold=20))["aggs"]
-    assert "nested" not in unranged["scores"] and "nested" not in unranged["citizens"]
-    assert unranged["scores"]["aggs"]["stats"] == {"stats": {"field": "scores"}}
-    assert set(unranged["scores"]["aggs"]) == {"stats", "percentiles", "unscored"}
-    assert unranged["citizens"]["aggs"]["keys"]["terms"]["field"] == "citizen_keys"
-    assert set(unranged["citizens"]["aggs"]) == {"keys", "unkeyed"}
+    # Without a range, every citizen of the matched reports, from each report's flat copy of their scores,
+    # with the reports that have citizens but no such copy counted.
+    unranged = build_body(plan(parse_query({"aggs": ["score"]}), threshold=20))["aggs"]["scores"]
+    assert "nested" not in unranged
+    assert unranged["aggs"]["stats"] == {"stats": {"field": "scores"}}
+    assert set(unranged["aggs"]) == {"stats", "percentiles", "unscored"}
 
 
 def test_the_dashboard_is_sent_as_three_searches_with_the_page_and_total_in_the_first():
@@ -243,34 +241,6 @@ def test_reports_indexed_before_the_flat_scores_existed_still_count_in_the_score
     # Within a peacescore range the nested citizens answer, for old and new reports alike.
     ranged = store.search(plan(parse_query({**day, "score": {"min": 20}}), threshold=20))["aggregations"]["score"]
     assert (ranged["count"], ranged["min"], ranged["max"]) == (2, 40.5, 90.0)
-
-
-def test_reports_indexed_before_the_flat_citizen_keys_existed_still_count_in_the_top_citizens(search_engine):
-    from analytics.store.elastic import document
-
-    store = open_elastic(search_engine.url, refresh=True)
-    day = {"time": {"from": "2026-11-28T00:00:00Z", "to": "2026-11-29T00:00:00Z"}, "aggs": ["top_citizens"]}
-    asked = plan(parse_query(day), threshold=20)
-
-    def without_flat_keys() -> int:
-        return unkeyed_reports(asked, store.client.search(index=store.pattern, **build_body(asked, hdr=False)).body)
-
-    ann, bob = {**citizen("Ann Lee", 10.0), "id": "subj-ann"}, {**citizen("Bob Roy", 40.5), "id": "subj-bob"}
-    store.index([decode_report(json.dumps(report(report_id="newer", citizens=[ann])).encode())])
-    assert without_flat_keys() == 0  # what the writer indexes needs no second search
-    for n, seen in enumerate(([ann, bob], [bob])):
-        older = document(decode_report(json.dumps(report(report_id=f"older-{n}", citizens=seen)).encode()), 0)
-        del older["citizen_keys"]
-        store.client.index(index=store.index_name(older["observed_at"]), id=f"pw-00042/older-{n}", document=older)
-    store.client.indices.refresh(index=store.pattern)
-    assert without_flat_keys() == 2
-
-    top = store.search(asked)["aggregations"]["top_citizens"]
-
-    assert [(c["key"], c["name"], c["count"]) for c in top] == [("subj-ann", "Ann Lee", 2), ("subj-bob", "Bob Roy", 2)]
-    # The score statistics, from the flat scores the older reports have, are searched once.
-    both = store.search(plan(parse_query({**day, "aggs": ["top_citizens", "score"]}), threshold=20))["aggregations"]
-    assert (both["top_citizens"], both["score"]["count"]) == (top, 4)
 
 
 class ThrottlingProxy:

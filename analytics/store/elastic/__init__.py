@@ -27,7 +27,6 @@ from analytics.store.elastic.compiler import (
     build_recount,
     build_scores_body,
     build_suggest_body,
-    build_top_citizens_body,
     cut_instant,
     inexact_tops,
     join_answers,
@@ -39,7 +38,6 @@ from analytics.store.elastic.compiler import (
     parse_suggest,
     shown_citizens,
     split_body,
-    unkeyed_reports,
     unscored_reports,
 )
 from analytics.store.elastic.writer import (
@@ -224,22 +222,13 @@ class ElasticStore:
             self.hdr = False
             log(logger, logging.WARNING, "analytics_percentiles_without_hdr", error=str(exc)[:300])
             answer = join_answers(self._searches(split_body(build_body(p, hdr=False))))
-        # Reports indexed before the writer kept flat copies of their citizens' scores or keys: those
-        # aggregations come from the nested citizens, which every report has, until those days are rebuilt
-        # or retired.
-        again = {}
         unscored = unscored_reports(p, answer)
         if unscored:
+            # Reports indexed before the writer kept a flat copy of their scores: the statistics come from
+            # the nested citizens, which every report has, until those days are rebuilt or retired.
             log(logger, logging.INFO, "analytics_scores_from_nested_citizens", reports_without_flat_scores=unscored)
-            again["scores"] = build_scores_body(p, hdr=self.hdr)
-        unkeyed = unkeyed_reports(p, answer)
-        if unkeyed:
-            log(logger, logging.INFO, "analytics_top_citizens_from_nested_citizens", reports_without_flat_keys=unkeyed)
-            again["citizens"] = build_top_citizens_body(p)
-        if again:
-            nested = dict(zip(again, self._searches(list(again.values())), strict=True))
-            aggregations = {name: answer["aggregations"][name] for name, answer in nested.items()}
-            answer = {**answer, "aggregations": {**answer["aggregations"], **aggregations}}
+            nested = self._search(build_scores_body(p, hdr=self.hdr))["aggregations"]["scores"]
+            answer = {**answer, "aggregations": {**answer["aggregations"], "scores": nested}}
         candidates = inexact_tops(p, answer)
         if candidates:
             answer = merge_recount(p, answer, self._search(build_recount(p, candidates)), candidates)

@@ -31,8 +31,6 @@ HDR_HALF_STEP = 0.03125
 # The cursor's order (analytics.query): time, then identity.
 HIT_ORDER = ("observed_at", "report_id", "drone_id")
 HIT_SOURCE = {"excludes": [*SEARCH_FIELDS, "stored_at"]}
-# Top lists: most frequent first, ties by value, the order every engine answers in (analytics.query).
-TOP_ORDER = [{"_count": "desc"}, {"_key": "asc"}]
 
 
 def build_filters(p: Plan) -> list[dict]:
@@ -134,7 +132,11 @@ def build_body(p: Plan, *, hdr: bool = True) -> dict:
             # over); the rest of that instant comes from build_instant_body(p, ts, after=...).
             body["search_after"] = [p.after[0]]
     aggs: dict = {}
-    shard_size = top_shard_size(p)
+    top_order = [{"_count": "desc"}, {"_key": "asc"}]
+    # Each shard (one daily index at least) sends its own top list; a generous
+    # shard_size keeps the merged top N exact unless a shard holds more
+    # distinct values than that, as Elasticsearch's error bound would then say.
+    shard_size = max(TERMS_SHARD_SIZE, p.top * 20)
     if "histogram" in p.aggs:
         aggs["histogram"] = {
             "date_histogram": {
@@ -145,16 +147,19 @@ def build_body(p: Plan, *, hdr: bool = True) -> dict:
         }
     if "top_drones" in p.aggs:
         aggs["top_drones"] = {
-            "terms": {"field": "drone_id", "size": shard_size, "shard_size": shard_size, "order": TOP_ORDER}
+            "terms": {"field": "drone_id", "size": shard_size, "shard_size": shard_size, "order": top_order}
         }
     if "top_words" in p.aggs:
         # Stop words are counted and dropped here (parse_response), not excluded by the engine, whose
         # ``exclude`` of a few hundred terms was most of the aggregation's time (BENCHMARKS, "The dashboard's
         # hits"); as many more buckets as there are stop words keep the list as long.
         words = shard_size + len(p.stop_words)
-        aggs["top_words"] = {"terms": {"field": "tokens", "size": words, "shard_size": words, "order": TOP_ORDER}}
+        aggs["top_words"] = {"terms": {"field": "tokens", "size": words, "shard_size": words, "order": top_order}}
     if "top_citizens" in p.aggs:
-        aggs["citizens"] = top_citizens_agg(p)
+        # Without their names: a name under every key a city's day holds cost more than the names of the
+        # few shown, which come after (build_names_body; BENCHMARKS, "The dashboard's hits").
+        keys = {"terms": {"field": "citizens.key", "size": shard_size, "shard_size": shard_size, "order": top_order}}
+        aggs["citizens"] = citizens_agg(p, {"keys": keys})
     if "score" in p.aggs:
         aggs["scores"] = scores_agg(p, hdr=hdr)
     if "grid" in p.aggs:
@@ -162,52 +167,6 @@ def build_body(p: Plan, *, hdr: bool = True) -> dict:
     if aggs:
         body["aggs"] = aggs
     return body
-
-
-def top_shard_size(p: Plan) -> int:
-    """How many values each shard (one daily index at least) sends of a top list: generous enough that the
-    merged top N is exact unless a shard holds more distinct values than that, as the engine's error bound
-    then says (shown_citizens)."""
-    return max(TERMS_SHARD_SIZE, p.top * 20)
-
-
-def top_citizens_agg(p: Plan, *, flat: bool = True) -> dict:
-    """The most seen citizen keys: from each report's ``citizen_keys`` (the writer's flat copy, one per
-    citizen, so the counts are the nested citizens') unless the plan's peacescore range keeps only some
-    citizens of a report, or ``flat=False``; then from the nested citizens. Without their names: a name
-    under every key a city's day holds cost more than the names of the few shown, which come after
-    (build_names_body; BENCHMARKS, "The dashboard's hits"). ``unkeyed`` counts the reports with citizens
-    but no flat copy (written before it existed), which only the nested citizens hold (``ElasticStore.search``)."""
-    nested = not flat or p.scores_filtered
-    field = "citizens.key" if nested else "citizen_keys"
-    size = top_shard_size(p)
-    keys = {"terms": {"field": field, "size": size, "shard_size": size, "order": TOP_ORDER}}
-    if nested:
-        return citizens_agg(p, {"keys": keys})
-    return {"filter": {"match_all": {}}, "aggs": {"keys": keys, "unkeyed": {"filter": without_flat("citizen_keys")}}}
-
-
-def without_flat(field: str) -> dict:
-    """The reports with citizens but without the flat copy ``field`` of them (indexed before it existed).
-    A report has a min_score when it has citizens, in every index the template ever made."""
-    return {"bool": {"filter": [{"exists": {"field": "min_score"}}], "must_not": [{"exists": {"field": field}}]}}
-
-
-def unkeyed_reports(p: Plan, body: dict) -> int:
-    """How many matched reports :func:`top_citizens_agg` counted no keys of, though they have citizens."""
-    if "top_citizens" not in p.aggs or p.scores_filtered:
-        return 0
-    return body["aggregations"]["citizens"]["unkeyed"]["doc_count"]
-
-
-def build_top_citizens_body(p: Plan) -> dict:
-    """The top citizens' keys alone, from the nested citizens."""
-    return {
-        "query": {"bool": {"filter": build_filters(p)}},
-        "size": 0,
-        "track_total_hits": False,
-        "aggs": {"citizens": top_citizens_agg(p, flat=False)},
-    }
 
 
 def scores_agg(p: Plan, *, hdr: bool = True, flat: bool = True) -> dict:
@@ -223,8 +182,10 @@ def scores_agg(p: Plan, *, hdr: bool = True, flat: bool = True) -> dict:
     inner = {"stats": {"stats": {"field": field}}, "percentiles": {"percentiles": percentiles}}
     if nested:
         return citizens_agg(p, inner)
+    # A report has a min_score when it has citizens, in every index the template ever made.
+    missing = {"bool": {"filter": [{"exists": {"field": "min_score"}}], "must_not": [{"exists": {"field": "scores"}}]}}
     # Under a match_all filter: the statistics and that count at one path, the nested form's (citizens_path).
-    return {"filter": {"match_all": {}}, "aggs": {**inner, "unscored": {"filter": without_flat("scores")}}}
+    return {"filter": {"match_all": {}}, "aggs": {**inner, "unscored": {"filter": missing}}}
 
 
 def unscored_reports(p: Plan, body: dict) -> int:

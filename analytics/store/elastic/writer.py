@@ -60,7 +60,7 @@ def index_template(prefix: str, *, shards: int, replicas: int) -> dict:
                 # drone sending junk keys cannot blow up the mapping.
                 "dynamic": False,
                 # Derived from the citizens, which _source keeps: not stored twice.
-                "_source": {"excludes": ["scores", "citizen_keys"]},
+                "_source": {"excludes": ["scores"]},
                 "properties": {
                     "report_id": {"type": "keyword"},
                     "drone_id": {"type": "keyword"},
@@ -90,9 +90,6 @@ def index_template(prefix: str, *, shards: int, replicas: int) -> dict:
                     # statistics without the nested citizens' join, the costlier way (BENCHMARKS, "The
                     # dashboard's hits"). Read by aggregations only, so not indexed for search.
                     "scores": {"type": "double", "index": False},
-                    # Every citizen's key, one each (document() keeps one citizen per key): the top citizens
-                    # counted without the nested citizens' join, as the scores above.
-                    "citizen_keys": {"type": "keyword", "index": False},
                     "tokens": {"type": "keyword"},
                     "seq": {"type": "long"},
                     "battery_pct": {"type": "float"},
@@ -139,7 +136,6 @@ def document(item: Received, stored_at_ms: int) -> dict:
         citizens=citizens,
         min_score=min((c["peacescore"] for c in citizens), default=None),
         scores=[c["peacescore"] for c in citizens],
-        citizen_keys=[c["key"] for c in citizens],
         tokens=sorted({word_token(w) for w in report.words}),
     )
     return doc
@@ -147,7 +143,7 @@ def document(item: Received, stored_at_ms: int) -> dict:
 
 ADDED = ("key", "name_fold")  # what document() adds to each citizen
 # What document() adds to the report for searches and aggregations only: never read back as the report.
-SEARCH_FIELDS = ("point", "min_score", "scores", "citizen_keys", "tokens")
+SEARCH_FIELDS = ("point", "min_score", "scores", "tokens")
 
 
 def as_sent(source: dict) -> dict:
