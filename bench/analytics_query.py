@@ -1,6 +1,6 @@
 """Analysts' queries as the pages send them, over a loaded day, with and without an indexer writing (issue 16).
 
-    python bench/analytics_query.py [--reports 5000000] [--queries 120] [--repeat 3] [--load-only]
+    python bench/analytics_query.py [--reports 5000000] [--queries 120] [--repeat 3] [--load-only] [--size-only]
                                     [--part-repeat 9]
                                     [--engines embedded|real] [--write-rate 3900]
 
@@ -42,7 +42,9 @@ reported beside the figures.
 Size: after the load, the store's bytes on disk per report against the reports' own JSON
 (``analytics_store_bytes_vs_json``): OpenSearch's primary shards after a refresh, once no merge has run
 for 10 s, or the embedded file
-(one this version built: older builds did not count their JSON).
+(one this version built: older builds did not count their JSON). With ``--size-only`` (OpenSearch): that
+reading, then the same primaries force-merged to one segment per index, and no queries; a day settles at
+that size once nothing arrives for it any more.
 """
 
 from __future__ import annotations
@@ -823,9 +825,38 @@ def real(args) -> int:
             waited_s=waited,
         )
         try:
+            if args.size_only:
+                emit_merged_size(store, json_bytes, args.reports)
+                return 0
             return measure(args, Clock(time.time()), env, None)
         finally:
             reset_store()
+
+
+def emit_merged_size(store, json_bytes: int, reports: int) -> None:
+    """The bytes per report once every daily index is merged into one segment: the size a day settles at
+    once no report arrives any more, steadier from run to run than the segments a load happens to leave."""
+    progress("force-merging to one segment per index")
+    started = time.monotonic()
+    client = store.client.options(request_timeout=3600)
+    client.indices.forcemerge(index=store.pattern, max_num_segments=1)
+    # The merged-away segments stay on disk, and counted, until a new reader lets them go.
+    client.indices.refresh(index=store.pattern)
+    client.indices.flush(index=store.pattern)
+    merged = client.indices.stats(index=store.pattern, metric="store,segments")["_all"]["primaries"]
+    seconds = round(time.monotonic() - started, 1)
+    indices = len(client.indices.get(index=store.pattern))
+    if merged["segments"]["count"] != indices:
+        progress(f"WARNING: {merged['segments']['count']} segments left for {indices} indices")
+    progress(f"merged in {seconds:,.0f} s: {merged['store']['size_in_bytes'] / reports:,.0f} bytes/report")
+    emit_store_size(
+        merged["store"]["size_in_bytes"],
+        json_bytes,
+        reports,
+        note="primary shards force-merged to one segment per index",
+        segments=merged["segments"]["count"],
+        merge_s=seconds,
+    )
 
 
 def main() -> int:
@@ -858,6 +889,11 @@ def main() -> int:
         help="real engines, with --parts-while-writing: global ordinals built at search, then at refresh",
     )
     parser.add_argument("--load-only", action="store_true", help="build the embedded store file and stop")
+    parser.add_argument(
+        "--size-only",
+        action="store_true",
+        help="real engines: load, read the bytes per report, again force-merged to one segment, and stop",
+    )
     parser.add_argument("--data-dir", type=Path, default=DATA_DIR, help="where store files are built and reused")
     # The writer process (started by the benchmark itself).
     parser.add_argument("--writer-child", action="store_true", help=argparse.SUPPRESS)

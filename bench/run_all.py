@@ -110,6 +110,12 @@ REAL_BENCHMARKS = [
         ["--engines", "real", "--reports", "20000", "--queries", "20", "--repeat", "1"],
     ),
     (
+        # The index tier's bytes per report for the cost plan, force-merged as a day settles.
+        "analytics_query.py",
+        ["--engines", "real", "--reports", "1000000", "--size-only"],
+        ["--engines", "real", "--reports", "20000", "--size-only"],
+    ),
+    (
         # The production profile when DATABASE_URL (PostgreSQL) and REDIS_URL are exported.
         "fleet_ingest.py",
         ["--engines", "real", "--seconds", "20", "--repeat", "3", "--lag-seconds", "60"],
