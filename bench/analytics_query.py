@@ -43,8 +43,8 @@ Size: after the load, the store's bytes on disk per report against the reports' 
 (``analytics_store_bytes_vs_json``): OpenSearch's primary shards after a refresh, once no merge has run
 for 10 s, or the embedded file
 (one this version built: older builds did not count their JSON). With ``--size-only`` (OpenSearch): that
-reading, then the same primaries force-merged to one segment per index, and no queries; a day settles at
-that size once nothing arrives for it any more.
+reading, then the same primaries force-merged to one segment per index (what an operator's policy can do to a
+day once its reports stop arriving; nothing merges a day that far by itself), and no queries.
 """
 
 from __future__ import annotations
@@ -834,8 +834,8 @@ def real(args) -> int:
 
 
 def emit_merged_size(store, json_bytes: int, reports: int) -> None:
-    """The bytes per report once every daily index is merged into one segment: the size a day settles at
-    once no report arrives any more, steadier from run to run than the segments a load happens to leave."""
+    """The bytes per report once every daily index is merged into one segment, as an operator's policy can
+    merge a closed day: steadier from run to run than the segments a load happens to leave."""
     progress("force-merging to one segment per index")
     started = time.monotonic()
     client = store.client.options(request_timeout=3600)
@@ -908,6 +908,8 @@ def main() -> int:
         parser.error("--queries 0 with --part-repeat 0 leaves nothing to measure")
     if args.concurrent_search and (args.engines != "real" or not args.part_repeat):
         parser.error("--concurrent-search needs --engines real and the dashboard taken apart (--part-repeat)")
+    if args.size_only and args.engines != "real":
+        parser.error("--size-only needs --engines real (--load-only builds the embedded store and reads its size)")
     if args.reports is None:
         args.reports = 1_000_000 if args.engines == "real" else 5_000_000
     return real(args) if args.engines == "real" else embedded(args)
