@@ -843,9 +843,9 @@ def emit_merged_size(store, json_bytes: int, reports: int) -> None:
     # The merged-away segments stay on disk, and counted, until a new reader lets them go.
     client.indices.refresh(index=store.pattern)
     client.indices.flush(index=store.pattern)
-    merged = client.indices.stats(index=store.pattern, metric="store,segments")["_all"]["primaries"]
+    stats = client.indices.stats(index=store.pattern, metric="store,segments")
+    merged, indices = stats["_all"]["primaries"], len(stats["indices"])
     seconds = round(time.monotonic() - started, 1)
-    indices = len(client.indices.get(index=store.pattern))
     if merged["segments"]["count"] != indices:
         progress(f"WARNING: {merged['segments']['count']} segments left for {indices} indices")
     progress(f"merged in {seconds:,.0f} s: {merged['store']['size_in_bytes'] / reports:,.0f} bytes/report")

@@ -110,7 +110,7 @@ REAL_BENCHMARKS = [
         ["--engines", "real", "--reports", "20000", "--queries", "20", "--repeat", "1"],
     ),
     (
-        # The index tier's bytes per report for the cost plan, force-merged as a day settles.
+        # The index tier's bytes per report for the cost plan, also force-merged as an operator's policy can.
         "analytics_query.py",
         ["--engines", "real", "--reports", "1000000", "--size-only"],
         ["--engines", "real", "--reports", "20000", "--size-only"],
